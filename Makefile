@@ -1,0 +1,29 @@
+# Two commands: `make train` (shapes, the embedded default) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: train test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+train: $(STAMP)
+	$(PY) scripts/train.py +experiment=shapes
+
+# pytest exits 5 when it collects nothing: that is a failure here, as every non-zero code is.
+test: $(STAMP)
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check balloon_shapes scripts tests benchmarks
+
+bench: $(STAMP)
+	$(PY) benchmarks/shapes_cpu.py
+
+clean:
+	rm -rf outputs .pytest_cache

@@ -1,0 +1,40 @@
+"""Compose the Hydra config from ``configs/`` and a list of overrides (no decorator in the way)."""
+
+from __future__ import annotations
+
+import os
+
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs")
+
+
+def load_config(overrides: list[str] | None = None, config_name: str = "config") -> DictConfig:
+    """The composed config; unknown or mistyped keys raise Hydra's error here, before any work."""
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose(config_name=config_name, overrides=list(overrides or []))
+        check_types(cfg, compose(config_name=config_name))
+    return cfg
+
+
+def _leaves(node, prefix: str = ""):
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _leaves(v, f"{prefix}{k}.")
+    else:
+        yield prefix[:-1], node
+
+
+def check_types(cfg: DictConfig, reference: DictConfig) -> None:
+    """Numbers must stay numbers: ``train.batch_size=many`` fails now, naming the key."""
+    from omegaconf import OmegaConf
+
+    ref = dict(_leaves(OmegaConf.to_container(reference, resolve=True)))
+    for key, value in _leaves(OmegaConf.to_container(cfg, resolve=True)):
+        default = ref.get(key)
+        numeric = isinstance(default, (int, float)) and not isinstance(default, bool)
+        if numeric and (isinstance(value, bool) or not isinstance(value, (int, float, type(None)))):
+            raise ValueError(f"{key}={value!r}: expected a number like {default!r}")
+        if isinstance(default, bool) and not isinstance(value, bool):
+            raise ValueError(f"{key}={value!r}: expected true or false")

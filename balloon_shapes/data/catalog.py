@@ -1,0 +1,101 @@
+"""Dataset catalog: a name -> loader returning Detectron2-format dicts, plus metadata.
+
+Built-in names live in one plain dict (``BUILTIN``); user datasets are added with
+``register``. Nothing is registered as a hidden side effect of importing other modules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+from balloon_shapes.data import shapes
+
+Loader = Callable[..., Sequence[dict]]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A registered dataset: its loader (called with config-supplied keyword args) and metadata."""
+
+    loader: Loader
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+SHAPES_META = {"thing_classes": list(shapes.CLASSES), "evaluator_type": "coco"}
+SHAPES_TRAIN_SEED_OFFSET = 1_000_003  # train stream never overlaps the val images
+
+
+def _spec(spec: shapes.ShapesSpec | dict | None) -> shapes.ShapesSpec:
+    if isinstance(spec, shapes.ShapesSpec):
+        return spec
+    return shapes.ShapesSpec(**(spec or {}))
+
+
+def _shapes_train(seed: int = 0, size: int = 2**31 - 1, spec: shapes.ShapesSpec | dict | None = None) -> Sequence[dict]:
+    """The endless training stream (2**31 images), disjoint from the val images."""
+    return shapes.ShapesDicts(seed + SHAPES_TRAIN_SEED_OFFSET, size, _spec(spec))
+
+
+def _shapes_val(seed: int = 0, size: int = 200, spec: shapes.ShapesSpec | dict | None = None) -> Sequence[dict]:
+    """The fixed val set: images 0..size-1 of stream ``seed``."""
+    return shapes.ShapesDicts(seed, size, _spec(spec))
+
+
+BUILTIN: dict[str, Entry] = {
+    "shapes_train": Entry(_shapes_train, SHAPES_META),
+    "shapes_val": Entry(_shapes_val, SHAPES_META),
+}
+
+_REGISTRY: dict[str, Entry] = dict(BUILTIN)
+
+
+class UnknownDatasetError(KeyError):
+    """Raised for a dataset name nobody registered; the message lists the known names."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def register(name: str, loader: Loader, metadata: dict[str, Any] | None = None) -> None:
+    """Register ``loader`` under ``name``; re-registering a name is an error (as in Detectron2)."""
+    if name in _REGISTRY:
+        raise ValueError(f"dataset {name!r} is already registered")
+    _REGISTRY[name] = Entry(loader, dict(metadata or {}))
+
+
+def remove(name: str) -> None:
+    """Forget a registered dataset (tests and notebooks re-register freely)."""
+    _REGISTRY.pop(name, None)
+
+
+def _entry(name: str) -> Entry:
+    if name not in _REGISTRY:
+        known = ", ".join(sorted(_REGISTRY))
+        raise UnknownDatasetError(f"dataset {name!r} is not registered; known datasets: {known}")
+    return _REGISTRY[name]
+
+
+def get(name: str, **kwargs: Any) -> Sequence[dict]:
+    """The records of dataset ``name``; ``kwargs`` go to its loader (root, seed, size, ...)."""
+    return _entry(name).loader(**kwargs)
+
+
+def metadata(name: str) -> dict[str, Any]:
+    """Metadata of dataset ``name`` (``thing_classes`` and friends)."""
+    return dict(_entry(name).metadata)
+
+
+def names() -> list[str]:
+    """All registered dataset names, sorted."""
+    return sorted(_REGISTRY)
+
+
+def bind(name: str, **kwargs: Any) -> Callable[[], Sequence[dict]]:
+    """A zero-argument loader for ``name``: the shape Detectron2's DatasetCatalog wants."""
+    return partial(get, name, **kwargs)
+
+
+list = names  # noqa: A001  -- the catalog's `list`, as in Detectron2's DatasetCatalog.list()

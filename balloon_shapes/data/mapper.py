@@ -1,0 +1,112 @@
+"""Dataset dict -> (image tensor, target dict), the one data contract of the project.
+
+Image: float32 [3, H, W], RGB, 0..1. Target: ``boxes`` XYXY float32 [N, 4], ``labels``
+int64 [N] (1-based: torchvision keeps 0 for background), ``masks`` uint8 [N, H, W],
+``image_id`` int. BGR -> RGB happens here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+from pycocotools import mask as mask_utils
+
+BBOX_MODES = {0: "XYXY_ABS", 1: "XYWH_ABS"}
+
+
+class ImageReadError(ValueError):
+    """An image listed in a dataset is missing or cannot be decoded."""
+
+
+@dataclass(frozen=True)
+class Augment:
+    """Training-time augmentations; probabilities come from config (``data.augment``)."""
+
+    hflip: float = 0.0
+    grayscale: float = 0.0
+
+
+def read_image(path: str) -> np.ndarray:
+    """Read an image file as uint8 RGB [H, W, 3]; gray, 16-bit and RGBA inputs are normalised."""
+    image = cv2.imread(path, cv2.IMREAD_COLOR)  # always 3-channel 8-bit BGR
+    if image is None:
+        raise ImageReadError(f"{path}: missing or not a readable image")
+    return np.ascontiguousarray(image[:, :, ::-1])
+
+
+def to_gray3(image: np.ndarray) -> np.ndarray:
+    """RGB uint8 -> 3-channel gray (same luminance in R, G and B)."""
+    gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    return np.repeat(gray[:, :, None], 3, axis=2)
+
+
+def annotation_mask(segmentation, height: int, width: int) -> np.ndarray:
+    """Polygons (list of flat xy lists) or RLE -> uint8 mask [H, W]."""
+    if isinstance(segmentation, dict):
+        rle = segmentation
+        if isinstance(rle.get("counts"), list):
+            rle = mask_utils.frPyObjects(rle, height, width)
+    else:
+        rle = mask_utils.merge(mask_utils.frPyObjects(segmentation, height, width))
+    return mask_utils.decode(rle).astype(np.uint8)
+
+
+def xyxy(box, mode: int) -> list[float]:
+    """A Detectron2 box in ``mode`` (0 XYXY_ABS, 1 XYWH_ABS) as XYXY."""
+    if mode == 0:
+        return list(map(float, box))
+    if mode == 1:
+        x, y, w, h = map(float, box)
+        return [x, y, x + w, y + h]
+    raise ValueError(f"unsupported bbox_mode {mode}; supported: {BBOX_MODES}")
+
+
+def load_pixels(record: dict) -> np.ndarray:
+    """The record's image as uint8 RGB: in-memory ``image`` (generated data) or ``file_name``."""
+    if "image" in record:
+        return record["image"]
+    return read_image(record["file_name"])
+
+
+def targets(record: dict) -> dict[str, torch.Tensor]:
+    """Non-crowd annotations of ``record`` as torchvision Mask R-CNN targets."""
+    h, w = record["height"], record["width"]
+    anns = [a for a in record.get("annotations", []) if not a.get("iscrowd", 0)]
+    boxes = [xyxy(a["bbox"], a.get("bbox_mode", 0)) for a in anns]
+    masks = [annotation_mask(a["segmentation"], h, w) for a in anns]
+    return {
+        "boxes": torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4),
+        "labels": torch.tensor([a["category_id"] + 1 for a in anns], dtype=torch.int64),
+        "masks": torch.from_numpy(np.stack(masks)) if masks else torch.zeros((0, h, w), torch.uint8),
+        "image_id": torch.tensor(record["image_id"]),
+    }
+
+
+def hflip(image: np.ndarray, target: dict[str, torch.Tensor]) -> tuple[np.ndarray, dict]:
+    """Mirror an image and its target left-right."""
+    w = image.shape[1]
+    boxes = target["boxes"].clone()
+    boxes[:, [0, 2]] = w - target["boxes"][:, [2, 0]]
+    return image[:, ::-1], {**target, "boxes": boxes, "masks": target["masks"].flip(-1)}
+
+
+def to_tensor(image: np.ndarray) -> torch.Tensor:
+    """uint8 RGB [H, W, 3] -> float32 [3, H, W] in 0..1."""
+    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div_(255)
+
+
+def map_record(
+    record: dict, augment: Augment | None = None, rng: np.random.Generator | None = None
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Turn one dataset dict into ``(image, target)``, augmenting when ``augment`` is given."""
+    image, target = load_pixels(record), targets(record)
+    if augment is not None:
+        rng = rng or np.random.default_rng()
+        if rng.random() < augment.hflip:
+            image, target = hflip(image, target)
+        if rng.random() < augment.grayscale:
+            image = to_gray3(image)
+    return to_tensor(image), target

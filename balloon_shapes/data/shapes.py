@@ -1,0 +1,165 @@
+"""Synthetic shapes (square, circle, triangle, ellipse) drawn with OpenCV on the fly.
+
+Every image and its annotations are a pure function of ``(seed, index)``: the val set is the
+same on every machine with no files, and training draws an endless stream of new indices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from pycocotools import mask as mask_utils
+
+CLASSES = ("square", "circle", "triangle", "ellipse")
+BBOX_MODE_XYXY_ABS = 0  # Detectron2's BoxMode.XYXY_ABS
+
+
+@dataclass(frozen=True)
+class ShapesSpec:
+    """How images are drawn; every field is a config knob (``data.shapes``)."""
+
+    height: int = 128
+    width: int = 128
+    min_shapes: int = 1
+    max_shapes: int = 4
+    min_size: float = 0.08  # shape radius as a fraction of the shorter image side
+    max_size: float = 0.25
+    min_pixels: int = 20  # occluded shapes left with fewer pixels are dropped
+    min_color_dist: float = 60.0  # L2 distance in RGB between a shape and the background
+
+
+def _random_color(rng: np.random.Generator, avoid: np.ndarray | None, min_dist: float) -> np.ndarray:
+    """A uint8 RGB color at least ``min_dist`` away from ``avoid`` (so every shape is visible)."""
+    for _ in range(100):
+        color = rng.integers(0, 256, size=3)
+        if avoid is None or np.linalg.norm(color - avoid) >= min_dist:
+            break
+    return color.astype(np.uint8)
+
+
+def _polygon(cx: float, cy: float, r: float, angle: float, n: int) -> np.ndarray:
+    """Vertices of a regular n-gon with circumradius r, rotated by ``angle`` radians."""
+    t = angle + np.arange(n) * 2 * np.pi / n
+    return np.stack([cx + r * np.cos(t), cy + r * np.sin(t)], axis=1)
+
+
+def draw_shape(mask: np.ndarray, cls: int, cx: float, cy: float, r: float, angle: float, aspect: float) -> None:
+    """Fill one shape into a uint8 mask in place (no antialiasing: pixels == mask)."""
+    if CLASSES[cls] == "circle":
+        cv2.circle(mask, (round(cx), round(cy)), max(1, round(r)), 1, thickness=-1)
+    elif CLASSES[cls] == "ellipse":
+        axes = (max(1, round(r)), max(1, round(r * aspect)))
+        cv2.ellipse(mask, (round(cx), round(cy)), axes, np.degrees(angle), 0, 360, 1, thickness=-1)
+    else:
+        n = 4 if CLASSES[cls] == "square" else 3
+        pts = np.round(_polygon(cx, cy, r, angle, n)).astype(np.int32)
+        cv2.fillPoly(mask, [pts], 1)
+
+
+def tight_box(mask: np.ndarray) -> list[float]:
+    """XYXY box of a binary mask, in pixel-edge coordinates (x1 = last column + 1)."""
+    ys, xs = np.nonzero(mask)
+    return [float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)]
+
+
+@dataclass(frozen=True)
+class Shape:
+    """One shape to draw: class index, centre, radius (px), rotation (rad), ellipse aspect, RGB."""
+
+    cls: int
+    cx: float
+    cy: float
+    r: float
+    angle: float
+    aspect: float
+    color: tuple[int, int, int]
+
+
+def sample_scene(rng: np.random.Generator, spec: ShapesSpec) -> tuple[np.ndarray, list[Shape]]:
+    """Random background color and 1..max_shapes random shapes, each visible on the background."""
+    h, w, side = spec.height, spec.width, min(spec.height, spec.width)
+    bg = rng.integers(0, 256, size=3)
+    scene = []
+    for _ in range(int(rng.integers(spec.min_shapes, spec.max_shapes + 1))):
+        cls = int(rng.integers(len(CLASSES)))
+        r = rng.uniform(spec.min_size, spec.max_size) * side
+        cx, cy = rng.uniform(r / 2, w - r / 2), rng.uniform(r / 2, h - r / 2)  # mostly inside
+        angle, aspect = rng.uniform(0, 2 * np.pi), rng.uniform(0.4, 0.7)
+        color = tuple(int(c) for c in _random_color(rng, bg, spec.min_color_dist))
+        scene.append(Shape(cls, cx, cy, r, angle, aspect, color))
+    return bg.astype(np.uint8), scene
+
+
+def compose(bg: np.ndarray, scene: list[Shape], spec: ShapesSpec) -> tuple[np.ndarray, list[dict]]:
+    """Paint ``scene`` in order on ``bg``; later shapes occlude (cut the masks of) earlier ones.
+
+    Returns:
+        image: uint8 RGB [H, W, 3];
+        instances: ``{"category_id", "mask" (uint8 [H, W])}`` in drawing order, dropping
+        shapes left with fewer than ``spec.min_pixels`` pixels.
+    """
+    image = np.empty((spec.height, spec.width, 3), np.uint8)
+    image[:] = bg
+    masks, labels = [], []
+    for s in scene:
+        mask = np.zeros((spec.height, spec.width), np.uint8)
+        draw_shape(mask, s.cls, s.cx, s.cy, s.r, s.angle, s.aspect)
+        image[mask.astype(bool)] = s.color
+        for earlier in masks:
+            earlier &= 1 - mask
+        masks.append(mask)
+        labels.append(s.cls)
+    keep = [(c, m) for c, m in zip(labels, masks) if int(m.sum()) >= spec.min_pixels]
+    return image, [{"category_id": c, "mask": m} for c, m in keep]
+
+
+def render(seed: int, index: int, spec: ShapesSpec = ShapesSpec()) -> tuple[np.ndarray, list[dict]]:
+    """Draw image ``index`` of stream ``seed``: a pure function of ``(seed, index, spec)``."""
+    bg, scene = sample_scene(np.random.default_rng([seed, index]), spec)
+    return compose(bg, scene, spec)
+
+
+def to_record(seed: int, index: int, spec: ShapesSpec = ShapesSpec()) -> dict:
+    """Image ``index`` as a Detectron2-format dict; the pixels ride along under ``"image"``."""
+    image, instances = render(seed, index, spec)
+    annotations = []
+    for inst in instances:
+        rle = mask_utils.encode(np.asfortranarray(inst["mask"]))
+        rle["counts"] = rle["counts"].decode("ascii")
+        annotations.append(
+            {
+                "bbox": tight_box(inst["mask"]),
+                "bbox_mode": BBOX_MODE_XYXY_ABS,
+                "segmentation": rle,
+                "category_id": inst["category_id"],
+                "iscrowd": 0,
+            }
+        )
+    return {
+        "file_name": f"shapes://{seed}/{index}.png",
+        "height": spec.height,
+        "width": spec.width,
+        "image_id": index,
+        "image": image,
+        "annotations": annotations,
+    }
+
+
+class ShapesDicts(Sequence):
+    """A lazy list of shapes records: item ``i`` is ``to_record(seed, i)``, drawn on access."""
+
+    def __init__(self, seed: int, size: int, spec: ShapesSpec = ShapesSpec()) -> None:
+        self.seed, self.size, self.spec = seed, size, spec
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(self.size))]
+        if not -self.size <= i < self.size:
+            raise IndexError(f"shapes index {i} out of range for {self.size} images")
+        return to_record(self.seed, i % self.size, self.spec)

@@ -1,0 +1,1 @@
+"""Prediction pictures: overlays, color splash, grids."""

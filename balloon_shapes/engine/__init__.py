@@ -1,0 +1,1 @@
+"""Training and evaluation plumbing on PyTorch Lightning."""

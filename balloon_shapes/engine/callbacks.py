@@ -1,0 +1,58 @@
+"""Lightning callbacks: RNG state in checkpoints (exact resume), DDP sample-id audit."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+
+import lightning as L
+import numpy as np
+import torch
+
+
+class RNGState(L.Callback):
+    """Saves the global RNGs with every checkpoint and restores them on the first resumed step.
+
+    Restoring at the first train batch (not at load time) skips the draws Lightning makes
+    while it sets up, so a resumed run replays the uninterrupted run's random numbers.
+    """
+
+    def __init__(self) -> None:
+        self.pending: dict | None = None
+
+    def state_dict(self) -> dict:
+        # Tensors and plain tuples only, so checkpoints load with torch.load(weights_only=True).
+        kind, keys, pos, has_gauss, gauss = np.random.get_state()
+        return {
+            "torch": torch.get_rng_state(),
+            "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss),
+            "python": random.getstate(),
+        }
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.pending = state_dict
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
+        if self.pending is None:
+            return
+        torch.set_rng_state(self.pending["torch"])
+        kind, keys, pos, has_gauss, gauss = self.pending["numpy"]
+        np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+        random.setstate(self.pending["python"])
+        self.pending = None
+
+
+class SampleIds(L.Callback):
+    """Records the image ids each rank trained on, to ``<dir>/sample_ids_rank<r>.json``."""
+
+    def __init__(self, out_dir: str) -> None:
+        self.out_dir, self.ids = out_dir, []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
+        self.ids.extend(int(t["image_id"]) for t in batch[1])
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        path = os.path.join(self.out_dir, f"sample_ids_rank{trainer.global_rank}.json")
+        with open(path, "w") as f:
+            json.dump(self.ids, f)

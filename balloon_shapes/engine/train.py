@@ -1,0 +1,114 @@
+"""``train(cfg) -> metrics``: the one function behind ``scripts/train.py`` (tests call it too)."""
+
+from __future__ import annotations
+
+import os
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from omegaconf import DictConfig, OmegaConf
+
+from balloon_shapes.data import catalog
+from balloon_shapes.demo.visualize import grid, overlay
+from balloon_shapes.engine.callbacks import RNGState, SampleIds
+from balloon_shapes.engine.data import DataModule, RecordDataset
+from balloon_shapes.engine.module import MaskRCNNModule
+from balloon_shapes.io import write_json, write_png
+
+
+class ConfigError(ValueError):
+    """A config value that cannot work (reported in one line by the scripts)."""
+
+
+def checkpoint_dir(cfg: DictConfig) -> str:
+    return os.path.join(cfg.output_dir, "checkpoints")
+
+
+def resume_path(cfg: DictConfig) -> str | None:
+    """``last.ckpt`` when ``resume=true`` (it must exist), else None."""
+    if not cfg.resume:
+        return None
+    path = os.path.join(checkpoint_dir(cfg), "last.ckpt")
+    if not os.path.isfile(path):
+        raise ConfigError(f"resume=true but {path} does not exist; run without resume first")
+    return path
+
+
+def callbacks(cfg: DictConfig) -> list[L.Callback]:
+    t = cfg.train
+    out = [
+        ModelCheckpoint(  # last.ckpt every checkpoint_period iterations, for resume
+            dirpath=checkpoint_dir(cfg), save_last=True, save_top_k=0,
+            every_n_train_steps=t.checkpoint_period, enable_version_counter=False,
+        ),
+        ModelCheckpoint(  # best.ckpt by val segm AP50
+            dirpath=checkpoint_dir(cfg), filename="best", monitor="val/segm_AP50", mode="max",
+            save_top_k=1, enable_version_counter=False, auto_insert_metric_name=False,
+        ),
+        LearningRateMonitor(logging_interval="step"),
+        RNGState(),
+    ]
+    if t.log_sample_ids:
+        out.append(SampleIds(cfg.output_dir))
+    return out
+
+
+def make_trainer(cfg: DictConfig) -> L.Trainer:
+    t = cfg.train
+    return L.Trainer(
+        **OmegaConf.to_container(cfg.trainer, resolve=True),
+        max_steps=t.max_iter,
+        max_epochs=-1,
+        val_check_interval=min(t.eval_period, t.max_iter),
+        check_val_every_n_epoch=None,
+        num_sanity_val_steps=0,
+        gradient_clip_val=t.clip_grad_norm,
+        log_every_n_steps=t.log_period,
+        default_root_dir=cfg.output_dir,
+        logger=[
+            TensorBoardLogger(cfg.output_dir, name="tb", version=""),
+            CSVLogger(cfg.output_dir, name="csv", version=""),
+        ],
+        callbacks=callbacks(cfg),
+        enable_model_summary=False,
+    )
+
+
+@torch.no_grad()
+def draw_predictions(model: torch.nn.Module, records, class_names: list[str], n: int) -> np.ndarray:
+    """A grid of the first ``n`` val images with predicted masks, boxes, classes and scores."""
+    model.eval()
+    data = RecordDataset(records[: min(n, len(records))])
+    tiles = []
+    for image, _ in data:
+        out = model([image])[0]
+        keep = out["scores"] >= 0.5
+        rgb = (image.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+        labels = [class_names[int(c) - 1] for c in out["labels"][keep]]
+        tiles.append(overlay(rgb, out["boxes"][keep].numpy(), labels, out["scores"][keep].numpy(),
+                             (out["masks"][keep, 0] > 0.5).numpy()))
+    return grid(tiles, cols=min(4, len(tiles)))
+
+
+def train(cfg: DictConfig) -> dict:
+    """Train per ``cfg``, validate, write checkpoints, logs, metrics.json and predictions.png."""
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    ckpt = resume_path(cfg)
+    for split in ("train", "val"):
+        catalog.metadata(cfg.data[split])  # unknown dataset names fail here, before any work
+    data = DataModule(cfg.data, cfg.train.batch_size, cfg.seed)
+    module = MaskRCNNModule(cfg)
+    trainer = make_trainer(cfg)
+    trainer.fit(module, datamodule=data, ckpt_path=ckpt)
+    if not module.history or module.history[-1]["iter"] != trainer.global_step:
+        trainer.validate(module, datamodule=data, verbose=False)
+    metrics = {**module.history[-1], "history": module.history}
+    if trainer.is_global_zero:
+        write_json(os.path.join(cfg.output_dir, "metrics.json"), metrics)
+        names = catalog.metadata(cfg.data.val)["thing_classes"]
+        picture = draw_predictions(module.model, data.val_records, names, cfg.train.vis_images)
+        write_png(os.path.join(cfg.output_dir, "predictions.png"), picture)
+    return metrics

@@ -1,0 +1,136 @@
+"""Config -> torchvision ``MaskRCNN``: backbone, FPN, anchors, heads, norm, freezing, weights."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from omegaconf import DictConfig
+from torch import nn
+from torchvision.models import resnet
+from torchvision.models.detection import MaskRCNN
+from torchvision.models.detection.anchor_utils import AnchorGenerator
+from torchvision.models.detection.backbone_utils import BackboneWithFPN
+from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
+from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
+from torchvision.models.detection.rpn import RPNHead
+from torchvision.ops import MultiScaleRoIAlign
+from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
+from torchvision.ops.misc import FrozenBatchNorm2d
+
+BACKBONES = {"resnet18": resnet.resnet18, "resnet50": resnet.resnet50, "resnet101": resnet.resnet101}
+# Keras Mask R-CNN / Detectron2 stage numbers -> torchvision ResNet children.
+STAGES = {1: ("conv1", "bn1"), 2: ("layer1",), 3: ("layer2",), 4: ("layer3",), 5: ("layer4",)}
+
+
+def norm_layer(kind: str) -> Callable[[int], nn.Module]:
+    """``frozen_bn`` (pretrained backbones), ``bn`` or ``gn`` (training from scratch)."""
+    if kind == "frozen_bn":
+        return FrozenBatchNorm2d
+    if kind == "bn":
+        return nn.BatchNorm2d
+    if kind == "gn":
+        return lambda c: nn.GroupNorm(min(32, c // 4), c)
+    raise ValueError(f"model.norm={kind!r}: expected frozen_bn, bn or gn")
+
+
+def build_backbone(cfg: DictConfig) -> BackboneWithFPN:
+    """ResNet body (stages ``returned_layers``) + FPN of ``fpn_channels`` (+ a pooled level)."""
+    if cfg.backbone not in BACKBONES:
+        raise ValueError(f"model.backbone={cfg.backbone!r}: expected one of {sorted(BACKBONES)}")
+    body = BACKBONES[cfg.backbone](weights=None, norm_layer=norm_layer(cfg.norm))
+    layers = list(cfg.returned_layers)
+    stage_out = body.inplanes // 8  # channels of layer1's output
+    in_channels = [stage_out * 2 ** (i - 1) for i in layers]
+    return BackboneWithFPN(
+        body,
+        return_layers={f"layer{i}": str(k) for k, i in enumerate(layers)},
+        in_channels_list=in_channels,
+        out_channels=cfg.fpn_channels,
+        extra_blocks=LastLevelMaxPool() if cfg.extra_pool else None,
+    )
+
+
+def num_levels(cfg: DictConfig) -> int:
+    """Feature levels the FPN gives the RPN: one per returned stage, plus the pooled one."""
+    return len(cfg.returned_layers) + int(cfg.extra_pool)
+
+
+def build_model(cfg: DictConfig) -> MaskRCNN:
+    """Build the Mask R-CNN described by the ``model`` config and load ``cfg.weights`` into it."""
+    from balloon_shapes.modeling.weights import load_weights  # weights imports build helpers
+
+    backbone = build_backbone(cfg)
+    levels = num_levels(cfg)
+    if len(cfg.anchor_sizes) != levels:
+        raise ValueError(
+            f"model.anchor_sizes has {len(cfg.anchor_sizes)} sizes but the FPN has {levels} levels"
+        )
+    anchors = AnchorGenerator(
+        tuple((int(s),) for s in cfg.anchor_sizes), (tuple(cfg.aspect_ratios),) * levels
+    )
+    names = [str(k) for k in range(len(cfg.returned_layers))]
+    c, k = cfg.fpn_channels, cfg.num_classes + 1  # + background
+    model = MaskRCNN(
+        backbone,
+        min_size=cfg.min_size,
+        max_size=cfg.max_size,
+        image_mean=list(cfg.image_mean),
+        image_std=list(cfg.image_std),
+        rpn_anchor_generator=anchors,
+        rpn_head=RPNHead(c, anchors.num_anchors_per_location()[0]),
+        rpn_pre_nms_top_n_train=cfg.rpn.pre_nms_top_n_train,
+        rpn_pre_nms_top_n_test=cfg.rpn.pre_nms_top_n_test,
+        rpn_post_nms_top_n_train=cfg.rpn.post_nms_top_n_train,
+        rpn_post_nms_top_n_test=cfg.rpn.post_nms_top_n_test,
+        rpn_batch_size_per_image=cfg.rpn.batch_size_per_image,
+        box_roi_pool=MultiScaleRoIAlign(names, 7, 2),
+        box_head=TwoMLPHead(c * 7 * 7, cfg.roi.head_dim),
+        box_predictor=FastRCNNPredictor(cfg.roi.head_dim, k),
+        box_batch_size_per_image=cfg.roi.batch_size_per_image,
+        box_positive_fraction=cfg.roi.positive_fraction,
+        box_score_thresh=cfg.roi.score_thresh,
+        box_detections_per_img=cfg.roi.detections_per_img,
+        mask_roi_pool=MultiScaleRoIAlign(names, 14, 2),
+        mask_head=MaskRCNNHeads(c, [cfg.mask_head.dim] * cfg.mask_head.layers, 1),
+        mask_predictor=MaskRCNNPredictor(cfg.mask_head.dim, cfg.mask_head.dim, k),
+    )
+    load_weights(model, cfg.weights)
+    set_trainable(model, cfg.trainable)
+    return model
+
+
+def frozen_stages(trainable: str | int) -> list[int]:
+    """Stages to freeze: ``heads`` -> all of the ResNet body, ``all`` -> none, ``3+``/3 -> 1..2."""
+    text = str(trainable).strip()
+    if text == "heads":
+        return list(STAGES)
+    if text == "all":
+        return []
+    first = text.rstrip("+")
+    if first.isdigit() and 1 <= int(first) <= 5:
+        return list(range(1, int(first)))
+    raise ValueError(f"model.trainable={trainable!r}: expected heads, all, or a stage like 3+ (1..5)")
+
+
+def set_trainable(model: MaskRCNN, trainable: str | int) -> None:
+    """Freeze the requested ResNet stages (requires_grad False); FPN and heads always train."""
+    for p in model.parameters():
+        p.requires_grad_(True)
+    body = model.backbone.body
+    for stage in frozen_stages(trainable):
+        for name in STAGES[stage]:
+            if hasattr(body, name):
+                getattr(body, name).requires_grad_(False)
+
+
+def count_parameters(model: nn.Module) -> tuple[int, int]:
+    """(trainable, total) parameter counts."""
+    params = list(model.parameters())
+    return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)
+
+
+@torch.no_grad()
+def param_snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
+    """A detached copy of every parameter (tests compare before/after training)."""
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}

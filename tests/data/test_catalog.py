@@ -1,0 +1,42 @@
+import pytest
+
+from balloon_shapes.data import catalog
+
+
+def test_builtin_shapes_are_registered_with_metadata():
+    assert {"shapes_train", "shapes_val"} <= set(catalog.list())
+    meta = catalog.metadata("shapes_val")
+    assert meta["thing_classes"] == ["square", "circle", "triangle", "ellipse"]
+
+
+def test_get_passes_loader_arguments():
+    val = catalog.get("shapes_val", size=7, spec={"height": 32, "width": 48})
+    assert len(val) == 7
+    assert val[0]["image"].shape == (32, 48, 3)
+    assert (val[0]["height"], val[0]["width"]) == (32, 48)
+
+
+def test_train_stream_never_repeats_val_images():
+    train, val = catalog.get("shapes_train", seed=0), catalog.get("shapes_val", seed=0)
+    assert len(train) > 10**9
+    assert not (train[0]["image"] == val[0]["image"]).all()
+
+
+def test_register_get_and_remove():
+    records = [{"file_name": "a.png", "height": 1, "width": 1, "image_id": 0, "annotations": []}]
+    catalog.register("tiny_test", lambda: records, {"thing_classes": ["thing"]})
+    try:
+        assert catalog.get("tiny_test") is records
+        assert catalog.metadata("tiny_test")["thing_classes"] == ["thing"]
+        with pytest.raises(ValueError, match="already registered"):
+            catalog.register("tiny_test", lambda: records)
+    finally:
+        catalog.remove("tiny_test")
+    assert "tiny_test" not in catalog.list()
+
+
+def test_unknown_name_lists_known_ones():
+    with pytest.raises(KeyError) as err:
+        catalog.get("shapes_vall")
+    assert "shapes_vall" in str(err.value) and "shapes_val" in str(err.value)
+    assert "\n" not in str(err.value)

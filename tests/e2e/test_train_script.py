@@ -1,0 +1,48 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "train.py"), *args],
+        capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+    )
+
+
+@pytest.mark.slow
+def test_train_script_on_the_shapes_experiment(tmp_path):
+    proc = run("+experiment=shapes", "train.max_iter=3", "data.val_size=4", f"output_dir={tmp_path}")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["iter"] == 3
+    assert {"bbox_AP", "bbox_AP50", "segm_AP", "segm_AP50"} <= set(metrics)
+    assert json.loads(proc.stdout.strip().splitlines()[-1])["iter"] == 3
+
+
+@pytest.mark.parametrize(
+    "override, expected",
+    [
+        ("train.max_itr=3", "train.max_itr"),
+        ("+experiment=nope", "experiment"),
+        ("data.train=shapes_trian", "shapes_trian"),
+        ("model.backbone=resnet7", "resnet7"),
+        ("train.batch_size=many", "batch_size"),
+    ],
+)
+def test_user_mistakes_fail_in_one_line(tmp_path, override, expected):
+    proc = run("+experiment=smoke", f"output_dir={tmp_path}", override, timeout=120)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and expected in lines[0], proc.stderr
+    assert not (tmp_path / "metrics.json").exists()
+
+
+def test_resume_without_a_checkpoint_is_a_clear_error(tmp_path):
+    proc = run("+experiment=smoke", f"output_dir={tmp_path}", "resume=true", timeout=120)
+    assert proc.returncode == 2 and "last.ckpt" in proc.stderr and "Traceback" not in proc.stderr

@@ -1,0 +1,96 @@
+import json
+
+import pytest
+import torch
+
+from balloon_shapes.engine.data import TrainStream, sample_index
+from balloon_shapes.engine.module import MaskRCNNModule
+from balloon_shapes.engine.schedule import lr_factor
+from balloon_shapes.engine.train import train
+from balloon_shapes.data import catalog
+from balloon_shapes.data.mapper import Augment
+from balloon_shapes.modeling.weights import read_checkpoint
+
+
+def test_a_few_steps_on_a_fixed_batch_lower_the_loss(smoke_cfg):
+    torch.manual_seed(0)
+    cfg = smoke_cfg()
+    module = MaskRCNNModule(cfg)
+    stream = TrainStream(catalog.get("shapes_val", size=4, spec=dict(cfg.data.shapes)), 4, Augment(), 0, False)
+    images, targets = stream.batch(0)
+    model = module.model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    losses = []
+    for _ in range(12):
+        loss = sum(model(images, targets).values())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.6 * losses[0], losses
+
+
+def test_stream_batches_are_pure_functions_of_step_and_rank():
+    records = catalog.get("shapes_val", size=50)
+    a = TrainStream(records, 2, Augment(hflip=0.5), seed=1, shuffle=True, rank=0, world_size=2)
+    b = TrainStream(records, 2, Augment(hflip=0.5), seed=1, shuffle=True, rank=1, world_size=2)
+    assert set(a.global_ids(3)).isdisjoint(b.global_ids(3))
+    resumed = TrainStream(records, 2, Augment(hflip=0.5), seed=1, shuffle=True, start_step=3, world_size=2)
+    first = next(iter(resumed))
+    assert all(torch.equal(x, y) for x, y in zip(first[0], a.batch(3)[0]))
+    # shuffle visits every record once per epoch
+    assert sorted(sample_index(g, 50, 1, True) for g in range(50)) == list(range(50))
+
+
+def test_warmup_then_cosine(smoke_cfg):
+    t = smoke_cfg("train.max_iter=100", "train.warmup_iters=10", "train.warmup_factor=0.1").train
+    assert lr_factor(0, t) == pytest.approx(0.1)
+    assert lr_factor(10, t) == pytest.approx(0.5 * (1 + __import__("math").cos(0.1 * 3.141592653589793)))
+    assert lr_factor(100, t) == pytest.approx(0.0)
+    step = smoke_cfg("train.schedule=step", "train.steps=[5,8]", "train.warmup_iters=0").train
+    assert [lr_factor(i, step) for i in (4, 5, 8)] == pytest.approx([1, 0.1, 0.01])
+
+
+def test_train_writes_metrics_checkpoints_and_picture(smoke_cfg, tmp_path):
+    metrics = train(smoke_cfg())
+    assert metrics["iter"] == 2
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    for key in ("bbox_AP", "bbox_AP50", "segm_AP", "segm_AP50"):
+        assert 0.0 <= saved[key] <= 1.0
+    assert (tmp_path / "predictions.png").stat().st_size > 0
+    assert {p.name for p in (tmp_path / "checkpoints").iterdir()} == {"last.ckpt", "best.ckpt"}
+    assert read_checkpoint(str(tmp_path / "checkpoints" / "last.ckpt"))  # loads with weights_only
+
+
+class Killed(Exception):
+    pass
+
+
+def test_resume_after_kill_matches_an_uninterrupted_run(smoke_cfg, tmp_path, monkeypatch):
+    overrides = ["train.max_iter=6", "train.checkpoint_period=3", "train.eval_period=6",
+                 "data.num_workers=1", "data.val_size=2"]
+    full = smoke_cfg(*overrides, f"output_dir={tmp_path / 'full'}")
+    train(full)
+
+    import balloon_shapes.engine.module as module_lib
+
+    original = module_lib.MaskRCNNModule.training_step
+
+    def dies_at_step_4(self, batch, batch_idx):
+        if self.global_step == 4:
+            raise Killed()
+        return original(self, batch, batch_idx)
+
+    killed = smoke_cfg(*overrides, f"output_dir={tmp_path / 'killed'}")
+    monkeypatch.setattr(module_lib.MaskRCNNModule, "training_step", dies_at_step_4)
+    with pytest.raises(Killed):
+        train(killed)
+    monkeypatch.setattr(module_lib.MaskRCNNModule, "training_step", original)
+    assert read_checkpoint(str(tmp_path / "killed" / "checkpoints" / "last.ckpt"))
+    metrics = train(smoke_cfg(*overrides, f"output_dir={tmp_path / 'killed'}", "resume=true"))
+    assert metrics["iter"] == 6
+    a = read_checkpoint(str(tmp_path / "full" / "checkpoints" / "last.ckpt"))
+    b = read_checkpoint(str(tmp_path / "killed" / "checkpoints" / "last.ckpt"))
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-6, msg=k)

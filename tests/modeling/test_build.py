@@ -1,0 +1,90 @@
+import pytest
+import torch
+
+from balloon_shapes.modeling.build import build_model, frozen_stages
+from balloon_shapes.modeling.weights import WeightsError
+
+LOSSES = {"loss_classifier", "loss_box_reg", "loss_mask", "loss_objectness", "loss_rpn_box_reg"}
+
+
+def batch(n=2, size=64):
+    g = torch.Generator().manual_seed(0)
+    images = [torch.rand(3, size, size, generator=g) for _ in range(n)]
+    masks = torch.zeros(1, size, size, dtype=torch.uint8)
+    masks[0, 10:30, 12:40] = 1
+    target = {"boxes": torch.tensor([[12.0, 10, 40, 30]]), "labels": torch.tensor([2]), "masks": masks}
+    return images, [target] * n
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        [],
+        ["model=r50_fpn", "model.min_size=64", "model.max_size=64"],
+        ["model=r50_fpn", "model.backbone=resnet101", "model.min_size=64", "model.max_size=64"],
+        ["model.norm=gn"],
+    ],
+    ids=["resnet18-slim", "resnet50-fpn", "resnet101-fpn", "resnet18-gn"],
+)
+def test_backbones_train_and_predict(smoke_cfg, overrides):
+    cfg = smoke_cfg(*overrides)
+    model = build_model(cfg.model)
+    images, targets = batch()
+    model.train()
+    losses = model(images, targets)
+    assert set(losses) == LOSSES and all(torch.isfinite(v) for v in losses.values())
+    model.eval()
+    with torch.no_grad():
+        out = model(images)
+    assert len(out) == 2
+    for o in out:
+        n = len(o["boxes"])
+        assert o["boxes"].shape == (n, 4) and o["scores"].shape == (n,) and o["labels"].shape == (n,)
+        assert o["masks"].shape == (n, 1, 64, 64)
+        assert n <= cfg.model.roi.detections_per_img
+        assert ((o["labels"] >= 1) & (o["labels"] <= cfg.model.num_classes)).all()
+
+
+def test_heads_freezes_the_backbone_and_all_does_not(smoke_cfg):
+    heads = build_model(smoke_cfg("model.trainable=heads").model)
+    body = list(heads.backbone.body.parameters())
+    assert body and not any(p.requires_grad for p in body)
+    assert all(p.requires_grad for p in heads.backbone.fpn.parameters())
+    assert all(p.requires_grad for p in heads.roi_heads.parameters())
+    images, targets = batch()
+    sum(heads(images, targets).values()).backward()
+    assert all(p.grad is None for p in body)
+
+    full = build_model(smoke_cfg("model.trainable=all").model)
+    assert all(p.requires_grad for p in full.parameters())
+
+
+def test_stage_freezing_like_keras_layers_3plus(smoke_cfg):
+    model = build_model(smoke_cfg("model.trainable=3+").model)
+    body = model.backbone.body
+    assert not any(p.requires_grad for p in body.conv1.parameters())
+    assert not any(p.requires_grad for p in body.layer1.parameters())
+    assert all(p.requires_grad for p in body.layer2.parameters())
+    assert frozen_stages("heads") == [1, 2, 3, 4, 5] and frozen_stages("all") == []
+    with pytest.raises(ValueError, match="trainable"):
+        frozen_stages("7+")
+
+
+def test_anchor_sizes_must_match_levels(smoke_cfg):
+    with pytest.raises(ValueError, match="anchor_sizes"):
+        build_model(smoke_cfg("model.anchor_sizes=[16,32]").model)
+
+
+def test_own_checkpoint_round_trip_and_errors(smoke_cfg, tmp_path):
+    cfg = smoke_cfg()
+    model = build_model(cfg.model)
+    path = tmp_path / "w.pth"
+    torch.save({"state_dict": {f"model.{k}": v for k, v in model.state_dict().items()}}, path)
+    loaded = build_model(smoke_cfg(f"model.weights={path}").model)
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, loaded.state_dict()[k])
+    with pytest.raises(WeightsError, match="no such weights file"):
+        build_model(smoke_cfg(f"model.weights={tmp_path / 'nope.ckpt'}").model)
+    torch.save({"state_dict": {"model.something": torch.zeros(1)}}, tmp_path / "bad.pth")
+    with pytest.raises(WeightsError, match="does not fit"):
+        build_model(smoke_cfg(f"model.weights={tmp_path / 'bad.pth'}").model)
