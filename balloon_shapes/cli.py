@@ -37,6 +37,8 @@ def run_main(fn: Callable[[DictConfig], dict], overrides: list[str]) -> int:
     except USER_ERRORS as e:
         print(f"error: {one_line(e)}", file=sys.stderr)
         return EXIT_USER_ERROR
-    summary = {k: v for k, v in result.items() if k != "history"}
-    print(json.dumps(summary))
+    from lightning.pytorch.utilities import rank_zero_only
+
+    if rank_zero_only.rank == 0:  # DDP: every rank returns the metrics, one prints them
+        print(json.dumps({k: v for k, v in result.items() if k != "history"}))
     return 0
