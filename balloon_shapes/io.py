@@ -1,4 +1,4 @@
-"""Atomic file writing: write to a temp file beside the target, then rename (nothing half-written)."""
+"""Atomic file writing: a temp file beside the target, then a rename (nothing half-written)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ def atomic_write(path: str, write: Callable[[str], None], suffix: str = "") -> N
     """Call ``write(tmp_path)`` then rename to ``path``; the temp file is removed on failure."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=suffix or os.path.splitext(path)[1])
+    fd, tmp = tempfile.mkstemp(
+        dir=folder, prefix=".tmp-", suffix=suffix or os.path.splitext(path)[1]
+    )
     os.close(fd)
     try:
         write(tmp)
@@ -28,16 +30,20 @@ def atomic_write(path: str, write: Callable[[str], None], suffix: str = "") -> N
 
 def write_json(path: str, obj) -> None:
     """Write ``obj`` as indented JSON, atomically."""
+
     def _write(tmp: str) -> None:
         with open(tmp, "w") as f:
             json.dump(obj, f, indent=2)
             f.write("\n")
+
     atomic_write(path, _write)
 
 
 def write_png(path: str, image_rgb: np.ndarray) -> None:
     """Write an RGB uint8 image as PNG, atomically."""
+
     def _write(tmp: str) -> None:
         if not cv2.imwrite(tmp, np.ascontiguousarray(image_rgb[:, :, ::-1])):
             raise OSError(f"{path}: could not encode PNG")
+
     atomic_write(path, _write, suffix=".png")

@@ -34,12 +34,16 @@ def _spec(spec: shapes.ShapesSpec | dict | None) -> shapes.ShapesSpec:
     return shapes.ShapesSpec(**(spec or {}))
 
 
-def _shapes_train(seed: int = 0, size: int = 2**31 - 1, spec: shapes.ShapesSpec | dict | None = None) -> Sequence[dict]:
+def _shapes_train(
+    seed: int = 0, size: int = 2**31 - 1, spec: shapes.ShapesSpec | dict | None = None
+) -> Sequence[dict]:
     """The endless training stream (2**31 images), disjoint from the val images."""
     return shapes.ShapesDicts(seed + SHAPES_TRAIN_SEED_OFFSET, size, _spec(spec))
 
 
-def _shapes_val(seed: int = 0, size: int = 200, spec: shapes.ShapesSpec | dict | None = None) -> Sequence[dict]:
+def _shapes_val(
+    seed: int = 0, size: int = 200, spec: shapes.ShapesSpec | dict | None = None
+) -> Sequence[dict]:
     """The fixed val set: images 0..size-1 of stream ``seed``."""
     return shapes.ShapesDicts(seed, size, _spec(spec))
 
@@ -98,4 +102,4 @@ def bind(name: str, **kwargs: Any) -> Callable[[], Sequence[dict]]:
     return partial(get, name, **kwargs)
 
 
-list = names  # noqa: A001  -- the catalog's `list`, as in Detectron2's DatasetCatalog.list()
+list = names

@@ -80,7 +80,9 @@ def targets(record: dict) -> dict[str, torch.Tensor]:
     return {
         "boxes": torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4),
         "labels": torch.tensor([a["category_id"] + 1 for a in anns], dtype=torch.int64),
-        "masks": torch.from_numpy(np.stack(masks)) if masks else torch.zeros((0, h, w), torch.uint8),
+        "masks": torch.from_numpy(np.stack(masks))
+        if masks
+        else torch.zeros((0, h, w), torch.uint8),
         "image_id": torch.tensor(record["image_id"]),
     }
 

@@ -31,7 +31,9 @@ class ShapesSpec:
     min_color_dist: float = 60.0  # L2 distance in RGB between a shape and the background
 
 
-def _random_color(rng: np.random.Generator, avoid: np.ndarray | None, min_dist: float) -> np.ndarray:
+def _random_color(
+    rng: np.random.Generator, avoid: np.ndarray | None, min_dist: float
+) -> np.ndarray:
     """A uint8 RGB color at least ``min_dist`` away from ``avoid`` (so every shape is visible)."""
     for _ in range(100):
         color = rng.integers(0, 256, size=3)
@@ -46,7 +48,9 @@ def _polygon(cx: float, cy: float, r: float, angle: float, n: int) -> np.ndarray
     return np.stack([cx + r * np.cos(t), cy + r * np.sin(t)], axis=1)
 
 
-def draw_shape(mask: np.ndarray, cls: int, cx: float, cy: float, r: float, angle: float, aspect: float) -> None:
+def draw_shape(
+    mask: np.ndarray, cls: int, cx: float, cy: float, r: float, angle: float, aspect: float
+) -> None:
     """Fill one shape into a uint8 mask in place (no antialiasing: pixels == mask)."""
     if CLASSES[cls] == "circle":
         cv2.circle(mask, (round(cx), round(cy)), max(1, round(r)), 1, thickness=-1)

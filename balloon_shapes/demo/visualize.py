@@ -1,4 +1,4 @@
-"""Pure numpy/OpenCV drawing: instance overlays, color splash, image grids (RGB uint8 in and out)."""
+"""Pure numpy/OpenCV drawing: overlays, color splash, grids (RGB uint8 in and out)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,18 @@ import numpy as np
 def instance_colors(n: int) -> np.ndarray:
     """``n`` distinct, saturated RGB colors (golden-ratio hue steps), uint8 [n, 3]."""
     hues = (np.arange(n) * 0.618033988749895) % 1.0
-    return np.array([[round(255 * c) for c in colorsys.hsv_to_rgb(h, 0.85, 1.0)] for h in hues], np.uint8)
+    return np.array(
+        [[round(255 * c) for c in colorsys.hsv_to_rgb(h, 0.85, 1.0)] for h in hues], np.uint8
+    )
 
 
 def overlay(
-    image: np.ndarray, boxes: np.ndarray, labels: list[str], scores: np.ndarray | None,
-    masks: np.ndarray, alpha: float = 0.5,
+    image: np.ndarray,
+    boxes: np.ndarray,
+    labels: list[str],
+    scores: np.ndarray | None,
+    masks: np.ndarray,
+    alpha: float = 0.5,
 ) -> np.ndarray:
     """Draw masks (bool [N,H,W]), XYXY boxes and "label score" captions on a copy of ``image``."""
     out = image.copy()
@@ -29,12 +35,14 @@ def overlay(
         c = tuple(int(v) for v in color)
         cv2.rectangle(out, (x0, y0), (x1 - 1, y1 - 1), c, 1)
         text = labels[i] if scores is None else f"{labels[i]} {scores[i]:.2f}"
-        cv2.putText(out, text, (x0, max(8, y0 - 2)), cv2.FONT_HERSHEY_SIMPLEX, scale, c, 1, cv2.LINE_AA)
+        cv2.putText(
+            out, text, (x0, max(8, y0 - 2)), cv2.FONT_HERSHEY_SIMPLEX, scale, c, 1, cv2.LINE_AA
+        )
     return out
 
 
 def color_splash(image: np.ndarray, masks: np.ndarray) -> np.ndarray:
-    """Grayscale everywhere except inside the union of ``masks`` (bool [N,H,W]), which keeps its color."""
+    """Gray everywhere but inside the union of ``masks`` (bool [N,H,W]), which keeps its color."""
     gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[:, :, None].repeat(3, axis=2)
     if len(masks) == 0:
         return gray
@@ -49,5 +57,8 @@ def grid(images: list[np.ndarray], cols: int, pad: int = 2) -> np.ndarray:
     out = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad, 3), 255, np.uint8)
     for i, im in enumerate(images):
         r, c = divmod(i, cols)
-        out[pad + r * (h + pad): pad + r * (h + pad) + h, pad + c * (w + pad): pad + c * (w + pad) + w] = im
+        out[
+            pad + r * (h + pad) : pad + r * (h + pad) + h,
+            pad + c * (w + pad) : pad + c * (w + pad) + w,
+        ] = im
     return out

@@ -22,7 +22,7 @@ Batch = tuple[list[torch.Tensor], list[dict[str, torch.Tensor]]]
 
 
 def sample_index(g: int, n: int, seed: int, shuffle: bool) -> int:
-    """Record index of global sample ``g``: epoch-wise permutation of ``n`` records, or ``g % n``."""
+    """Record index of global sample ``g``: an epoch-wise permutation of ``n``, or ``g % n``."""
     if not shuffle:
         return g % n
     epoch, k = divmod(g, n)
@@ -33,8 +33,15 @@ class TrainStream(IterableDataset):
     """Endless stream of training batches starting at ``start_step`` for one DDP rank."""
 
     def __init__(
-        self, records: Sequence[dict], batch_size: int, augment: Augment, seed: int,
-        shuffle: bool, start_step: int = 0, rank: int = 0, world_size: int = 1,
+        self,
+        records: Sequence[dict],
+        batch_size: int,
+        augment: Augment,
+        seed: int,
+        shuffle: bool,
+        start_step: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
     ) -> None:
         self.records, self.batch_size, self.augment = records, batch_size, augment
         self.seed, self.shuffle = seed, shuffle
@@ -111,19 +118,28 @@ class DataModule(L.LightningDataModule):
         # An explicit generator keeps loaders from drawing on the global RNG, which the
         # model's samplers use: this is what makes resumed runs bit-identical.
         return DataLoader(
-            dataset, num_workers=workers, generator=torch.Generator().manual_seed(self.seed),
-            persistent_workers=False, **kwargs,
+            dataset,
+            num_workers=workers,
+            generator=torch.Generator().manual_seed(self.seed),
+            persistent_workers=False,
+            **kwargs,
         )
 
     def train_dataloader(self) -> DataLoader:
         trainer = self.trainer
         stream = TrainStream(
-            self.train_records, self.batch_size, Augment(**self.cfg.augment), self.seed,
-            self.cfg.shuffle, start_step=trainer.global_step if trainer else 0,
+            self.train_records,
+            self.batch_size,
+            Augment(**self.cfg.augment),
+            self.seed,
+            self.cfg.shuffle,
+            start_step=trainer.global_step if trainer else 0,
             rank=trainer.global_rank if trainer else 0,
             world_size=trainer.world_size if trainer else 1,
         )
         return self._loader(stream, batch_size=None)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader(RecordDataset(self.val_records), batch_size=self.batch_size, collate_fn=collate)
+        return self._loader(
+            RecordDataset(self.val_records), batch_size=self.batch_size, collate_fn=collate
+        )

@@ -28,14 +28,20 @@ class TrainingDiverged(RuntimeError):
 def to_metric_preds(outputs: list[dict], mask_threshold: float = 0.5) -> list[dict]:
     """torchvision outputs (soft masks [N,1,H,W]) -> torchmetrics inputs (bool masks [N,H,W])."""
     return [
-        {"boxes": o["boxes"], "scores": o["scores"], "labels": o["labels"],
-         "masks": o["masks"][:, 0] > mask_threshold}
+        {
+            "boxes": o["boxes"],
+            "scores": o["scores"],
+            "labels": o["labels"],
+            "masks": o["masks"][:, 0] > mask_threshold,
+        }
         for o in outputs
     ]
 
 
 def to_metric_targets(targets: list[dict]) -> list[dict]:
-    return [{"boxes": t["boxes"], "labels": t["labels"], "masks": t["masks"].bool()} for t in targets]
+    return [
+        {"boxes": t["boxes"], "labels": t["labels"], "masks": t["masks"].bool()} for t in targets
+    ]
 
 
 class MaskRCNNModule(L.LightningModule):
@@ -81,7 +87,9 @@ class MaskRCNNModule(L.LightningModule):
         self.val_map.reset()
         metrics = {ours: float(result[theirs]) for ours, theirs in METRIC_KEYS.items()}
         self.log_dict({f"val/{k}": v for k, v in metrics.items()}, sync_dist=False)
-        self.history.append({"iter": self.global_step, "train_seconds": round(self.train_seconds, 1), **metrics})
+        self.history.append(
+            {"iter": self.global_step, "train_seconds": round(self.train_seconds, 1), **metrics}
+        )
 
     def configure_optimizers(self):
         t = self.cfg.train

@@ -41,12 +41,20 @@ def callbacks(cfg: DictConfig) -> list[L.Callback]:
     t = cfg.train
     out = [
         ModelCheckpoint(  # last.ckpt every checkpoint_period iterations, for resume
-            dirpath=checkpoint_dir(cfg), save_last=True, save_top_k=0,
-            every_n_train_steps=t.checkpoint_period, enable_version_counter=False,
+            dirpath=checkpoint_dir(cfg),
+            save_last=True,
+            save_top_k=0,
+            every_n_train_steps=t.checkpoint_period,
+            enable_version_counter=False,
         ),
         ModelCheckpoint(  # best.ckpt by val segm AP50
-            dirpath=checkpoint_dir(cfg), filename="best", monitor="val/segm_AP50", mode="max",
-            save_top_k=1, enable_version_counter=False, auto_insert_metric_name=False,
+            dirpath=checkpoint_dir(cfg),
+            filename="best",
+            monitor="val/segm_AP50",
+            mode="max",
+            save_top_k=1,
+            enable_version_counter=False,
+            auto_insert_metric_name=False,
         ),
         LearningRateMonitor(logging_interval="step"),
         RNGState(),
@@ -70,7 +78,7 @@ def make_trainer(cfg: DictConfig) -> L.Trainer:
         default_root_dir=cfg.output_dir,
         logger=[
             TensorBoardLogger(cfg.output_dir, name="tb", version=""),
-            CSVLogger(cfg.output_dir, name="csv", version=""),
+            CSVLogger(cfg.output_dir, name="csv"),  # version_N: a resumed run keeps the old log
         ],
         callbacks=callbacks(cfg),
         enable_model_summary=False,
@@ -88,8 +96,15 @@ def draw_predictions(model: torch.nn.Module, records, class_names: list[str], n:
         keep = out["scores"] >= 0.5
         rgb = (image.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
         labels = [class_names[int(c) - 1] for c in out["labels"][keep]]
-        tiles.append(overlay(rgb, out["boxes"][keep].numpy(), labels, out["scores"][keep].numpy(),
-                             (out["masks"][keep, 0] > 0.5).numpy()))
+        tiles.append(
+            overlay(
+                rgb,
+                out["boxes"][keep].numpy(),
+                labels,
+                out["scores"][keep].numpy(),
+                (out["masks"][keep, 0] > 0.5).numpy(),
+            )
+        )
     return grid(tiles, cols=min(4, len(tiles)))
 
 

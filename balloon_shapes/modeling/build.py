@@ -18,7 +18,11 @@ from torchvision.ops import MultiScaleRoIAlign
 from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
 from torchvision.ops.misc import FrozenBatchNorm2d
 
-BACKBONES = {"resnet18": resnet.resnet18, "resnet50": resnet.resnet50, "resnet101": resnet.resnet101}
+BACKBONES = {
+    "resnet18": resnet.resnet18,
+    "resnet50": resnet.resnet50,
+    "resnet101": resnet.resnet101,
+}
 # Keras Mask R-CNN / Detectron2 stage numbers -> torchvision ResNet children.
 STAGES = {1: ("conv1", "bn1"), 2: ("layer1",), 3: ("layer2",), 4: ("layer3",), 5: ("layer4",)}
 
@@ -110,7 +114,9 @@ def frozen_stages(trainable: str | int) -> list[int]:
     first = text.rstrip("+")
     if first.isdigit() and 1 <= int(first) <= 5:
         return list(range(1, int(first)))
-    raise ValueError(f"model.trainable={trainable!r}: expected heads, all, or a stage like 3+ (1..5)")
+    raise ValueError(
+        f"model.trainable={trainable!r}: expected heads, all, or a stage like 3+ (1..5)"
+    )
 
 
 def set_trainable(model: MaskRCNN, trainable: str | int) -> None:

@@ -31,7 +31,7 @@ def read_checkpoint(path: str) -> dict[str, torch.Tensor]:
         raise WeightsError(f"{path}: holds no state dict")
     prefix = "model."
     if any(k.startswith(prefix) for k in state):
-        state = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+        state = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
     return state
 
 
@@ -49,6 +49,6 @@ def load_weights(model: nn.Module, weights: str | None) -> None:
         missing = ", ".join(result.missing_keys[:5])
         unexpected = ", ".join(result.unexpected_keys[:5])
         raise WeightsError(
-            f"{weights}: does not fit this model (missing: {missing or '-'}; unexpected: {unexpected or '-'});"
-            " is model.* the config it was trained with?"
+            f"{weights}: does not fit this model (missing: {missing or '-'}; "
+            f"unexpected: {unexpected or '-'}); is model.* the config it was trained with?"
         )

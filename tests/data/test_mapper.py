@@ -4,7 +4,14 @@ import pytest
 import torch
 
 from balloon_shapes.data.mapper import (
-    Augment, ImageReadError, annotation_mask, hflip, map_record, read_image, targets, xyxy,
+    Augment,
+    ImageReadError,
+    annotation_mask,
+    hflip,
+    map_record,
+    read_image,
+    targets,
+    xyxy,
 )
 from balloon_shapes.data.shapes import to_record
 
@@ -20,7 +27,9 @@ def test_map_record_follows_the_data_contract():
     assert target["labels"].tolist() == [a["category_id"] + 1 for a in rec["annotations"]]
     assert target["masks"].shape == (n, 128, 128) and target["masks"].dtype == torch.uint8
     # RGB order: the in-memory image is RGB and stays RGB
-    assert torch.equal((image * 255).round().byte(), torch.from_numpy(rec["image"]).permute(2, 0, 1))
+    assert torch.equal(
+        (image * 255).round().byte(), torch.from_numpy(rec["image"]).permute(2, 0, 1)
+    )
 
 
 def test_hflip_keeps_boxes_tight_around_masks():
@@ -29,7 +38,12 @@ def test_hflip_keeps_boxes_tight_around_masks():
     assert np.array_equal(image, rec["image"][:, ::-1])
     for box, mask in zip(target["boxes"], target["masks"]):
         ys, xs = torch.nonzero(mask, as_tuple=True)
-        assert box.tolist() == [xs.min().item(), ys.min().item(), xs.max().item() + 1, ys.max().item() + 1]
+        assert box.tolist() == [
+            xs.min().item(),
+            ys.min().item(),
+            xs.max().item() + 1,
+            ys.max().item() + 1,
+        ]
 
 
 def test_augment_is_reproducible_with_the_same_rng():

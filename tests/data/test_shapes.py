@@ -14,7 +14,9 @@ indices = st.integers(min_value=0, max_value=10**9)
 def test_render_is_a_pure_function_of_seed_and_index(seed, index):
     a, b = to_record(seed, index), to_record(seed, index)
     assert np.array_equal(a["image"], b["image"])
-    assert [x["segmentation"] for x in a["annotations"]] == [x["segmentation"] for x in b["annotations"]]
+    assert [x["segmentation"] for x in a["annotations"]] == [
+        x["segmentation"] for x in b["annotations"]
+    ]
     assert [x["bbox"] for x in a["annotations"]] == [x["bbox"] for x in b["annotations"]]
 
 

@@ -11,13 +11,18 @@ ROOT = Path(__file__).resolve().parents[2]
 def run(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "train.py"), *args],
-        capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
     )
 
 
 @pytest.mark.slow
 def test_train_script_on_the_shapes_experiment(tmp_path):
-    proc = run("+experiment=shapes", "train.max_iter=3", "data.val_size=4", f"output_dir={tmp_path}")
+    proc = run(
+        "+experiment=shapes", "train.max_iter=3", "data.val_size=4", f"output_dir={tmp_path}"
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["iter"] == 3

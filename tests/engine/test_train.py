@@ -3,12 +3,12 @@ import json
 import pytest
 import torch
 
+from balloon_shapes.data import catalog
+from balloon_shapes.data.mapper import Augment
 from balloon_shapes.engine.data import TrainStream, sample_index
 from balloon_shapes.engine.module import MaskRCNNModule
 from balloon_shapes.engine.schedule import lr_factor
 from balloon_shapes.engine.train import train
-from balloon_shapes.data import catalog
-from balloon_shapes.data.mapper import Augment
 from balloon_shapes.modeling.weights import read_checkpoint
 
 
@@ -16,7 +16,9 @@ def test_a_few_steps_on_a_fixed_batch_lower_the_loss(smoke_cfg):
     torch.manual_seed(0)
     cfg = smoke_cfg()
     module = MaskRCNNModule(cfg)
-    stream = TrainStream(catalog.get("shapes_val", size=4, spec=dict(cfg.data.shapes)), 4, Augment(), 0, False)
+    stream = TrainStream(
+        catalog.get("shapes_val", size=4, spec=dict(cfg.data.shapes)), 4, Augment(), 0, False
+    )
     images, targets = stream.batch(0)
     model = module.model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
@@ -35,7 +37,9 @@ def test_stream_batches_are_pure_functions_of_step_and_rank():
     a = TrainStream(records, 2, Augment(hflip=0.5), seed=1, shuffle=True, rank=0, world_size=2)
     b = TrainStream(records, 2, Augment(hflip=0.5), seed=1, shuffle=True, rank=1, world_size=2)
     assert set(a.global_ids(3)).isdisjoint(b.global_ids(3))
-    resumed = TrainStream(records, 2, Augment(hflip=0.5), seed=1, shuffle=True, start_step=3, world_size=2)
+    resumed = TrainStream(
+        records, 2, Augment(hflip=0.5), seed=1, shuffle=True, start_step=3, world_size=2
+    )
     first = next(iter(resumed))
     assert all(torch.equal(x, y) for x, y in zip(first[0], a.batch(3)[0]))
     # shuffle visits every record once per epoch
@@ -45,7 +49,9 @@ def test_stream_batches_are_pure_functions_of_step_and_rank():
 def test_warmup_then_cosine(smoke_cfg):
     t = smoke_cfg("train.max_iter=100", "train.warmup_iters=10", "train.warmup_factor=0.1").train
     assert lr_factor(0, t) == pytest.approx(0.1)
-    assert lr_factor(10, t) == pytest.approx(0.5 * (1 + __import__("math").cos(0.1 * 3.141592653589793)))
+    assert lr_factor(10, t) == pytest.approx(
+        0.5 * (1 + __import__("math").cos(0.1 * 3.141592653589793))
+    )
     assert lr_factor(100, t) == pytest.approx(0.0)
     step = smoke_cfg("train.schedule=step", "train.steps=[5,8]", "train.warmup_iters=0").train
     assert [lr_factor(i, step) for i in (4, 5, 8)] == pytest.approx([1, 0.1, 0.01])
@@ -67,8 +73,13 @@ class Killed(Exception):
 
 
 def test_resume_after_kill_matches_an_uninterrupted_run(smoke_cfg, tmp_path, monkeypatch):
-    overrides = ["train.max_iter=6", "train.checkpoint_period=3", "train.eval_period=6",
-                 "data.num_workers=1", "data.val_size=2"]
+    overrides = [
+        "train.max_iter=6",
+        "train.checkpoint_period=3",
+        "train.eval_period=6",
+        "data.num_workers=1",
+        "data.val_size=2",
+    ]
     full = smoke_cfg(*overrides, f"output_dir={tmp_path / 'full'}")
     train(full)
 

@@ -12,7 +12,11 @@ def batch(n=2, size=64):
     images = [torch.rand(3, size, size, generator=g) for _ in range(n)]
     masks = torch.zeros(1, size, size, dtype=torch.uint8)
     masks[0, 10:30, 12:40] = 1
-    target = {"boxes": torch.tensor([[12.0, 10, 40, 30]]), "labels": torch.tensor([2]), "masks": masks}
+    target = {
+        "boxes": torch.tensor([[12.0, 10, 40, 30]]),
+        "labels": torch.tensor([2]),
+        "masks": masks,
+    }
     return images, [target] * n
 
 
@@ -39,7 +43,9 @@ def test_backbones_train_and_predict(smoke_cfg, overrides):
     assert len(out) == 2
     for o in out:
         n = len(o["boxes"])
-        assert o["boxes"].shape == (n, 4) and o["scores"].shape == (n,) and o["labels"].shape == (n,)
+        assert (
+            o["boxes"].shape == (n, 4) and o["scores"].shape == (n,) and o["labels"].shape == (n,)
+        )
         assert o["masks"].shape == (n, 1, 64, 64)
         assert n <= cfg.model.roi.detections_per_img
         assert ((o["labels"] >= 1) & (o["labels"] <= cfg.model.num_classes)).all()

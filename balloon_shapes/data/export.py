@@ -1,0 +1,72 @@
+"""Write Detectron2-format records as a COCO dataset: ``annotations.json`` + ``images/*.png``."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+from pycocotools import mask as mask_utils
+
+from balloon_shapes.data.mapper import annotation_mask, load_pixels, xyxy
+from balloon_shapes.io import write_json, write_png
+
+
+def coco_annotation(ann: dict, ann_id: int, image_id: int, height: int, width: int) -> dict:
+    """One COCO annotation: RLE segmentation, XYWH box, area, 1-based category id."""
+    mask = annotation_mask(ann["segmentation"], height, width)
+    rle = mask_utils.encode(np.asfortranarray(mask))
+    x0, y0, x1, y1 = xyxy(ann["bbox"], ann.get("bbox_mode", 0))
+    return {
+        "id": ann_id,
+        "image_id": image_id,
+        "category_id": ann["category_id"] + 1,
+        "segmentation": {"size": rle["size"], "counts": rle["counts"].decode("ascii")},
+        "area": float(mask.sum()),
+        "bbox": [x0, y0, x1 - x0, y1 - y0],
+        "iscrowd": int(ann.get("iscrowd", 0)),
+    }
+
+
+def coco_dict(records: Iterable[dict], class_names: Sequence[str]) -> dict:
+    """Records -> a COCO ground-truth dict whose images are named ``images/<image_id>.png``."""
+    images, annotations = [], []
+    for rec in records:
+        images.append(
+            {
+                "id": rec["image_id"],
+                "file_name": f"images/{rec['image_id']:06d}.png",
+                "height": rec["height"],
+                "width": rec["width"],
+            }
+        )
+        for ann in rec.get("annotations", []):
+            annotations.append(
+                coco_annotation(
+                    ann, len(annotations) + 1, rec["image_id"], rec["height"], rec["width"]
+                )
+            )
+    categories = [{"id": i + 1, "name": n} for i, n in enumerate(class_names)]
+    return {"images": images, "annotations": annotations, "categories": categories}
+
+
+def export_coco(records: Sequence[dict], class_names: Sequence[str], out_dir: str) -> str:
+    """Write ``out_dir/annotations.json`` and PNGs; built in a temp dir, then moved into place."""
+    parent = os.path.dirname(os.path.abspath(out_dir))
+    os.makedirs(parent, exist_ok=True)
+    if os.path.exists(out_dir) and os.listdir(out_dir):
+        raise FileExistsError(f"{out_dir}: exists and is not empty; choose a new folder")
+    tmp = tempfile.mkdtemp(dir=parent, prefix=".export-")
+    try:
+        for rec in records:
+            write_png(os.path.join(tmp, "images", f"{rec['image_id']:06d}.png"), load_pixels(rec))
+        write_json(os.path.join(tmp, "annotations.json"), coco_dict(records, class_names))
+        if os.path.exists(out_dir):
+            os.rmdir(out_dir)
+        os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return os.path.join(out_dir, "annotations.json")
