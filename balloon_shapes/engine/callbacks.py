@@ -9,6 +9,7 @@ import random
 import lightning as L
 import numpy as np
 import torch
+from lightning.pytorch.callbacks import TQDMProgressBar
 
 
 class RNGState(L.Callback):
@@ -56,3 +57,12 @@ class SampleIds(L.Callback):
         path = os.path.join(self.out_dir, f"sample_ids_rank{trainer.global_rank}.json")
         with open(path, "w") as f:
             json.dump(self.ids, f)
+
+
+class ProgressBar(TQDMProgressBar):
+    """Lightning's bar without the logger version number (``v_num``): loss and it/s only."""
+
+    def get_metrics(self, trainer, pl_module) -> dict:
+        metrics = super().get_metrics(trainer, pl_module)
+        metrics.pop("v_num", None)
+        return metrics

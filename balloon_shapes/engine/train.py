@@ -13,10 +13,12 @@ from omegaconf import DictConfig, OmegaConf
 
 from balloon_shapes.data import catalog
 from balloon_shapes.demo.visualize import grid, overlay
-from balloon_shapes.engine.callbacks import RNGState, SampleIds
+from balloon_shapes.engine.callbacks import ProgressBar, RNGState, SampleIds
 from balloon_shapes.engine.data import DataModule, RecordDataset
 from balloon_shapes.engine.module import MaskRCNNModule
 from balloon_shapes.io import write_json, write_png
+
+TILE_SIZE = 256  # pixels per image in predictions.png, at least
 
 
 class ConfigError(ValueError):
@@ -58,6 +60,7 @@ def callbacks(cfg: DictConfig) -> list[L.Callback]:
         ),
         LearningRateMonitor(logging_interval="step"),
         RNGState(),
+        ProgressBar(),
     ]
     if t.log_sample_ids:
         out.append(SampleIds(cfg.output_dir))
@@ -96,15 +99,11 @@ def draw_predictions(model: torch.nn.Module, records, class_names: list[str], n:
         keep = out["scores"] >= 0.5
         rgb = (image.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
         labels = [class_names[int(c) - 1] for c in out["labels"][keep]]
-        tiles.append(
-            overlay(
-                rgb,
-                out["boxes"][keep].numpy(),
-                labels,
-                out["scores"][keep].numpy(),
-                (out["masks"][keep, 0] > 0.5).numpy(),
-            )
-        )
+        k = max(1, round(TILE_SIZE / max(rgb.shape[:2])))  # small images: enlarge so text reads
+        rgb = rgb.repeat(k, axis=0).repeat(k, axis=1)
+        masks = (out["masks"][keep, 0] > 0.5).numpy().repeat(k, axis=1).repeat(k, axis=2)
+        boxes = out["boxes"][keep].numpy() * k
+        tiles.append(overlay(rgb, boxes, labels, out["scores"][keep].numpy(), masks))
     return grid(tiles, cols=min(4, len(tiles)))
 
 

@@ -18,6 +18,8 @@ from torchvision.ops import MultiScaleRoIAlign
 from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
 from torchvision.ops.misc import FrozenBatchNorm2d
 
+from balloon_shapes.modeling import d2_compat as d2
+
 BACKBONES = {
     "resnet18": resnet.resnet18,
     "resnet50": resnet.resnet50,
@@ -60,20 +62,48 @@ def num_levels(cfg: DictConfig) -> int:
     return len(cfg.returned_layers) + int(cfg.extra_pool)
 
 
-def build_model(cfg: DictConfig) -> MaskRCNN:
-    """Build the Mask R-CNN described by the ``model`` config and load ``cfg.weights`` into it."""
-    from balloon_shapes.modeling.weights import load_weights  # weights imports build helpers
+def level_strides(cfg: DictConfig) -> list[int]:
+    """Stride of each FPN level: 2**(i+1) for ResNet stage i, then x2 for the pooled level."""
+    strides = [2 ** (i + 1) for i in cfg.returned_layers]
+    return strides + [strides[-1] * 2] if cfg.extra_pool else strides
 
-    backbone = build_backbone(cfg)
+
+def anchors_and_pools(
+    cfg: DictConfig,
+) -> tuple[AnchorGenerator, MultiScaleRoIAlign, MultiScaleRoIAlign]:
+    """Anchor generator and the box/mask ROI poolers, torchvision's or Detectron2's flavour."""
     levels = num_levels(cfg)
     if len(cfg.anchor_sizes) != levels:
         raise ValueError(
             f"model.anchor_sizes has {len(cfg.anchor_sizes)} sizes but the FPN has {levels} levels"
         )
-    anchors = AnchorGenerator(
-        tuple((int(s),) for s in cfg.anchor_sizes), (tuple(cfg.aspect_ratios),) * levels
-    )
+    sizes = tuple((float(s),) for s in cfg.anchor_sizes)
+    ratios = (tuple(cfg.aspect_ratios),) * levels
     names = [str(k) for k in range(len(cfg.returned_layers))]
+    ratio = cfg.roi.sampling_ratio
+    if cfg.flavour == "detectron2":
+        strides = level_strides(cfg)
+        pool = strides[: len(names)]
+        return (
+            d2.D2AnchorGenerator(sizes, ratios, strides),
+            d2.AlignedMultiScaleRoIAlign(names, 7, ratio, pool),
+            d2.AlignedMultiScaleRoIAlign(names, 14, ratio, pool),
+        )
+    if cfg.flavour != "torchvision":
+        raise ValueError(f"model.flavour={cfg.flavour!r}: expected torchvision or detectron2")
+    return (
+        AnchorGenerator(sizes, ratios),
+        MultiScaleRoIAlign(names, 7, ratio),
+        MultiScaleRoIAlign(names, 14, ratio),
+    )
+
+
+def build_model(cfg: DictConfig) -> MaskRCNN:
+    """Build the Mask R-CNN described by the ``model`` config and load ``cfg.weights`` into it."""
+    from balloon_shapes.modeling.weights import load_weights  # weights imports build helpers
+
+    backbone = build_backbone(cfg)
+    anchors, box_pool, mask_pool = anchors_and_pools(cfg)
     c, k = cfg.fpn_channels, cfg.num_classes + 1  # + background
     model = MaskRCNN(
         backbone,
@@ -88,19 +118,24 @@ def build_model(cfg: DictConfig) -> MaskRCNN:
         rpn_post_nms_top_n_train=cfg.rpn.post_nms_top_n_train,
         rpn_post_nms_top_n_test=cfg.rpn.post_nms_top_n_test,
         rpn_batch_size_per_image=cfg.rpn.batch_size_per_image,
-        box_roi_pool=MultiScaleRoIAlign(names, 7, 2),
+        box_roi_pool=box_pool,
         box_head=TwoMLPHead(c * 7 * 7, cfg.roi.head_dim),
         box_predictor=FastRCNNPredictor(cfg.roi.head_dim, k),
         box_batch_size_per_image=cfg.roi.batch_size_per_image,
         box_positive_fraction=cfg.roi.positive_fraction,
         box_score_thresh=cfg.roi.score_thresh,
         box_detections_per_img=cfg.roi.detections_per_img,
-        mask_roi_pool=MultiScaleRoIAlign(names, 14, 2),
+        mask_roi_pool=mask_pool,
         mask_head=MaskRCNNHeads(c, [cfg.mask_head.dim] * cfg.mask_head.layers, 1),
         mask_predictor=MaskRCNNPredictor(cfg.mask_head.dim, cfg.mask_head.dim, k),
     )
+    if cfg.flavour == "detectron2":
+        model.transform = d2.D2Transform(cfg.min_size, cfg.max_size)
+        d2.stride_in_1x1(model.backbone.body)
     load_weights(model, cfg.weights)
     set_trainable(model, cfg.trainable)
+    if cfg.channels_last:  # NHWC convolutions: faster with oneDNN on CPUs
+        model = model.to(memory_format=torch.channels_last)
     return model
 
 

@@ -1,0 +1,68 @@
+"""The balloon dataset (VIA, 61 train / 13 val images) and any user VIA dataset laid out the same
+way: ``<root>/train`` and ``<root>/val``, each with images and a VIA json.
+
+    python -m balloon_shapes.data.balloon --check data/balloon     # summary, no training
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from balloon_shapes.data.via import ViaError, ViaOptions, format_report, load_via
+from balloon_shapes.download import Resource
+
+log = logging.getLogger(__name__)
+
+# The classic Keras Mask R-CNN release. Its SHA-256 is pinned from the first verified download.
+BALLOON_ZIP = Resource(
+    url="https://github.com/matterport/Mask_RCNN/releases/download/v2.1/balloon_dataset.zip",
+    filename="balloon_dataset.zip",
+    sha256="",
+)
+
+
+def load_split(
+    root: str,
+    split: str,
+    classes: list[str] | None = None,
+    class_key: str | None = None,
+    json_name: str = "via_region_data.json",
+) -> list[dict]:
+    """Records of ``<root>/<split>``; problems that did not stop loading are logged."""
+    folder = os.path.join(os.path.expanduser(root), split)
+    if not os.path.isdir(folder):
+        raise ViaError(
+            f"{folder}: no such folder; for balloons run `python scripts/download.py balloon`"
+            " or set data.root"
+        )
+    options = ViaOptions(list(classes or ["balloon"]), class_key, json_name)
+    records, report = load_via(folder, options)
+    if report.problems:
+        log.warning("%s: %d problems, e.g. %s", folder, len(report.problems), report.problems[0])
+    return records
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description="Check a VIA dataset folder (train/ and val/).")
+    parser.add_argument("--check", metavar="ROOT", required=True, help="dataset root")
+    parser.add_argument("--classes", nargs="+", default=["balloon"], help="class names")
+    parser.add_argument("--class-key", default=None, help="region_attributes key of the class")
+    parser.add_argument("--json-name", default="via_region_data.json")
+    args = parser.parse_args(argv)
+    options = ViaOptions(args.classes, args.class_key, args.json_name)
+    for split in ("train", "val"):
+        folder = os.path.join(args.check, split)
+        try:
+            _, report = load_via(folder, options)
+        except ViaError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        print(format_report(report, folder))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

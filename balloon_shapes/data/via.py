@@ -1,0 +1,249 @@
+"""VGG Image Annotator (VIA) 1.x/2.x json -> Detectron2-format dicts.
+
+The format is detected from the content, not the file name: a VIA 2.x project file
+(``_via_img_metadata``) or an export (``{key: {filename, regions, ...}}``, with ``regions``
+a list in 2.x and an object keyed "0", "1", ... in 1.x). Shapes: polygon, closed polyline,
+rect, circle, ellipse, all turned into one polygon each. Polygon vertices are pixel indices,
+so 0.5 is added to put them on pixel centres, as Detectron2's balloon tutorial does.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import urllib.parse
+from collections import Counter
+from dataclasses import dataclass, field
+
+from PIL import Image, UnidentifiedImageError
+
+BBOX_MODE_XYXY_ABS = 0
+ELLIPSE_POINTS = 32  # vertices approximating circles and ellipses
+
+
+class ViaError(ValueError):
+    """Bad VIA input; the message names the file (and region) and the problem."""
+
+
+@dataclass
+class ViaOptions:
+    """How regions become classes: one class, or ``class_key`` in region_attributes."""
+
+    classes: list[str] = field(default_factory=lambda: ["balloon"])
+    class_key: str | None = None  # None: every region is classes[0]
+    json_name: str = "via_region_data.json"
+
+
+def read_json(path: str) -> dict:
+    if not os.path.isfile(path):
+        raise ViaError(f"{path}: missing VIA json")
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ViaError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(data, dict):
+        raise ViaError(f"{path}: not a VIA file (top level is not an object)")
+    return data
+
+
+def via_entries(data: dict, path: str) -> tuple[list[dict], dict]:
+    """The per-image entries and the region attribute definitions (for radio option names)."""
+    attributes = data.get("_via_attributes", {}).get("region", {})
+    entries = data["_via_img_metadata"] if "_via_img_metadata" in data else data
+    if not isinstance(entries, dict) or not all(
+        isinstance(e, dict) and "filename" in e and "regions" in e for e in entries.values()
+    ):
+        raise ViaError(f"{path}: not a VIA file (entries need 'filename' and 'regions')")
+    return list(entries.values()), attributes
+
+
+def _numbers(values, what: str, where: str) -> list[float]:
+    try:
+        out = [float(v) for v in values]
+    except (TypeError, ValueError):
+        raise ViaError(f"{where}: non-numeric {what}") from None
+    if not all(math.isfinite(v) for v in out):
+        raise ViaError(f"{where}: non-finite {what}")
+    return out
+
+
+def _ellipse(cx: float, cy: float, rx: float, ry: float, theta: float) -> list[tuple[float, float]]:
+    t = [2 * math.pi * k / ELLIPSE_POINTS for k in range(ELLIPSE_POINTS)]
+    c, s = math.cos(theta), math.sin(theta)
+    return [
+        (
+            cx + rx * math.cos(a) * c - ry * math.sin(a) * s,
+            cy + rx * math.cos(a) * s + ry * math.sin(a) * c,
+        )
+        for a in t
+    ]
+
+
+def shape_polygon(shape: dict, where: str) -> list[tuple[float, float]]:
+    """One VIA ``shape_attributes`` -> polygon vertices in pixel-index coordinates."""
+    name = shape.get("name")
+    if name in ("polygon", "polyline"):
+        xs = _numbers(shape.get("all_points_x", []), "all_points_x", where)
+        ys = _numbers(shape.get("all_points_y", []), "all_points_y", where)
+        if len(xs) != len(ys):
+            raise ViaError(f"{where}: {len(xs)} x but {len(ys)} y coordinates")
+        pts = list(zip(xs, ys))
+        if len(pts) > 1 and pts[0] == pts[-1]:
+            pts = pts[:-1]  # closed outlines often repeat the first point
+        if len(pts) < 3:
+            raise ViaError(f"{where}: {name} with {len(pts)} points (needs at least 3)")
+        return pts
+    if name == "rect":
+        x, y, w, h = _numbers([shape.get(k) for k in ("x", "y", "width", "height")], "rect", where)
+        return [(x, y), (x + w, y), (x + w, y + h), (x, y + h)]
+    if name == "circle":
+        cx, cy, r = _numbers([shape.get(k) for k in ("cx", "cy", "r")], "circle", where)
+        return _ellipse(cx, cy, r, r, 0.0)
+    if name == "ellipse":
+        cx, cy, rx, ry = _numbers(
+            [shape.get(k) for k in ("cx", "cy", "rx", "ry")], "ellipse", where
+        )
+        (theta,) = _numbers([shape.get("theta", 0.0)], "theta", where)
+        return _ellipse(cx, cy, rx, ry, theta)
+    raise ViaError(f"{where}: unknown shape {name!r} (polygon, polyline, rect, circle, ellipse)")
+
+
+def clip_polygon(
+    pts: list[tuple[float, float]], width: int, height: int, where: str
+) -> list[float]:
+    """Shift to pixel centres (+0.5), clip to the image; a region wholly outside is an error."""
+    shifted = [(x + 0.5, y + 0.5) for x, y in pts]
+    if (
+        max(x for x, _ in shifted) <= 0
+        or min(x for x, _ in shifted) >= width
+        or max(y for _, y in shifted) <= 0
+        or min(y for _, y in shifted) >= height
+    ):
+        raise ViaError(f"{where}: region entirely outside the {width}x{height} image")
+    flat = []
+    for x, y in shifted:
+        flat += [min(max(x, 0.0), float(width)), min(max(y, 0.0), float(height))]
+    return flat
+
+
+def region_class(attrs: dict, options: ViaOptions, definitions: dict) -> str | None:
+    """The class name of a region, or None when it has no (usable) class attribute."""
+    if options.class_key is None:
+        return options.classes[0]
+    value = attrs.get(options.class_key)
+    if isinstance(value, dict):  # checkbox: {"name": true, ...}
+        chosen = [k for k, v in value.items() if v]
+        value = chosen[0] if len(chosen) == 1 else None
+    if not isinstance(value, str) or not value.strip():
+        return None
+    value = value.strip()
+    names = definitions.get(options.class_key, {}).get("options", {})
+    return str(names.get(value, value)).strip()  # radio ids like "1" -> their option name
+
+
+def image_size(path: str) -> tuple[int, int]:
+    """(width, height) from the image header alone (no full decode)."""
+    try:
+        with Image.open(path) as im:
+            return im.size
+    except FileNotFoundError:
+        raise ViaError(f"{path}: image listed in the VIA json but missing") from None
+    except (UnidentifiedImageError, OSError) as e:
+        raise ViaError(f"{path}: not a readable image ({e.__class__.__name__})") from None
+
+
+def resolve_image(folder: str, filename: str) -> str:
+    """The image path; VIA sometimes stores %-escaped names."""
+    path = os.path.join(folder, filename)
+    if not os.path.exists(path):
+        unquoted = os.path.join(folder, urllib.parse.unquote(filename))
+        if os.path.exists(unquoted):
+            return unquoted
+    return path
+
+
+@dataclass
+class ViaReport:
+    """What ``--check`` prints: counts and problems that did not stop loading."""
+
+    images: int = 0
+    negatives: int = 0
+    instances: Counter = field(default_factory=Counter)
+    problems: list[str] = field(default_factory=list)
+
+
+def _regions(entry: dict) -> list[dict]:
+    regions = entry["regions"]
+    return list(regions.values()) if isinstance(regions, dict) else list(regions)
+
+
+def entry_record(
+    entry: dict,
+    folder: str,
+    image_id: int,
+    options: ViaOptions,
+    definitions: dict,
+    report: ViaReport,
+) -> dict:
+    """One VIA image entry -> a Detectron2 dict (regions without a known class are reported)."""
+    path = resolve_image(folder, entry["filename"])
+    width, height = image_size(path)
+    annotations, seen = [], set()
+    for i, region in enumerate(_regions(entry)):
+        where = f"{path}: region {i}"
+        polygon = clip_polygon(
+            shape_polygon(region.get("shape_attributes", {}), where), width, height, where
+        )
+        name = region_class(region.get("region_attributes") or {}, options, definitions)
+        if name not in options.classes:
+            report.problems.append(f"{where}: class {name!r} not in {options.classes}; skipped")
+            continue
+        key = tuple(polygon)
+        if key in seen:
+            report.problems.append(f"{where}: duplicate of an earlier region (kept)")
+        seen.add(key)
+        xs, ys = polygon[0::2], polygon[1::2]
+        annotations.append(
+            {
+                "bbox": [min(xs), min(ys), max(xs), max(ys)],
+                "bbox_mode": BBOX_MODE_XYXY_ABS,
+                "segmentation": [polygon],
+                "category_id": options.classes.index(name),
+                "iscrowd": 0,
+            }
+        )
+        report.instances[name] += 1
+    report.images += 1
+    report.negatives += not annotations
+    return {
+        "file_name": path,
+        "height": height,
+        "width": width,
+        "image_id": image_id,
+        "annotations": annotations,
+    }
+
+
+def load_via(folder: str, options: ViaOptions | None = None) -> tuple[list[dict], ViaReport]:
+    """All images of ``folder/<options.json_name>`` as Detectron2 dicts, plus a report."""
+    options = options or ViaOptions()
+    path = os.path.join(folder, options.json_name)
+    entries, definitions = via_entries(read_json(path), path)
+    report = ViaReport()
+    records = [
+        entry_record(e, folder, i, options, definitions, report) for i, e in enumerate(entries)
+    ]
+    return records, report
+
+
+def format_report(report: ViaReport, name: str) -> str:
+    """A short human summary: images, negatives, instances per class, problems."""
+    per_class = ", ".join(f"{k}: {v}" for k, v in sorted(report.instances.items())) or "none"
+    lines = [
+        f"{name}: {report.images} images ({report.negatives} without regions), "
+        f"instances {per_class}, {len(report.problems)} problems"
+    ]
+    lines += [f"  {p}" for p in report.problems]
+    return "\n".join(lines)

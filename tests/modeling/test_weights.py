@@ -1,0 +1,69 @@
+import os
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from balloon_shapes.download import DownloadError
+from balloon_shapes.modeling.weights import WeightsError, load_weights, read_pkl, resolve
+
+
+class CreatesAFile:
+    """A pickle payload that, if unpickled naively, runs os.system and creates a file."""
+
+    def __init__(self, target):
+        self.target = target
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.target}",))
+
+
+def test_malicious_pkl_is_refused_and_runs_nothing(tmp_path):
+    target = tmp_path / "pwned"
+    path = tmp_path / "model_final.pkl"
+    path.write_bytes(pickle.dumps({"model": {"w": CreatesAFile(target)}}))
+    with pytest.raises(WeightsError) as err:
+        read_pkl(str(path))
+    assert (
+        "refuses" in str(err.value) and "system" in str(err.value) and str(path) in str(err.value)
+    )
+    assert not target.exists()
+    pickle.loads(path.read_bytes())  # the payload is real: a plain unpickle does create it
+    assert target.exists()
+
+
+def test_malicious_pth_is_refused(tmp_path, smoke_cfg):
+    target = tmp_path / "pwned"
+    path = tmp_path / "evil.pth"
+    torch.save({"state_dict": CreatesAFile(target)}, path)
+    from balloon_shapes.modeling import build_model
+
+    model = build_model(smoke_cfg().model)
+    with pytest.raises(WeightsError, match="not a safe PyTorch checkpoint"):
+        load_weights(model, str(path))
+    assert not target.exists()
+
+
+def test_numpy_pkl_loads(tmp_path):
+    path = tmp_path / "ok.pkl"
+    weights = {"a": np.arange(6, dtype=np.float32).reshape(2, 3), "b": np.float32(2.5)}
+    path.write_bytes(
+        pickle.dumps({"model": weights, "__author__": "x", "matching_heuristics": True})
+    )
+    loaded = read_pkl(str(path))
+    assert np.array_equal(loaded["a"], weights["a"]) and loaded["b"] == 2.5
+
+
+def test_named_weights_offline_fail_in_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("BALLOON_SHAPES_CACHE", str(tmp_path))
+    monkeypatch.setenv("BALLOON_SHAPES_OFFLINE", "1")
+    with pytest.raises(DownloadError) as err:
+        resolve("detectron2/mask_rcnn_R_101_FPN_3x")
+    text = str(err.value)
+    assert "138205316/model_final_a3ec72.pkl" in text and str(tmp_path) in text and "\n" not in text
+
+
+def test_unknown_weights_name_lists_the_zoo():
+    with pytest.raises(WeightsError, match="torchvision/maskrcnn_resnet50_fpn"):
+        resolve("detectron2/mask_rcnn_R_152")
