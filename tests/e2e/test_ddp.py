@@ -17,6 +17,7 @@ def test_two_process_ddp_on_cpu(tmp_path):
             str(ROOT / "scripts" / "train.py"),
             "+experiment=smoke",
             f"output_dir={tmp_path}",
+            "trainer.accelerator=cpu",
             "trainer.devices=2",
             "trainer.strategy=ddp",
             "train.max_iter=3",

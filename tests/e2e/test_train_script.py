@@ -51,3 +51,19 @@ def test_user_mistakes_fail_in_one_line(tmp_path, override, expected):
 def test_resume_without_a_checkpoint_is_a_clear_error(tmp_path):
     proc = run("+experiment=smoke", f"output_dir={tmp_path}", "resume=true", timeout=120)
     assert proc.returncode == 2 and "last.ckpt" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_divergence_stops_with_advice(tmp_path):
+    proc = run(
+        "+experiment=smoke",
+        f"output_dir={tmp_path}",
+        "train.lr=1e8",
+        "train.max_iter=6",
+        "train.warmup_iters=0",
+        "train.clip_grad_norm=null",
+        "train.eval_period=6",
+    )
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "training diverged" in last and "lower train.lr" in last
+    assert "Traceback" not in proc.stderr and not (tmp_path / "metrics.json").exists()
