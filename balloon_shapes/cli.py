@@ -24,6 +24,7 @@ def one_line(e: BaseException) -> str:
 def run_main(fn: Callable[[DictConfig], dict], overrides: list[str]) -> int:
     """Compose the config from ``overrides``, call ``fn(cfg)``, print its metrics; exit code."""
     from balloon_shapes.config import load_config
+    from balloon_shapes.download import DownloadError
     from balloon_shapes.engine.module import TrainingDiverged
 
     # Lightning's start-up banners (accelerator, tips) are noise next to our one-line errors.
@@ -34,7 +35,7 @@ def run_main(fn: Callable[[DictConfig], dict], overrides: list[str]) -> int:
     except TrainingDiverged as e:
         print(f"error: training diverged: {e}", file=sys.stderr)
         return 1
-    except USER_ERRORS as e:
+    except (*USER_ERRORS, DownloadError) as e:
         print(f"error: {one_line(e)}", file=sys.stderr)
         return EXIT_USER_ERROR
     from lightning.pytorch.utilities import rank_zero_only

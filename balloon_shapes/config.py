@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 
 from hydra import compose, initialize_config_dir
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
+
+OmegaConf.register_new_resolver("len", lambda x: len(x), replace=True)
 
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs")
 
@@ -28,8 +30,6 @@ def _leaves(node, prefix: str = ""):
 
 def check_types(cfg: DictConfig, reference: DictConfig) -> None:
     """Numbers must stay numbers: ``train.batch_size=many`` fails now, naming the key."""
-    from omegaconf import OmegaConf
-
     ref = dict(_leaves(OmegaConf.to_container(reference, resolve=True)))
     for key, value in _leaves(OmegaConf.to_container(cfg, resolve=True)):
         default = ref.get(key)

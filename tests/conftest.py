@@ -18,3 +18,48 @@ def smoke_cfg(tmp_path):
         return load_config(["+experiment=smoke", f"output_dir={tmp_path}", *overrides])
 
     return make
+
+
+def write_balloon_dataset(root, n_train: int = 3, n_val: int = 2, size=(120, 160)) -> None:
+    """Drawn 'balloons' (ellipses) on textured backgrounds: JPEGs + VIA 2.x (train) / 1.x (val)."""
+    import json
+
+    import cv2
+    import numpy as np
+
+    h, w = size
+    for split, n in (("train", n_train), ("val", n_val)):
+        folder = root / split
+        folder.mkdir(parents=True)
+        entries = {}
+        for i in range(n):
+            rng = np.random.default_rng([len(split), i])
+            image = rng.integers(60, 200, (h, w, 3), dtype=np.uint8)
+            cx, cy, rx, ry = int(rng.integers(40, w - 40)), int(rng.integers(40, h - 40)), 25, 32
+            color = tuple(int(c) for c in rng.integers(0, 255, 3))
+            cv2.ellipse(image, (cx, cy), (rx, ry), 0, 0, 360, color, -1)
+            name = f"{split}_{i}.jpg"
+            cv2.imwrite(str(folder / name), image)
+            t = np.linspace(0, 2 * np.pi, 20, endpoint=False)
+            shape = {
+                "name": "polygon",
+                "all_points_x": (cx + rx * np.cos(t)).round().tolist(),
+                "all_points_y": (cy + ry * np.sin(t)).round().tolist(),
+            }
+            region = {"shape_attributes": shape, "region_attributes": {}}
+            regions = [region] if split == "train" else {"0": region}
+            entries[f"{name}{i}"] = {
+                "filename": name,
+                "size": -1,
+                "regions": regions,
+                "file_attributes": {},
+            }
+        (folder / "via_region_data.json").write_text(json.dumps(entries))
+
+
+@pytest.fixture
+def balloon_root(tmp_path):
+    """A tiny generated balloon dataset root (train/ and val/ with VIA json)."""
+    root = tmp_path / "balloon"
+    write_balloon_dataset(root)
+    return root

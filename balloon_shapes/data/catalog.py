@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from balloon_shapes.data import shapes
+from balloon_shapes.data import balloon, shapes
 
 Loader = Callable[..., Sequence[dict]]
 
@@ -48,9 +48,16 @@ def _shapes_val(
     return shapes.ShapesDicts(seed, size, _spec(spec))
 
 
+BALLOON_META = {"thing_classes": ["balloon"], "evaluator_type": "coco"}
+VIA_META = {"evaluator_type": "coco"}  # thing_classes come from data.classes
+
 BUILTIN: dict[str, Entry] = {
     "shapes_train": Entry(_shapes_train, SHAPES_META),
     "shapes_val": Entry(_shapes_val, SHAPES_META),
+    "balloon_train": Entry(partial(balloon.load_split, split="train"), BALLOON_META),
+    "balloon_val": Entry(partial(balloon.load_split, split="val"), BALLOON_META),
+    "via_train": Entry(partial(balloon.load_split, split="train"), VIA_META),
+    "via_val": Entry(partial(balloon.load_split, split="val"), VIA_META),
 }
 
 _REGISTRY: dict[str, Entry] = dict(BUILTIN)
@@ -103,3 +110,32 @@ def bind(name: str, **kwargs: Any) -> Callable[[], Sequence[dict]]:
 
 
 list = names
+
+
+def register_in_detectron2(loader_args: dict[str, dict] | None = None) -> list[str]:
+    """Also register our datasets in Detectron2's catalogs when ``detectron2`` is importable.
+
+    Args:
+        loader_args: per dataset name, the keyword arguments its loader needs (e.g.
+            ``{"balloon_train": {"root": "data/balloon"}}``); names without them use defaults.
+    Returns:
+        The names registered (empty when detectron2 is not installed).
+    """
+    try:
+        from detectron2.data import DatasetCatalog, MetadataCatalog
+    except ImportError:
+        return []
+    loader_args = loader_args or {}
+    done = []
+    for name in names():
+        if name in DatasetCatalog.list():
+            continue
+        DatasetCatalog.register(name, bind(name, **loader_args.get(name, {})))
+        meta = metadata(name)
+        if "thing_classes" in meta:
+            MetadataCatalog.get(name).set(thing_classes=meta["thing_classes"])
+        done.append(name)
+    return done
+
+
+list = names  # noqa: A001  -- the catalog's `list`, as in Detectron2's DatasetCatalog.list()

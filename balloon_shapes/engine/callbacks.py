@@ -66,3 +66,29 @@ class ProgressBar(TQDMProgressBar):
         metrics = super().get_metrics(trainer, pl_module)
         metrics.pop("v_num", None)
         return metrics
+
+
+class TrainableStages(L.Callback):
+    """Switch ``model.trainable`` at iteration boundaries: ``[{until, trainable}, ...]``.
+
+    The optimizer holds every parameter; frozen ones get no gradient, so SGD/AdamW skip them
+    until their stage unfreezes them. The stage is a function of the step, so resume is exact.
+    """
+
+    def __init__(self, stages: list[dict]) -> None:
+        self.stages = sorted(stages, key=lambda s: s["until"])
+        self.current: str | None = None
+
+    def trainable_at(self, step: int) -> str:
+        for stage in self.stages:
+            if step < stage["until"]:
+                return str(stage["trainable"])
+        return str(self.stages[-1]["trainable"])
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
+        from balloon_shapes.modeling.build import set_trainable
+
+        wanted = self.trainable_at(trainer.global_step)
+        if wanted != self.current:
+            set_trainable(pl_module.model, wanted)
+            self.current = wanted

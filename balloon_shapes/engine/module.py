@@ -93,7 +93,7 @@ class MaskRCNNModule(L.LightningModule):
 
     def configure_optimizers(self):
         t = self.cfg.train
-        params = [p for p in self.model.parameters() if p.requires_grad]
+        params = list(self.model.parameters())  # frozen ones get no grad and are skipped
         if t.optimizer == "sgd":
             opt = torch.optim.SGD(params, lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay)
         elif t.optimizer == "adamw":

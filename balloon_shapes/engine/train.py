@@ -13,7 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from balloon_shapes.data import catalog
 from balloon_shapes.demo.visualize import grid, overlay
-from balloon_shapes.engine.callbacks import ProgressBar, RNGState, SampleIds
+from balloon_shapes.engine.callbacks import ProgressBar, RNGState, SampleIds, TrainableStages
 from balloon_shapes.engine.data import DataModule, RecordDataset
 from balloon_shapes.engine.module import MaskRCNNModule
 from balloon_shapes.io import write_json, write_png
@@ -64,6 +64,8 @@ def callbacks(cfg: DictConfig) -> list[L.Callback]:
     ]
     if t.log_sample_ids:
         out.append(SampleIds(cfg.output_dir))
+    if t.stages:
+        out.append(TrainableStages(OmegaConf.to_container(t.stages, resolve=True)))
     return out
 
 
@@ -107,6 +109,13 @@ def draw_predictions(model: torch.nn.Module, records, class_names: list[str], n:
     return grid(tiles, cols=min(4, len(tiles)))
 
 
+def class_names(cfg: DictConfig) -> list[str]:
+    """``data.classes`` when the config names them (VIA datasets), else the catalog metadata."""
+    if cfg.data.get("classes"):
+        return list(cfg.data.classes)
+    return catalog.metadata(cfg.data.val)["thing_classes"]
+
+
 def train(cfg: DictConfig) -> dict:
     """Train per ``cfg``, validate, write checkpoints, logs, metrics.json and predictions.png."""
     L.seed_everything(cfg.seed, workers=True, verbose=False)
@@ -114,15 +123,21 @@ def train(cfg: DictConfig) -> dict:
     for split in ("train", "val"):
         catalog.metadata(cfg.data[split])  # unknown dataset names fail here, before any work
     data = DataModule(cfg.data, cfg.train.batch_size, cfg.seed)
+    data.setup("fit")  # dataset errors surface now, before the model or any output exists
     module = MaskRCNNModule(cfg)
     trainer = make_trainer(cfg)
+    if cfg.train.stages and trainer.world_size > 1:
+        raise ConfigError(
+            "train.stages with several devices is not supported (DDP fixes the "
+            "trainable set at start); use one device or train.stages=[]"
+        )
     trainer.fit(module, datamodule=data, ckpt_path=ckpt)
     if not module.history or module.history[-1]["iter"] != trainer.global_step:
         trainer.validate(module, datamodule=data, verbose=False)
     metrics = {**module.history[-1], "history": module.history}
     if trainer.is_global_zero:
         write_json(os.path.join(cfg.output_dir, "metrics.json"), metrics)
-        names = catalog.metadata(cfg.data.val)["thing_classes"]
+        names = class_names(cfg)
         picture = draw_predictions(module.model, data.val_records, names, cfg.train.vis_images)
         write_png(os.path.join(cfg.output_dir, "predictions.png"), picture)
     return metrics

@@ -11,7 +11,11 @@ from torchvision.models import resnet
 from torchvision.models.detection import MaskRCNN
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.backbone_utils import BackboneWithFPN
-from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
+from torchvision.models.detection.faster_rcnn import (
+    FastRCNNConvFCHead,
+    FastRCNNPredictor,
+    TwoMLPHead,
+)
 from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
 from torchvision.models.detection.rpn import RPNHead
 from torchvision.ops import MultiScaleRoIAlign
@@ -54,6 +58,7 @@ def build_backbone(cfg: DictConfig) -> BackboneWithFPN:
         in_channels_list=in_channels,
         out_channels=cfg.fpn_channels,
         extra_blocks=LastLevelMaxPool() if cfg.extra_pool else None,
+        norm_layer=nn.BatchNorm2d if cfg.fpn_norm == "bn" else None,
     )
 
 
@@ -98,10 +103,21 @@ def anchors_and_pools(
     )
 
 
+def box_head(cfg: DictConfig) -> nn.Module:
+    """``mlp``: two FC layers (Detectron2, torchvision v1); ``conv4fc``: 4 BN convs + 1 FC (v2)."""
+    c = cfg.fpn_channels
+    if cfg.roi.head == "mlp":
+        return TwoMLPHead(c * 7 * 7, cfg.roi.head_dim)
+    if cfg.roi.head == "conv4fc":
+        return FastRCNNConvFCHead((c, 7, 7), [c] * 4, [cfg.roi.head_dim], norm_layer=nn.BatchNorm2d)
+    raise ValueError(f"model.roi.head={cfg.roi.head!r}: expected mlp or conv4fc")
+
+
 def build_model(cfg: DictConfig) -> MaskRCNN:
     """Build the Mask R-CNN described by the ``model`` config and load ``cfg.weights`` into it."""
-    from balloon_shapes.modeling.weights import load_weights  # weights imports build helpers
+    from balloon_shapes.modeling.weights import load_weights, with_weights_layout
 
+    cfg = with_weights_layout(cfg)
     backbone = build_backbone(cfg)
     anchors, box_pool, mask_pool = anchors_and_pools(cfg)
     c, k = cfg.fpn_channels, cfg.num_classes + 1  # + background
@@ -112,21 +128,26 @@ def build_model(cfg: DictConfig) -> MaskRCNN:
         image_mean=list(cfg.image_mean),
         image_std=list(cfg.image_std),
         rpn_anchor_generator=anchors,
-        rpn_head=RPNHead(c, anchors.num_anchors_per_location()[0]),
+        rpn_head=RPNHead(c, anchors.num_anchors_per_location()[0], conv_depth=cfg.rpn.conv_depth),
         rpn_pre_nms_top_n_train=cfg.rpn.pre_nms_top_n_train,
         rpn_pre_nms_top_n_test=cfg.rpn.pre_nms_top_n_test,
         rpn_post_nms_top_n_train=cfg.rpn.post_nms_top_n_train,
         rpn_post_nms_top_n_test=cfg.rpn.post_nms_top_n_test,
         rpn_batch_size_per_image=cfg.rpn.batch_size_per_image,
         box_roi_pool=box_pool,
-        box_head=TwoMLPHead(c * 7 * 7, cfg.roi.head_dim),
+        box_head=box_head(cfg),
         box_predictor=FastRCNNPredictor(cfg.roi.head_dim, k),
         box_batch_size_per_image=cfg.roi.batch_size_per_image,
         box_positive_fraction=cfg.roi.positive_fraction,
         box_score_thresh=cfg.roi.score_thresh,
         box_detections_per_img=cfg.roi.detections_per_img,
         mask_roi_pool=mask_pool,
-        mask_head=MaskRCNNHeads(c, [cfg.mask_head.dim] * cfg.mask_head.layers, 1),
+        mask_head=MaskRCNNHeads(
+            c,
+            [cfg.mask_head.dim] * cfg.mask_head.layers,
+            1,
+            norm_layer=nn.BatchNorm2d if cfg.mask_head.norm == "bn" else None,
+        ),
         mask_predictor=MaskRCNNPredictor(cfg.mask_head.dim, cfg.mask_head.dim, k),
     )
     if cfg.flavour == "detectron2":

@@ -14,6 +14,7 @@ import pickle
 from dataclasses import dataclass
 
 import torch
+from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from balloon_shapes.download import Resource, fetch
@@ -187,6 +188,53 @@ def load_state(model: nn.Module, state: dict[str, torch.Tensor], source: str) ->
     if reset:
         log.warning("%s: new classes, re-initialised %s", source, ", ".join(reset))
     return reset
+
+
+ARCH_KEYS = (  # what a zoo entry's layout fixes; data-dependent knobs stay the user's
+    "backbone",
+    "flavour",
+    "norm",
+    "returned_layers",
+    "fpn_channels",
+    "fpn_norm",
+    "extra_pool",
+    "anchor_sizes",
+    "aspect_ratios",
+    "image_mean",
+    "image_std",
+    "rpn.conv_depth",
+    "roi.head",
+    "roi.head_dim",
+    "roi.sampling_ratio",
+    "mask_head",
+)
+
+
+def with_weights_layout(cfg: DictConfig) -> DictConfig:
+    """The model config with the architecture that named weights need (their model yaml).
+
+    So ``model.weights=torchvision/maskrcnn_resnet50_fpn_v2`` works from any experiment.
+    """
+    if cfg.weights not in ZOO:
+        return cfg
+    from balloon_shapes.config import load_config
+
+    layout = load_config([f"model={ZOO[cfg.weights].model}"]).model
+    merged = cfg.copy()
+    changed = []
+    for key in ARCH_KEYS:
+        value = OmegaConf.select(layout, key)
+        if OmegaConf.select(merged, key) != value:
+            OmegaConf.update(merged, key, value, merge=False)
+            changed.append(key)
+    if changed:
+        log.warning(
+            "%s: model layout set to %s (%s)",
+            cfg.weights,
+            ZOO[cfg.weights].model,
+            ", ".join(changed),
+        )
+    return merged
 
 
 def load_weights(model: nn.Module, weights: str | None) -> list[str]:

@@ -105,3 +105,24 @@ def test_resume_after_kill_matches_an_uninterrupted_run(smoke_cfg, tmp_path, mon
     assert a.keys() == b.keys()
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-6, msg=k)
+
+
+@pytest.mark.parametrize(
+    "stages, body_moves",
+    [
+        ("[{until: 2, trainable: heads}]", False),
+        ("[{until: 1, trainable: heads}, {until: 2, trainable: all}]", True),
+    ],
+)
+def test_trainable_stages(smoke_cfg, tmp_path, stages, body_moves):
+    import lightning as L
+
+    cfg = smoke_cfg(f"train.stages={stages}", "data.val_size=2")
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    start = dict(MaskRCNNModule(cfg).model.named_parameters())
+    train(cfg)
+    final = read_checkpoint(str(tmp_path / "checkpoints" / "last.ckpt"))
+    body = [k for k in start if k.startswith("backbone.body.")]
+    heads = [k for k in start if k.startswith("roi_heads.")]
+    assert any(not torch.equal(start[k], final[k]) for k in heads)
+    assert any(not torch.equal(start[k], final[k]) for k in body) == body_moves

@@ -67,3 +67,27 @@ def test_named_weights_offline_fail_in_one_line(tmp_path, monkeypatch):
 def test_unknown_weights_name_lists_the_zoo():
     with pytest.raises(WeightsError, match="torchvision/maskrcnn_resnet50_fpn"):
         resolve("detectron2/mask_rcnn_R_152")
+
+
+def test_named_weights_bring_their_layout():
+    from balloon_shapes.config import load_config
+    from balloon_shapes.modeling.weights import with_weights_layout
+
+    cfg = load_config(
+        [
+            "+experiment=balloon",
+            "model.weights=torchvision/maskrcnn_resnet50_fpn_v2",
+            "model.backbone=resnet50",
+        ]
+    ).model
+    layout = with_weights_layout(cfg)
+    assert (layout.flavour, layout.fpn_norm, layout.roi.head, layout.rpn.conv_depth) == (
+        "torchvision",
+        "bn",
+        "conv4fc",
+        2,
+    )
+    assert layout.num_classes == cfg.num_classes == 1  # the data's classes stay
+    assert layout.trainable == cfg.trainable
+    d2 = load_config(["+experiment=balloon"]).model
+    assert with_weights_layout(d2) == d2  # already the layout its weights need

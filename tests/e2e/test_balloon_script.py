@@ -1,0 +1,89 @@
+import json
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(*args, env=None, timeout=600):
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "train.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+    )
+
+
+@pytest.mark.slow
+def test_balloon_experiment_trains_on_generated_via_data(balloon_root, tmp_path):
+    out = tmp_path / "out"
+    proc = run(
+        "+experiment=balloon",
+        f"data.root={balloon_root}",
+        "model.weights=null",
+        "model.backbone=resnet18",
+        "train.max_iter=2",
+        f"output_dir={out}",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["iter"] == 2 and {"bbox_AP50", "segm_AP50"} <= set(metrics)
+    assert (out / "predictions.png").exists()
+
+
+def test_named_weights_offline_fail_in_one_line_before_any_work(balloon_root, tmp_path):
+    env = {"BALLOON_SHAPES_OFFLINE": "1", "BALLOON_SHAPES_CACHE": str(tmp_path / "cache")}
+    proc = run(
+        "+experiment=balloon",
+        f"data.root={balloon_root}",
+        f"output_dir={tmp_path / 'o'}",
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "model_final_a3ec72.pkl" in lines[0] and "put it at" in lines[0]
+    assert not (tmp_path / "o").exists()
+
+
+class Evil:
+    def __init__(self, target):
+        self.target = target
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.target}",))
+
+
+def test_malicious_pkl_weights_are_refused_in_one_line(balloon_root, tmp_path):
+    evil = tmp_path / "model_final.pkl"
+    evil.write_bytes(pickle.dumps({"model": {"x": Evil(tmp_path / "pwned")}}))
+    proc = run(
+        "+experiment=balloon",
+        f"data.root={balloon_root}",
+        f"model.weights={evil}",
+        f"output_dir={tmp_path / 'o'}",
+        timeout=120,
+    )
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "refuses" in lines[0] and str(evil) in lines[0]
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_missing_dataset_says_how_to_get_it(tmp_path):
+    proc = run(
+        "+experiment=balloon",
+        f"data.root={tmp_path / 'none'}",
+        "model.weights=null",
+        f"output_dir={tmp_path / 'o'}",
+        timeout=120,
+    )
+    assert proc.returncode == 2 and "download.py balloon" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1

@@ -1,0 +1,69 @@
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from balloon_shapes.data.balloon import BALLOON_ZIP, load_split
+from balloon_shapes.datasets_download import download_dataset
+from balloon_shapes.download import DownloadError
+
+ROOT = Path(__file__).resolve().parents[1]
+REQUIRED = ["train/via_region_data.json", "val/via_region_data.json"]
+
+
+def zip_dataset(src: Path, archive: Path) -> None:
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in src.rglob("*"):
+            zf.write(path, Path("balloon") / path.relative_to(src))
+        zf.writestr("__MACOSX/balloon/._junk", b"x")
+
+
+def test_unpacks_atomically_and_is_idempotent(balloon_root, tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    monkeypatch.setenv("BALLOON_SHAPES_CACHE", str(cache))
+    zip_dataset(balloon_root, cache / BALLOON_ZIP.filename)
+    data = tmp_path / "data"
+    path, fresh = download_dataset(BALLOON_ZIP, str(data), "balloon", REQUIRED)
+    assert fresh and len(load_split(path, "train")) == 3
+    assert sorted(p.name for p in data.iterdir()) == ["balloon"]  # no temp dirs left
+    assert download_dataset(BALLOON_ZIP, str(data), "balloon", REQUIRED) == (path, False)
+
+
+def test_wrong_archive_leaves_nothing(tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    monkeypatch.setenv("BALLOON_SHAPES_CACHE", str(cache))
+    with zipfile.ZipFile(cache / BALLOON_ZIP.filename, "w") as zf:
+        zf.writestr("balloon/readme.txt", "no annotations here")
+    data = tmp_path / "data"
+    with pytest.raises(DownloadError, match="right archive"):
+        download_dataset(BALLOON_ZIP, str(data), "balloon", REQUIRED)
+    assert list(data.iterdir()) == []
+
+
+def test_offline_download_script_says_what_to_fetch(tmp_path):
+    env = {
+        "BALLOON_SHAPES_OFFLINE": "1",
+        "BALLOON_SHAPES_CACHE": str(tmp_path / "c"),
+        "PATH": "/usr/bin:/bin",
+    }
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "download.py"),
+            "balloon",
+            "--root",
+            str(tmp_path / "d"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and BALLOON_ZIP.url in lines[0] and str(tmp_path / "c") in lines[0]
+    assert not (tmp_path / "d").exists()
