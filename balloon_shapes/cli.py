@@ -41,5 +41,6 @@ def run_main(fn: Callable[[DictConfig], dict], overrides: list[str]) -> int:
     from lightning.pytorch.utilities import rank_zero_only
 
     if rank_zero_only.rank == 0:  # DDP: every rank returns the metrics, one prints them
-        print(json.dumps({k: v for k, v in result.items() if k != "history"}))
+        flat = {k: v for k, v in result.items() if not isinstance(v, (dict, list))}
+        print(json.dumps(flat))
     return 0

@@ -11,11 +11,21 @@ import os
 import sys
 
 from balloon_shapes.data.balloon import BALLOON_ZIP
+from balloon_shapes.data.coco import COCO_ANNOTATIONS, COCO_VAL_IMAGES
 from balloon_shapes.datasets_download import download_dataset
 from balloon_shapes.download import DownloadError, cache_dir, fetch
 from balloon_shapes.modeling.weights import ZOO
 
-DATASETS = {"balloon": (BALLOON_ZIP, ["train/via_region_data.json", "val/via_region_data.json"])}
+# name -> [(archive, folder under the root, top-level folder in the archive, required files)]
+DATASETS = {
+    "balloon": [
+        (BALLOON_ZIP, "", "balloon", ["train/via_region_data.json", "val/via_region_data.json"])
+    ],
+    "coco-val": [
+        (COCO_ANNOTATIONS, "coco", "annotations", ["instances_val2017.json"]),
+        (COCO_VAL_IMAGES, "coco", "val2017", ["000000000139.jpg"]),
+    ],
+}
 
 
 def main(argv: list[str]) -> int:
@@ -29,9 +39,10 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     try:
         if args.what in DATASETS:
-            resource, required = DATASETS[args.what]
-            path, fresh = download_dataset(resource, args.root, args.what, required)
-            print(f"{args.what}: {'unpacked' if fresh else 'already'} at {path}")
+            for resource, sub, name, required in DATASETS[args.what]:
+                root = os.path.join(args.root, sub)
+                path, fresh = download_dataset(resource, root, name, required)
+                print(f"{args.what}: {'unpacked' if fresh else 'already'} at {path}")
         else:
             print(f"{args.what}: {fetch(ZOO[args.what].resource)} (cache {cache_dir()})")
     except DownloadError as e:

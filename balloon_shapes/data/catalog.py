@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from balloon_shapes.data import balloon, shapes
+from balloon_shapes.data import balloon, coco, shapes
 
 Loader = Callable[..., Sequence[dict]]
 
@@ -58,6 +58,9 @@ BUILTIN: dict[str, Entry] = {
     "balloon_val": Entry(partial(balloon.load_split, split="val"), BALLOON_META),
     "via_train": Entry(partial(balloon.load_split, split="train"), VIA_META),
     "via_val": Entry(partial(balloon.load_split, split="val"), VIA_META),
+    # COCO: thing_classes and the id map come from the json (coco.coco_metadata)
+    "coco_2017_val": Entry(coco.load_coco, {"evaluator_type": "coco"}),
+    "coco_json": Entry(coco.load_coco, {"evaluator_type": "coco"}),
 }
 
 _REGISTRY: dict[str, Entry] = dict(BUILTIN)

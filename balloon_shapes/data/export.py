@@ -30,14 +30,15 @@ def coco_annotation(ann: dict, ann_id: int, image_id: int, height: int, width: i
     }
 
 
-def coco_dict(records: Iterable[dict], class_names: Sequence[str]) -> dict:
-    """Records -> a COCO ground-truth dict whose images are named ``images/<image_id>.png``."""
+def coco_dict(records: Iterable[dict], class_names: Sequence[str], with_files: bool = True) -> dict:
+    """Records -> a COCO ground-truth dict; images named ``images/<id>.png`` when exported."""
     images, annotations = [], []
     for rec in records:
+        name = f"images/{rec['image_id']:06d}.png" if with_files else rec["file_name"]
         images.append(
             {
                 "id": rec["image_id"],
-                "file_name": f"images/{rec['image_id']:06d}.png",
+                "file_name": name,
                 "height": rec["height"],
                 "width": rec["width"],
             }

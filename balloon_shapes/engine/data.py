@@ -93,8 +93,10 @@ def load_split(cfg: DictConfig, split: str) -> Sequence[dict]:
     """Records of ``data.<split>`` (train/val) with ``data.<split>_args``; val cut to val_size."""
     args = OmegaConf.to_container(cfg[f"{split}_args"], resolve=True) or {}
     records = catalog.get(cfg[split], **args)
-    if split == "val" and cfg.val_size is not None and len(records) > cfg.val_size:
-        records = records[: cfg.val_size]
+    if split == "val":
+        for cap in (cfg.val_size, cfg.get("limit")):
+            if cap is not None and len(records) > cap:
+                records = records[:cap]
     return records
 
 

@@ -1,0 +1,1 @@
+"""Inference over a dataset and the evaluators: COCO (pycocotools), VOC-style per-image mAP."""

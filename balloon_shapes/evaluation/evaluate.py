@@ -1,0 +1,131 @@
+"""``evaluate(cfg) -> metrics``: the one function behind ``scripts/eval.py``."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+from omegaconf import DictConfig
+from pycocotools import mask as mask_utils
+
+from balloon_shapes.data.coco import coco_metadata
+from balloon_shapes.data.mapper import annotation_mask, load_pixels
+from balloon_shapes.engine.data import load_split
+from balloon_shapes.engine.train import class_names
+from balloon_shapes.evaluation import report
+from balloon_shapes.evaluation.coco import coco_metrics, ground_truth, results_json
+from balloon_shapes.evaluation.inference import encode_masks, predict
+from balloon_shapes.evaluation.voc_style import match, voc_map
+from balloon_shapes.io import write_json
+from balloon_shapes.modeling import build_model
+
+MODES = {"rgb": (False,), "gray": (True,), "compare": (False, True)}
+
+
+def classes(cfg: DictConfig) -> tuple[list[str], list[int], str | None]:
+    """(class names, json category id of each contiguous class, original json or None)."""
+    json_file = cfg.data.get("json_file")
+    if json_file:
+        meta = coco_metadata(json_file)
+        to_contiguous = meta["thing_dataset_id_to_contiguous_id"]
+        ids = sorted(to_contiguous, key=to_contiguous.get)
+        return meta["thing_classes"], ids, json_file
+    names = class_names(cfg)
+    return names, list(range(1, len(names) + 1)), None
+
+
+def gt_rles(record: dict) -> tuple[list[dict], list[int]]:
+    """Non-crowd ground-truth masks of a record as RLEs, with 1-based labels."""
+    anns = [a for a in record.get("annotations", []) if not a.get("iscrowd", 0)]
+    masks = [annotation_mask(a["segmentation"], record["height"], record["width"]) for a in anns]
+    rles = encode_masks(torch.from_numpy(np.stack(masks)).bool()) if masks else []
+    return rles, [a["category_id"] + 1 for a in anns]
+
+
+def voc_items(preds: list[dict], gts: list[tuple]) -> list[tuple]:
+    return [(p["masks"], p["scores"], p["labels"], g[0], g[1]) for p, g in zip(preds, gts)]
+
+
+def missed(pred: dict, gt: tuple) -> int:
+    """Ground-truth instances not matched at mask IoU 0.5 by a prediction scoring >= 0.5."""
+    keep = np.where(pred["scores"] >= 0.5)[0]
+    if not gt[0]:
+        return 0
+    if len(keep) == 0:
+        return len(gt[0])
+    ious = np.asarray(mask_utils.iou([pred["masks"][i] for i in keep], gt[0], [0] * len(gt[0])))
+    m = match(ious.reshape(len(keep), len(gt[0])), pred["labels"][keep], np.asarray(gt[1]))
+    return len(gt[0]) - int((m > -1).sum())
+
+
+def evaluate_mode(cfg, model, records, gts, names, ids, json_file, gray: bool) -> dict:
+    e = cfg.eval
+    preds = predict(
+        model,
+        records,
+        e.batch_size,
+        e.num_workers,
+        e.device,
+        e.amp,
+        gray,
+        desc="inference (gray)" if gray else "inference",
+    )
+    results = results_json(preds, ids)
+    metrics = coco_metrics(ground_truth(records, names, json_file), results, names)
+    metrics["voc_mAP50"] = voc_map(voc_items(preds, gts))["mAP50"]
+    return {"preds": preds, "results": results, "metrics": metrics}
+
+
+def write_outputs(cfg, run: dict, records, gts, names, suffix: str = "") -> None:
+    out = cfg.output_dir
+    write_json(os.path.join(out, f"coco_instances_results{suffix}.json"), run["results"])
+    evals = {t: run["metrics"][t]["_eval"] for t in ("bbox", "segm") if run["metrics"][t]["_eval"]}
+    if evals:
+        report.pr_curves_png(os.path.join(out, f"pr_curves{suffix}.png"), evals)
+    items = [
+        {"missed": missed(p, g), "pred": p, "gt_rles": g[0], "index": i}
+        for i, (p, g) in enumerate(zip(run["preds"], gts))
+    ]
+    worst = sorted(items, key=lambda it: -it["missed"])[: cfg.eval.worst_images]
+    for it in worst:
+        it["image"] = load_pixels(records[it["index"]])
+    if worst:
+        report.worst_images_png(
+            os.path.join(out, f"worst_images{suffix}.png"), worst, names, cfg.eval.worst_images
+        )
+
+
+def public(metrics: dict) -> dict:
+    return {
+        k: ({n: v for n, v in m.items() if n != "_eval"} if isinstance(m, dict) else m)
+        for k, m in metrics.items()
+    }
+
+
+def evaluate(cfg: DictConfig) -> dict:
+    """Predict on ``data.val``, write results json, metrics.json, PR curves, worst images."""
+    records = load_split(cfg.data, "val")
+    names, ids, json_file = classes(cfg)
+    model = build_model(cfg.model)
+    gts = [gt_rles(r) for r in records]
+    summary = {"images": len(records)}
+    for gray in MODES[cfg.eval.grayscale]:
+        run = evaluate_mode(cfg, model, records, gts, names, ids, json_file, gray)
+        suffix = "_gray" if gray else ""
+        write_outputs(cfg, run, records, gts, names, suffix)
+        summary["gray" if gray else "rgb"] = public(run["metrics"])
+        print(f"\n{'grayscale' if gray else 'RGB'} images ({len(records)}):")
+        print(report.metrics_table(run["metrics"]))
+        print(report.per_class_table(run["metrics"]))
+    main = summary.get("rgb") or summary["gray"]
+    metrics = {
+        "bbox_AP": main["bbox"]["AP"],
+        "bbox_AP50": main["bbox"]["AP50"],
+        "segm_AP": main["segm"]["AP"],
+        "segm_AP50": main["segm"]["AP50"],
+        "voc_mAP50": main["voc_mAP50"],
+        **summary,
+    }
+    write_json(os.path.join(cfg.output_dir, "metrics.json"), metrics)
+    return metrics

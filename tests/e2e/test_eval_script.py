@@ -1,0 +1,73 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def script(name, *args, env=None, timeout=300):
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / name), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+    )
+
+
+@pytest.mark.slow
+def test_eval_on_an_exported_coco_dataset_with_a_trained_checkpoint(tmp_path):
+    train = script("train.py", "+experiment=smoke", f"output_dir={tmp_path / 'run'}")
+    assert train.returncode == 0, train.stderr[-2000:]
+    data = tmp_path / "coco"
+    assert script("export_shapes.py", str(data), "--n", "6", "--size", "64").returncode == 0
+    out = tmp_path / "eval"
+    proc = script(
+        "eval.py",
+        "+experiment=smoke",
+        "data=coco_json",
+        f"data.json_file={data}/annotations.json",
+        f"data.image_root={data}",
+        "data.num_classes=4",
+        "model.roi.score_thresh=0.0",
+        f"model.weights={tmp_path / 'run' / 'checkpoints' / 'last.ckpt'}",
+        "eval.grayscale=compare",
+        f"output_dir={out}",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    for mode in ("rgb", "gray"):
+        assert {"AP", "AP50", "APs", "per_class_AP"} <= set(metrics[mode]["segm"])
+        assert 0 <= metrics[mode]["voc_mAP50"] <= 1
+    results = json.loads((out / "coco_instances_results.json").read_text())
+    assert results and {"image_id", "category_id", "bbox", "score", "segmentation"} <= set(
+        results[0]
+    )
+    for name in (
+        "pr_curves.png",
+        "worst_images.png",
+        "pr_curves_gray.png",
+        "coco_instances_results_gray.json",
+    ):
+        assert (out / name).stat().st_size > 0, name
+    assert "VOC-style" in proc.stdout
+
+
+def test_default_coco_eval_offline_fails_in_one_line(tmp_path):
+    proc = script(
+        "eval.py",
+        env={"BALLOON_SHAPES_DATA": str(tmp_path), "BALLOON_SHAPES_OFFLINE": "1"},
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert (
+        len(lines) == 1
+        and "instances_val2017.json" in lines[0]
+        and "download.py coco-val" in lines[0]
+    )

@@ -1,0 +1,177 @@
+"""Our COCO evaluator gives exactly pycocotools' numbers; crowd regions are ignored."""
+
+import contextlib
+import copy
+import io
+import json
+
+import numpy as np
+import pytest
+from pycocotools import mask as mask_utils
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+
+from balloon_shapes.data.coco import load_coco
+from balloon_shapes.data.export import coco_dict
+from balloon_shapes.data.shapes import CLASSES, ShapesDicts, ShapesSpec
+from balloon_shapes.evaluation.coco import coco_metrics, ground_truth, results_json
+from balloon_shapes.evaluation.inference import encode_masks
+
+NAMES = list(CLASSES)
+
+
+def records(n=6):
+    return list(ShapesDicts(0, n, ShapesSpec(height=64, width=64)))
+
+
+def perfect_preds(recs):
+    import torch
+
+    out = []
+    for r in recs:
+        masks = [mask_utils.decode(a["segmentation"]) for a in r["annotations"]]
+        out.append(
+            {
+                "image_id": r["image_id"],
+                "boxes": np.array([a["bbox"] for a in r["annotations"]]).reshape(-1, 4),
+                "scores": np.linspace(0.99, 0.5, len(masks)),
+                "labels": np.array([a["category_id"] + 1 for a in r["annotations"]]),
+                "masks": encode_masks(torch.from_numpy(np.stack(masks)).bool()) if masks else [],
+            }
+        )
+    return out
+
+
+def direct(gt_json, results, iou_type):
+    """pycocotools on its own, from json files, as its README shows."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO(str(gt_json))
+        res = copy.deepcopy(results)
+        if iou_type == "segm":
+            for r in res:
+                r.pop("bbox")
+        ev = COCOeval(gt, gt.loadRes(res), iou_type)
+        ev.evaluate(), ev.accumulate(), ev.summarize()
+    return ev.stats[:6]
+
+
+def test_perfect_predictions_give_ap_one():
+    recs = records()
+    m = coco_metrics(
+        ground_truth(recs, NAMES), results_json(perfect_preds(recs), [1, 2, 3, 4]), NAMES
+    )
+    for t in ("bbox", "segm"):
+        assert m[t]["AP"] == pytest.approx(1.0) and m[t]["AP50"] == pytest.approx(1.0)
+
+
+def test_shifted_missing_duplicate_match_pycocotools_exactly(tmp_path):
+    recs = records(8)
+    preds = perfect_preds(recs)
+    rng = np.random.default_rng(0)
+    preds[0]["boxes"] = preds[0]["boxes"] + 3.0  # shifted boxes
+    preds[1] = {k: (v[:0] if k != "image_id" else v) for k, v in preds[1].items()}  # missed image
+    preds[1]["masks"] = []
+    dup = preds[2]  # duplicates with lower scores
+    dup["boxes"] = np.concatenate([dup["boxes"], dup["boxes"] + 1])
+    dup["scores"] = np.concatenate([dup["scores"], dup["scores"] * 0.5])
+    dup["labels"] = np.concatenate([dup["labels"], dup["labels"]])
+    dup["masks"] = dup["masks"] + dup["masks"]
+    for p in preds[3:]:
+        p["scores"] = rng.uniform(0.1, 1.0, len(p["scores"]))
+        p["labels"] = (p["labels"] % 4) + 1 if p is preds[3] else p["labels"]  # wrong classes
+    results = results_json(preds, [1, 2, 3, 4])
+    gt_json = tmp_path / "gt.json"
+    gt_json.write_text(json.dumps(coco_dict(recs, NAMES, with_files=False)))
+    ours = coco_metrics(ground_truth(None, NAMES, str(gt_json)), results, NAMES)
+    for t in ("bbox", "segm"):
+        expected = direct(gt_json, results, t)
+        got = [ours[t][k] for k in ("AP", "AP50", "AP75", "APs", "APm", "APl")]
+        assert got == list(map(float, expected))
+        assert 0 < ours[t]["AP"] < 1
+
+
+def test_crowd_regions_are_ignored(tmp_path):
+    m = np.zeros((40, 40), np.uint8)
+    m[5:15, 5:15] = 1
+    crowd = np.zeros((40, 40), np.uint8)
+    crowd[20:40, 20:40] = 1
+    def enc(a):
+        return {
+            **mask_utils.encode(np.asfortranarray(a)),
+            "counts": mask_utils.encode(np.asfortranarray(a))["counts"].decode(),
+        }
+    gt = {
+        "images": [{"id": 1, "file_name": "a.png", "height": 40, "width": 40}],
+        "annotations": [
+            {
+                "id": 1,
+                "image_id": 1,
+                "category_id": 1,
+                "bbox": [5, 5, 10, 10],
+                "area": 100,
+                "iscrowd": 0,
+                "segmentation": enc(m),
+            },
+            {
+                "id": 2,
+                "image_id": 1,
+                "category_id": 1,
+                "bbox": [20, 20, 20, 20],
+                "area": 400,
+                "iscrowd": 1,
+                "segmentation": enc(crowd),
+            },
+        ],
+        "categories": [{"id": 1, "name": "thing"}],
+    }
+    path = tmp_path / "gt.json"
+    path.write_text(json.dumps(gt))
+    recs = load_coco(str(path), str(tmp_path))
+    assert [a["iscrowd"] for a in recs[0]["annotations"]] == [0, 1]  # kept, marked
+    inside_crowd = np.zeros((40, 40), np.uint8)
+    inside_crowd[25:35, 25:35] = 1
+    results = [
+        {
+            "image_id": 1,
+            "category_id": 1,
+            "bbox": [5, 5, 10, 10],
+            "score": 0.9,
+            "segmentation": enc(m),
+        },
+        {
+            "image_id": 1,
+            "category_id": 1,
+            "bbox": [25, 25, 10, 10],
+            "score": 0.95,
+            "segmentation": enc(inside_crowd),
+        },
+    ]
+    metrics = coco_metrics(ground_truth(None, ["thing"], str(path)), results, ["thing"])
+    assert metrics["bbox"]["AP"] == pytest.approx(1.0) and metrics["segm"]["AP"] == pytest.approx(
+        1.0
+    )
+
+
+def test_contiguous_ids_map_back_to_json_ids(tmp_path):
+    gt = {
+        "images": [{"id": 7, "file_name": "a.png", "height": 10, "width": 10}],
+        "annotations": [],
+        "categories": [{"id": 90, "name": "toothbrush"}, {"id": 1, "name": "person"}],
+    }
+    path = tmp_path / "gt.json"
+    path.write_text(json.dumps(gt))
+    from balloon_shapes.data.coco import coco_metadata
+
+    meta = coco_metadata(str(path))
+    assert meta["thing_classes"] == ["person", "toothbrush"]
+    assert meta["thing_dataset_id_to_contiguous_id"] == {1: 0, 90: 1}
+    pred = [
+        {
+            "image_id": 7,
+            "boxes": np.array([[0, 0, 2, 2.0]]),
+            "scores": np.array([0.5]),
+            "labels": np.array([2]),
+            "masks": [{"size": [10, 10], "counts": "0"}],
+        }
+    ]
+    assert results_json(pred, [1, 90])[0]["category_id"] == 90

@@ -1,0 +1,72 @@
+"""VOC-style per-image mAP@0.5 on small cases worked out by hand."""
+
+import numpy as np
+import pytest
+from pycocotools import mask as mask_utils
+
+from balloon_shapes.evaluation.voc_style import average_precision, image_ap, match, voc_map
+
+
+def rle(x0, y0, x1, y1, h=20, w=20):
+    m = np.zeros((h, w), np.uint8)
+    m[y0:y1, x0:x1] = 1
+    return mask_utils.encode(np.asfortranarray(m))
+
+
+A, B, C = rle(0, 0, 10, 10), rle(10, 10, 20, 20), rle(0, 10, 10, 20)
+
+
+def test_perfect_image_is_one():
+    assert image_ap([A, B], [0.9, 0.8], [1, 1], [A, B], [1, 1]) == 1.0
+
+
+def test_false_positive_ranked_first():
+    # scores: C (no gt, FP) 0.9, A (TP) 0.8, B (TP) 0.7; 2 gt.
+    # precision after each: 0/1, 1/2, 2/3; recall: 0, 1/2, 1.
+    # monotone precision: 2/3, 2/3, 2/3 -> area = 1/2 * 2/3 + 1/2 * 2/3 = 2/3
+    ap = image_ap([C, A, B], [0.9, 0.8, 0.7], [1, 1, 1], [A, B], [1, 1])
+    assert ap == pytest.approx(2 / 3)
+
+
+def test_missed_ground_truth_halves_recall():
+    # one TP of two gt: recall 1/2 at precision 1 -> AP = 0.5
+    assert image_ap([A], [0.9], [1], [A, B], [1, 1]) == pytest.approx(0.5)
+
+
+def test_wrong_class_does_not_match():
+    assert image_ap([A], [0.9], [2], [A], [1]) == 0.0
+
+
+def test_duplicate_matches_once_unlike_keras():
+    # two predictions on the same gt: the second is a FP. precision 1, 1/2; recall 1, 1 -> AP 1.
+    # but with a second gt B never found: recall 1/2 -> AP 0.5 (Keras' `> 0` bug would let
+    # prediction 1 re-match gt 0 and count it twice: recall 1, AP 1).
+    assert image_ap([A, A], [0.9, 0.8], [1, 1], [A, B], [1, 1]) == pytest.approx(0.5)
+    ious = np.array([[1.0, 0.0], [1.0, 0.0]])
+    assert match(ious, [1, 1], [1, 1]).tolist() == [0, -1]
+
+
+def test_images_without_gt_or_predictions():
+    # image 1 perfect (1.0), image 2 no predictions (0.0), image 3 no gt (left out) -> 0.5
+    result = voc_map(
+        [
+            ([A], [0.9], [1], [A], [1]),
+            ([], [], [], [B], [1]),
+            ([C], [0.9], [1], [], []),
+        ]
+    )
+    assert result == {"mAP50": 0.5, "images": 2, "images_skipped": 1}
+
+
+def test_iou_threshold_is_inclusive_at_half():
+    half = rle(0, 0, 10, 5)  # IoU with A = 50/100
+    assert image_ap([half], [0.9], [1], [A], [1]) == 1.0
+    less = rle(0, 0, 10, 4)  # 40/100
+    assert image_ap([less], [0.9], [1], [A], [1]) == 0.0
+
+
+def test_average_precision_all_point_interpolation():
+    # hits F T T F T with 3 gt: precision 0, 1/2, 2/3, 2/4, 3/5; recall steps at 2nd, 3rd, 5th
+    # monotone precision at those: 2/3, 2/3, 3/5 -> 1/3*2/3 + 1/3*2/3 + 1/3*3/5
+    ap = average_precision(np.array([-1, 0, 1, -1, 2]), 3)
+    assert ap == pytest.approx((2 / 3 + 2 / 3 + 3 / 5) / 3)
