@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import cv2
 import numpy as np
 import torch
 from omegaconf import DictConfig
@@ -13,7 +14,7 @@ from balloon_shapes.data.coco import coco_metadata
 from balloon_shapes.data.mapper import annotation_mask, load_pixels
 from balloon_shapes.engine.data import load_split
 from balloon_shapes.engine.train import class_names
-from balloon_shapes.evaluation import report
+from balloon_shapes.evaluation import report, robustness
 from balloon_shapes.evaluation.coco import coco_metrics, ground_truth, results_json
 from balloon_shapes.evaluation.inference import encode_masks, predict
 from balloon_shapes.evaluation.voc_style import match, voc_map
@@ -96,6 +97,25 @@ def write_outputs(cfg, run: dict, records, gts, names, suffix: str = "") -> None
         )
 
 
+def compare_report(cfg, records, gts, runs: dict) -> dict:
+    """Recall by luminance contrast and AP drop per size, RGB vs gray; table, json and PNG."""
+    contrasts, hits = [], {"rgb": [], "gray": []}
+    for rec, gt, p_rgb, p_gray in zip(records, gts, runs["rgb"]["preds"], runs["gray"]["preds"]):
+        gray = cv2.cvtColor(load_pixels(rec), cv2.COLOR_RGB2GRAY).astype(np.float32)
+        contrasts += [robustness.object_contrast(gray, mask_utils.decode(r)) for r in gt[0]]
+        hits["rgb"].append(robustness.found(p_rgb, *gt))
+        hits["gray"].append(robustness.found(p_gray, *gt))
+    hits = {k: np.concatenate(v) if v else np.zeros(0, bool) for k, v in hits.items()}
+    rows = robustness.recall_by_contrast(np.asarray(contrasts), hits)
+    drop = robustness.size_drop(runs["rgb"]["metrics"], runs["gray"]["metrics"])
+    robustness.robustness_png(os.path.join(cfg.output_dir, "robustness.png"), rows, drop)
+    print("\nrecall by luminance contrast (object vs its 5 px ring):")
+    print(report.table([list(r.values()) for r in rows], list(rows[0])))
+    lost = ", ".join(f"{k} {v:+.3f}" for k, v in drop["segm"].items() if v is not None)
+    print(f"segm AP lost in grayscale: {lost}")
+    return {"recall_by_contrast": rows, "ap_drop": drop}
+
+
 def public(metrics: dict) -> dict:
     return {
         k: ({n: v for n, v in m.items() if n != "_eval"} if isinstance(m, dict) else m)
@@ -109,15 +129,18 @@ def evaluate(cfg: DictConfig) -> dict:
     names, ids, json_file = classes(cfg)
     model = build_model(cfg.model)
     gts = [gt_rles(r) for r in records]
-    summary = {"images": len(records)}
+    summary, runs = {"images": len(records)}, {}
     for gray in MODES[cfg.eval.grayscale]:
         run = evaluate_mode(cfg, model, records, gts, names, ids, json_file, gray)
+        runs["gray" if gray else "rgb"] = run
         suffix = "_gray" if gray else ""
         write_outputs(cfg, run, records, gts, names, suffix)
         summary["gray" if gray else "rgb"] = public(run["metrics"])
         print(f"\n{'grayscale' if gray else 'RGB'} images ({len(records)}):")
         print(report.metrics_table(run["metrics"]))
         print(report.per_class_table(run["metrics"]))
+    if cfg.eval.grayscale == "compare":
+        summary["robustness"] = compare_report(cfg, records, gts, runs)
     main = summary.get("rgb") or summary["gray"]
     metrics = {
         "bbox_AP": main["bbox"]["AP"],

@@ -55,7 +55,9 @@ def test_eval_on_an_exported_coco_dataset_with_a_trained_checkpoint(tmp_path):
         "coco_instances_results_gray.json",
     ):
         assert (out / name).stat().st_size > 0, name
-    assert "VOC-style" in proc.stdout
+    assert "VOC-style" in proc.stdout and "recall by luminance contrast" in proc.stdout
+    rows = metrics["robustness"]["recall_by_contrast"]
+    assert sum(r["objects"] for r in rows) > 0
 
 
 def test_default_coco_eval_offline_fails_in_one_line(tmp_path):

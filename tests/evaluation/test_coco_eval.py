@@ -95,11 +95,13 @@ def test_crowd_regions_are_ignored(tmp_path):
     m[5:15, 5:15] = 1
     crowd = np.zeros((40, 40), np.uint8)
     crowd[20:40, 20:40] = 1
+
     def enc(a):
         return {
             **mask_utils.encode(np.asfortranarray(a)),
             "counts": mask_utils.encode(np.asfortranarray(a))["counts"].decode(),
         }
+
     gt = {
         "images": [{"id": 1, "file_name": "a.png", "height": 40, "width": 40}],
         "annotations": [
