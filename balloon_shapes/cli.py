@@ -21,7 +21,9 @@ def one_line(e: BaseException) -> str:
     return text.splitlines()[0]
 
 
-def run_main(fn: Callable[[DictConfig], dict], overrides: list[str]) -> int:
+def run_main(
+    fn: Callable[[DictConfig], dict], overrides: list[str], config_name: str = "config"
+) -> int:
     """Compose the config from ``overrides``, call ``fn(cfg)``, print its metrics; exit code."""
     from balloon_shapes.config import load_config
     from balloon_shapes.download import DownloadError
@@ -30,7 +32,7 @@ def run_main(fn: Callable[[DictConfig], dict], overrides: list[str]) -> int:
     # Lightning's start-up banners (accelerator, tips) are noise next to our one-line errors.
     logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
     try:
-        cfg = load_config(overrides)
+        cfg = load_config(overrides, config_name)
         result = fn(cfg)
     except TrainingDiverged as e:
         print(f"error: training diverged: {e}", file=sys.stderr)

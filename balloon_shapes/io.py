@@ -50,3 +50,14 @@ def write_png(path: str, image_rgb: np.ndarray) -> None:
             raise OSError(f"{path}: could not encode PNG")
 
     atomic_write(path, _write, suffix=".png")
+
+
+def write_image(path: str, image_rgb: np.ndarray) -> None:
+    """Write an RGB uint8 image in the format its extension names (.jpg, .png, ...), atomically."""
+    ext = os.path.splitext(path)[1] or ".png"
+
+    def _write(tmp: str) -> None:
+        if not cv2.imwrite(tmp, np.ascontiguousarray(image_rgb[:, :, ::-1])):
+            raise OSError(f"{path}: could not encode {ext}")
+
+    atomic_write(path, _write, suffix=ext)

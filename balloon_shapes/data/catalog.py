@@ -58,8 +58,10 @@ BUILTIN: dict[str, Entry] = {
     "balloon_val": Entry(partial(balloon.load_split, split="val"), BALLOON_META),
     "via_train": Entry(partial(balloon.load_split, split="train"), VIA_META),
     "via_val": Entry(partial(balloon.load_split, split="val"), VIA_META),
-    # COCO: thing_classes and the id map come from the json (coco.coco_metadata)
-    "coco_2017_val": Entry(coco.load_coco, {"evaluator_type": "coco"}),
+    # COCO: the id map (and any other json's classes) come from the json (coco.coco_metadata)
+    "coco_2017_val": Entry(
+        coco.load_coco, {"thing_classes": coco.COCO_CLASSES, "evaluator_type": "coco"}
+    ),
     "coco_json": Entry(coco.load_coco, {"evaluator_type": "coco"}),
 }
 

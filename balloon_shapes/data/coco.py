@@ -15,6 +15,17 @@ from balloon_shapes.download import Resource
 
 BBOX_MODE_XYWH_ABS = 1
 
+
+def _coco_classes() -> list[str]:
+    """The 80 COCO thing classes in category-id order (Detectron2's contiguous order)."""
+    from torchvision.models.detection import MaskRCNN_ResNet50_FPN_Weights
+
+    names = MaskRCNN_ResNet50_FPN_Weights.COCO_V1.meta["categories"]
+    return [n for n in names if n not in ("__background__", "N/A")]
+
+
+COCO_CLASSES = _coco_classes()
+
 # images.cocodataset.org publishes no checksums; the first download pins one (download.py).
 COCO_VAL_IMAGES = Resource("http://images.cocodataset.org/zips/val2017.zip", "val2017.zip", "")
 COCO_ANNOTATIONS = Resource(

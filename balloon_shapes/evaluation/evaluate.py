@@ -73,7 +73,7 @@ def evaluate_mode(cfg, model, records, gts, names, ids, json_file, gray: bool) -
         desc="inference (gray)" if gray else "inference",
     )
     results = results_json(preds, ids)
-    metrics = coco_metrics(ground_truth(records, names, json_file), results, names)
+    metrics = coco_metrics(ground_truth(records, names, json_file, e.backend), results, names)
     metrics["voc_mAP50"] = voc_map(voc_items(preds, gts))["mAP50"]
     return {"preds": preds, "results": results, "metrics": metrics}
 

@@ -1,0 +1,131 @@
+"""Image(s) -> instances, for demos: any image layout in, numpy instances out.
+
+Accepts paths, RGB or BGR uint8 arrays, gray [H,W] or [H,W,1], RGBA, and 16-bit images.
+Models come from one of our checkpoints (its own config rebuilds the architecture and
+class names) or from a config (named zoo weights, e.g. COCO).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from balloon_shapes.data.mapper import ImageReadError, to_gray3, to_tensor
+from balloon_shapes.evaluation.inference import auto_device
+from balloon_shapes.modeling import build_model
+from balloon_shapes.modeling.weights import WeightsError
+
+
+@dataclass
+class Instances:
+    """One image's detections: XYXY boxes [N,4], 1-based labels, scores, masks bool [N,H,W]."""
+
+    boxes: np.ndarray
+    labels: np.ndarray
+    scores: np.ndarray
+    masks: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+
+def as_rgb(image: np.ndarray, bgr: bool = False) -> np.ndarray:
+    """Any image array -> uint8 RGB [H,W,3]: gray replicated, alpha dropped, 16-bit scaled."""
+    if image.dtype == np.uint16:
+        image = (image >> 8).astype(np.uint8)
+    elif image.dtype != np.uint8:
+        image = np.clip(image, 0, 255).astype(np.uint8)
+    if image.ndim == 2 or image.shape[2] == 1:
+        return np.repeat(image.reshape(image.shape[0], image.shape[1], 1), 3, axis=2)
+    image = image[:, :, :3]
+    return np.ascontiguousarray(image[:, :, ::-1] if bgr else image)
+
+
+def read_any(path: str) -> np.ndarray:
+    """Read an image file as uint8 RGB, keeping 16-bit and alpha inputs readable."""
+    image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise ImageReadError(f"{path}: missing or not a readable image")
+    return as_rgb(image, bgr=image.ndim == 3)
+
+
+def checkpoint_config(path: str) -> DictConfig | None:
+    """The training config stored in one of our Lightning checkpoints, if any."""
+    obj = (
+        torch.load(path, map_location="cpu", weights_only=True) if path.endswith(".ckpt") else None
+    )
+    stored = (obj or {}).get("hyper_parameters", {}).get("cfg")
+    if not stored:
+        return None
+    from balloon_shapes.config import load_config
+
+    base = load_config([])  # keys added since the checkpoint was written keep their defaults
+    OmegaConf.set_struct(base, False)
+    return OmegaConf.merge(base, stored)
+
+
+class Predictor:
+    """Runs a Mask R-CNN on images; ``grayscale`` converts inputs to 3-channel gray first."""
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        class_names: list[str],
+        score_thresh: float = 0.5,
+        device: str = "auto",
+        amp: bool = False,
+        grayscale: bool = False,
+    ) -> None:
+        self.device = auto_device(device)
+        self.model = model.eval().to(self.device)
+        self.class_names, self.score_thresh = class_names, score_thresh
+        self.amp, self.grayscale = amp, grayscale
+
+    def prepare(self, image) -> np.ndarray:
+        """The RGB uint8 image the model sees (gray when ``grayscale``)."""
+        rgb = read_any(image) if isinstance(image, str) else as_rgb(image)
+        return to_gray3(rgb) if self.grayscale else rgb
+
+    @torch.no_grad()
+    def batch(self, images: list) -> list[Instances]:
+        """Instances for each image (paths or arrays), scored >= ``score_thresh``."""
+        tensors = [to_tensor(self.prepare(im)).to(self.device) for im in images]
+        with torch.autocast(self.device.type, enabled=self.amp):
+            outputs = self.model(tensors)
+        result = []
+        for o in outputs:
+            keep = o["scores"] >= self.score_thresh
+            result.append(
+                Instances(
+                    o["boxes"][keep].float().cpu().numpy(),
+                    o["labels"][keep].cpu().numpy(),
+                    o["scores"][keep].float().cpu().numpy(),
+                    (o["masks"][keep, 0] > 0.5).cpu().numpy(),
+                )
+            )
+        return result
+
+    def __call__(self, image) -> Instances:
+        return self.batch([image])[0]
+
+
+def model_and_classes(cfg: DictConfig) -> tuple[torch.nn.Module, list[str]]:
+    """Build from a checkpoint's own config when ``model.weights`` is one of ours, else from cfg."""
+    from balloon_shapes.engine.train import class_names
+
+    weights = cfg.model.weights
+    if isinstance(weights, str) and weights.endswith(".ckpt"):
+        try:
+            stored = checkpoint_config(weights)
+        except (RuntimeError, OSError, ValueError) as e:
+            raise WeightsError(
+                f"{weights}: not a readable checkpoint ({str(e).splitlines()[0]})"
+            ) from None
+        if stored is not None:
+            stored.model.weights = weights
+            return build_model(stored.model), class_names(stored)
+    return build_model(cfg.model), class_names(cfg)
