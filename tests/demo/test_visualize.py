@@ -1,0 +1,71 @@
+import cv2
+import numpy as np
+import pytest
+
+from balloon_shapes.demo.predictor import as_rgb, read_any
+from balloon_shapes.demo.visualize import color_splash, grid, instance_colors, overlay
+
+
+def masks_for(h, w):
+    m = np.zeros((2, h, w), bool)
+    m[0, 2:10, 3:12] = True
+    m[1, 20:30, 15:40] = True
+    return m
+
+
+@pytest.mark.parametrize("gray_input", [False, True])
+def test_splash_keeps_color_inside_and_gray_outside(gray_input):
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (32, 48, 3), dtype=np.uint8)
+    if gray_input:
+        image = np.repeat(image[:, :, :1], 3, axis=2)
+    masks = masks_for(32, 48)
+    out = color_splash(image, masks)
+    inside = masks.any(0)
+    assert np.array_equal(out[inside], image[inside])  # exactly the original colors
+    lum = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    assert (out[~inside] == lum[~inside][:, None]).all()  # R = G = B = luminance
+    assert out.dtype == np.uint8 and out.shape == image.shape
+
+
+def test_splash_without_masks_is_all_gray():
+    image = np.random.default_rng(1).integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    out = color_splash(image, np.zeros((0, 8, 8), bool))
+    assert (out[..., 0] == out[..., 1]).all() and (out[..., 1] == out[..., 2]).all()
+
+
+def test_overlay_draws_only_near_instances():
+    image = np.zeros((40, 50, 3), np.uint8)
+    masks = masks_for(40, 50)
+    out = overlay(
+        image,
+        np.array([[3, 2, 12, 10], [15, 20, 40, 30.0]]),
+        ["a", "b"],
+        np.array([0.9, 0.8]),
+        masks,
+    )
+    assert out[masks[0]].any() and out[35:, :].sum() == 0 and image.sum() == 0  # copy, not in place
+    colors = instance_colors(10)
+    assert len({tuple(c) for c in colors}) == 10
+
+
+def test_grid_tiles_row_major():
+    tiles = [np.full((4, 5, 3), v, np.uint8) for v in (10, 20, 30)]
+    g = grid(tiles, cols=2, pad=1)
+    assert g.shape == (2 * 5 + 1, 2 * 6 + 1, 3)
+    assert (g[1:5, 1:6] == 10).all() and (g[1:5, 7:12] == 20).all() and (g[6:10, 1:6] == 30).all()
+
+
+def test_as_rgb_normalises_layouts(tmp_path):
+    gray = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    assert as_rgb(gray).shape == (3, 4, 3) and (as_rgb(gray)[..., 2] == gray).all()
+    assert as_rgb(gray[:, :, None]).shape == (3, 4, 3)
+    rgba = np.dstack([gray, gray + 1, gray + 2, np.full_like(gray, 255)])
+    assert np.array_equal(as_rgb(rgba), rgba[:, :, :3])
+    assert np.array_equal(as_rgb(rgba[:, :, :3], bgr=True), rgba[:, :, 2::-1])
+    deep = (gray.astype(np.uint16) << 8) | 0xFF
+    assert np.array_equal(as_rgb(deep)[..., 0], gray)
+    cv2.imwrite(str(tmp_path / "d.png"), deep)
+    cv2.imwrite(str(tmp_path / "a.png"), rgba[:, :, [2, 1, 0, 3]])  # OpenCV writes BGRA
+    assert np.array_equal(read_any(str(tmp_path / "d.png"))[..., 1], gray)
+    assert np.array_equal(read_any(str(tmp_path / "a.png")), rgba[:, :, :3])

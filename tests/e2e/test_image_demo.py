@@ -1,0 +1,74 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def script(name, *args, timeout=300):
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / name), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+    )
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    proc = script("train.py", "+experiment=smoke", f"output_dir={out}")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return out / "checkpoints" / "last.ckpt"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("extra", [["mode=splash"], ["grayscale=true"], []])
+def test_image_demo_writes_same_names(tmp_path, checkpoint, extra):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(0)
+    for name in ("a.jpg", "b.png"):
+        cv2.imwrite(str(photos / name), rng.integers(0, 255, (48, 64, 3), dtype=np.uint8))
+    cv2.imwrite(str(photos / "gray.png"), rng.integers(0, 255, (48, 64), dtype=np.uint8))
+    out = tmp_path / "out"
+    proc = script(
+        "image_demo.py",
+        f"input={photos}",
+        f"model.weights={checkpoint}",
+        f"output={out}",
+        "score_thresh=0.0",
+        *extra,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert sorted(p.name for p in out.iterdir()) == ["a.jpg", "b.png", "gray.png"]
+    assert cv2.imread(str(out / "b.png")).shape == (48, 64, 3)
+    assert (
+        sum(line.startswith(("a.jpg:", "b.png:", "gray.png:")) for line in proc.stdout.splitlines())
+        == 3
+    )
+    if extra == ["grayscale=true"]:
+        drawn = cv2.imread(str(out / "b.png")).astype(int)
+        assert drawn.std() > 0
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["input=/nonexistent/*.jpg"], "no such image"),
+        (["input=x.jpg", "mode=sparkle"], "mode"),
+        (["input=x.jpg", "model.weights=/nope.ckpt"], None),
+    ],
+)
+def test_image_demo_bad_input_one_line(args, message):
+    proc = script("image_demo.py", *args, timeout=120)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and "Traceback" not in proc.stderr
+    if message:
+        assert message in lines[0]
