@@ -72,3 +72,29 @@ def test_image_demo_bad_input_one_line(args, message):
     assert len(lines) == 1 and lines[0].startswith("error:") and "Traceback" not in proc.stderr
     if message:
         assert message in lines[0]
+
+
+@pytest.mark.slow
+def test_video_demo_script(tmp_path, checkpoint):
+    sys.path.insert(0, str(ROOT / "tests" / "demo"))
+    from test_video import read_clip, write_clip
+
+    src = tmp_path / "clip.mp4"
+    write_clip(src, n=6, audio=True)
+    proc = script(
+        "video_demo.py",
+        f"input={src}",
+        f"output={tmp_path / 'out.mp4'}",
+        f"model.weights={checkpoint}",
+        "score_thresh=0.0",
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    frames, fps, size, streams = read_clip(tmp_path / "out.mp4")
+    assert len(frames) == 6 and fps == 15 and size == (64, 48) and streams == ["video", "audio"]
+    same = script("video_demo.py", f"input={src}", f"output={src}", f"model.weights={checkpoint}")
+    missing = script(
+        "video_demo.py", f"input={tmp_path / 'nope.mp4'}", f"output={tmp_path / 'o.mp4'}"
+    )
+    for proc, message in ((same, "overwrite the input"), (missing, "no such file")):
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 2 and len(lines) == 1 and message in lines[0]

@@ -1,0 +1,19 @@
+"""Color splash (or overlays) on a video: decode, model and encode run concurrently.
+
+    python scripts/video_demo.py input=balloons.mp4 output=splash.mp4 model.weights=best.ckpt
+    python scripts/video_demo.py input=clip.mp4 output=out.mp4 mode=overlay every_n=3 \
+        max_frames=300 detections_json=dets.json model.weights=...
+"""
+
+from __future__ import annotations
+
+import sys
+
+from balloon_shapes.cli import run_main
+from balloon_shapes.demo.image_demo import run_video_demo
+
+if __name__ == "__main__":
+    overrides = sys.argv[1:]
+    if not any(o.startswith("mode=") for o in overrides):
+        overrides = ["mode=splash", *overrides]  # the video demo's default picture
+    sys.exit(run_main(run_video_demo, overrides, config_name="demo"))

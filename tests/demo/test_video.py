@@ -1,0 +1,144 @@
+"""Video pipeline on synthetic clips: frames, fps, size and audio kept; failures leave nothing."""
+
+import os
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+
+from balloon_shapes.demo.predictor import Instances
+from balloon_shapes.demo.video import VideoError, probe, run_video
+from balloon_shapes.demo.visualize import color_splash
+
+
+def write_clip(path, n=12, fps=15, size=(64, 48), audio=False):
+    """Moving square on a colored background, optional mono AAC track."""
+    w, h = size
+    with av.open(str(path), "w") as c:
+        v = c.add_stream("libx264", rate=fps)
+        v.width, v.height, v.pix_fmt = w, h, "yuv420p"
+        a = c.add_stream("aac", rate=16000) if audio else None
+        for i in range(n):
+            img = np.zeros((h, w, 3), np.uint8)
+            img[:] = (30, 120, 200)
+            img[10:26, 2 * i : 2 * i + 16] = (250, 60, 60)
+            f = av.VideoFrame.from_ndarray(img, format="rgb24")
+            f.pts, f.time_base = i, Fraction(1, fps)
+            c.mux(v.encode(f))
+        c.mux(v.encode())
+        if a is not None:
+            for k in range(10):
+                af = av.AudioFrame.from_ndarray(
+                    np.zeros((1, 1024), np.float32), format="fltp", layout="mono"
+                )
+                af.sample_rate, af.pts = 16000, k * 1024
+                c.mux(a.encode(af))
+            c.mux(a.encode())
+
+
+def read_clip(path):
+    with av.open(str(path)) as c:
+        v = c.streams.video[0]
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+        return frames, Fraction(v.average_rate), (v.width, v.height), [s.type for s in c.streams]
+
+
+class FakePredictor:
+    """Masks the red square by color: a stand-in model with known output."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def batch(self, images):
+        self.calls += 1
+        out = []
+        for im in images:
+            mask = (im[..., 0] > 180) & (im[..., 2] < 120)
+            out.append(Instances(np.zeros((1, 4)), np.array([1]), np.array([0.9]), mask[None]))
+        return out
+
+
+def splash(image, inst):
+    return color_splash(image, inst.masks)
+
+
+@pytest.mark.parametrize("audio", [False, True])
+def test_output_keeps_frames_fps_size_and_audio(tmp_path, audio):
+    src, dst = tmp_path / "in.mp4", tmp_path / "out" / "splash.mp4"
+    write_clip(src, audio=audio)
+    info = run_video(
+        str(src),
+        str(dst),
+        FakePredictor(),
+        splash,
+        batch_size=4,
+        detections_json=str(tmp_path / "det.json"),
+    )
+    frames, fps, size, streams = read_clip(dst)
+    assert info["frames"] == len(frames) == 12 and fps == 15 and size == (64, 48)
+    assert streams == (["video", "audio"] if audio else ["video"])
+    mid = frames[6].astype(int)
+    assert abs(mid[5, 40, 0] - mid[5, 40, 2]) < 12  # background is gray now
+    assert mid[18, 20, 0] > 150 and mid[18, 20, 2] < 140  # the square kept its red
+    assert (tmp_path / "det.json").exists()
+    assert [p.name for p in dst.parent.iterdir()] == ["splash.mp4"]  # no temp files left
+
+
+def test_every_n_and_max_frames(tmp_path):
+    src = tmp_path / "in.mp4"
+    write_clip(src)
+    pred = FakePredictor()
+    info = run_video(
+        str(src), str(tmp_path / "o.mp4"), pred, splash, batch_size=2, every_n=3, max_frames=8
+    )
+    assert info["frames"] == len(read_clip(tmp_path / "o.mp4")[0]) == 8
+    assert pred.calls == 3  # frames 0, 3, 6 went to the model, in batches of <= 2 frames read
+
+
+def test_interrupted_run_leaves_no_output(tmp_path):
+    src, dst = tmp_path / "in.mp4", tmp_path / "out.mp4"
+    write_clip(src)
+    count = {"n": 0}
+
+    def dies(image, inst):
+        count["n"] += 1
+        if count["n"] == 5:
+            raise KeyboardInterrupt
+        return image
+
+    with pytest.raises(KeyboardInterrupt):
+        run_video(str(src), str(dst), FakePredictor(), dies)
+    assert sorted(os.listdir(tmp_path)) == ["in.mp4"]
+
+
+def test_bad_inputs(tmp_path):
+    good = tmp_path / "in.mp4"
+    write_clip(good)
+    (tmp_path / "text.mp4").write_text("not a video")
+    with av.open(str(tmp_path / "empty.mp4"), "w") as c:  # a video stream with no frames
+        s = c.add_stream("libx264", rate=10)
+        s.width, s.height, s.pix_fmt = 32, 32, "yuv420p"
+        a = c.add_stream("aac", rate=16000)
+        af = av.AudioFrame.from_ndarray(
+            np.zeros((1, 1024), np.float32), format="fltp", layout="mono"
+        )
+        af.sample_rate, af.pts = 16000, 0
+        c.mux(a.encode(af))
+        c.mux(a.encode())
+    cases = [
+        (tmp_path / "missing.mp4", "no such file"),
+        (tmp_path / "text.mp4", "not a readable video"),
+        (tmp_path / "empty.mp4", "zero video frames"),
+    ]
+    for path, message in cases:
+        with pytest.raises(VideoError, match=message):
+            probe(str(path))
+    with pytest.raises(VideoError, match="overwrite the input"):
+        run_video(str(good), str(good), FakePredictor(), splash)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    if not os.access(locked, os.W_OK):  # root ignores permissions
+        with pytest.raises(VideoError, match="not writable"):
+            run_video(str(good), str(locked / "o.mp4"), FakePredictor(), splash)
