@@ -1,0 +1,103 @@
+"""Video demo throughput: the pipelined demo vs a naive read-predict-write loop, same model
+and frames, end to end (decode + model + splash + encode), frames/s and their ratio.
+
+    python benchmarks/video_fps.py [--frames 8] [--models resnet50 resnet101] [--device auto]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import tempfile
+import time
+from fractions import Fraction
+
+import av
+import numpy as np
+import torch
+
+from balloon_shapes.config import load_config
+from balloon_shapes.demo.predictor import Predictor
+from balloon_shapes.demo.video import pick_codec, run_video
+from balloon_shapes.demo.visualize import color_splash
+from balloon_shapes.modeling import build_model
+
+
+def make_clip(path: str, n: int, width: int, height: int) -> None:
+    """A moving bright square on a textured background."""
+    rng = np.random.default_rng(0)
+    base = rng.integers(40, 200, (height, width, 3), dtype=np.uint8)
+    with av.open(path, "w") as c:
+        s = c.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = width, height, "yuv420p"
+        for i in range(n):
+            img = base.copy()
+            x = (i * 12) % (width - 120)
+            img[60:180, x : x + 120] = (230, 40, 40)
+            f = av.VideoFrame.from_ndarray(img, format="rgb24")
+            f.pts, f.time_base = i, Fraction(1, 25)
+            c.mux(s.encode(f))
+        c.mux(s.encode())
+
+
+def draw(image, inst):
+    return color_splash(image, inst.masks)
+
+
+def naive(src: str, dst: str, predictor: Predictor) -> int:
+    """One frame at a time in one thread: decode, predict, splash, encode."""
+    with av.open(src) as cin, av.open(dst, "w") as cout:
+        video = cin.streams.video[0]
+        stream = pick_codec(cout, Fraction(25), video.width, video.height)
+        n = 0
+        for n, frame in enumerate(cin.decode(video=0), start=1):
+            image = frame.to_ndarray(format="rgb24")
+            out = av.VideoFrame.from_ndarray(draw(image, predictor(image)), format="rgb24")
+            out.pts, out.time_base = n - 1, Fraction(1, 25)
+            cout.mux(stream.encode(out))
+        cout.mux(stream.encode())
+    return n
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=8)
+    parser.add_argument("--models", nargs="+", default=["resnet50", "resnet101"])
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--amp", action="store_true")
+    args = parser.parse_args()
+    device = "cuda" if args.device == "auto" and torch.cuda.is_available() else args.device
+    name = (
+        torch.cuda.get_device_name()
+        if device == "cuda"
+        else f"{platform.machine()}, {os.cpu_count()} cores"
+    )
+    print(f"device: {name}; torch {torch.__version__}; {args.frames} frames per run")
+    tmp = tempfile.mkdtemp()
+    for w, h in ((640, 360), (1280, 720)):
+        src = os.path.join(tmp, f"clip_{w}x{h}.mp4")
+        make_clip(src, args.frames, w, h)
+        for depth in args.models:
+            cfg = load_config(
+                ["+experiment=coco_eval", "model.weights=null", f"model.backbone={depth}"]
+            )
+            predictor = Predictor(build_model(cfg.model), ["x"] * 80, 0.5, device, args.amp)
+            predictor(np.zeros((h, w, 3), np.uint8))  # warm-up
+            start = time.perf_counter()
+            n = naive(src, os.path.join(tmp, "naive.mp4"), predictor)
+            t_naive = time.perf_counter() - start
+            start = time.perf_counter()
+            run_video(
+                src, os.path.join(tmp, "piped.mp4"), predictor, draw, batch_size=args.batch_size
+            )
+            t_piped = time.perf_counter() - start
+            print(
+                f"{w}x{h} {depth}-FPN: naive {n / t_naive:.2f} fps, pipelined {n / t_piped:.2f} fps, "
+                f"ratio {t_naive / t_piped:.2f}x"
+            )
+
+
+if __name__ == "__main__":
+    main()
