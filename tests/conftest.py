@@ -63,3 +63,27 @@ def balloon_root(tmp_path):
     root = tmp_path / "balloon"
     write_balloon_dataset(root)
     return root
+
+
+def _run_script(name: str, *args: str, env: dict | None = None, timeout: int = 300):
+    """Run ``scripts/<name>`` in a subprocess from the repository root; captures text output."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    return subprocess.run(
+        [sys.executable, str(root / "scripts" / name), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=root,
+        env={**os.environ, **(env or {})},
+    )
+
+
+@pytest.fixture(scope="session")
+def script():
+    """``script("train.py", "+experiment=smoke", ...)`` -> CompletedProcess."""
+    return _run_script

@@ -1,5 +1,3 @@
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -44,25 +42,12 @@ def test_wrong_archive_leaves_nothing(tmp_path, monkeypatch):
     assert list(data.iterdir()) == []
 
 
-def test_offline_download_script_says_what_to_fetch(tmp_path):
+def test_offline_download_script_says_what_to_fetch(script, tmp_path):
     env = {
         "BALLOON_SHAPES_OFFLINE": "1",
         "BALLOON_SHAPES_CACHE": str(tmp_path / "c"),
-        "PATH": "/usr/bin:/bin",
     }
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "scripts" / "download.py"),
-            "balloon",
-            "--root",
-            str(tmp_path / "d"),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+    proc = script("download.py", "balloon", "--root", str(tmp_path / "d"), env=env, timeout=60)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and BALLOON_ZIP.url in lines[0] and str(tmp_path / "c") in lines[0]

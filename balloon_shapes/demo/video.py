@@ -70,6 +70,8 @@ def pick_codec(container, fps: Fraction, width: int, height: int):
             except (av.error.FFmpegError, ValueError):
                 continue
             stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+            # one encoder thread: more would fight the model's OpenMP threads for the cores
+            stream.codec_context.thread_count = 1
             return stream
     raise VideoError(f"no video encoder among {CODECS} in this PyAV build")
 

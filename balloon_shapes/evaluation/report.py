@@ -42,11 +42,11 @@ def per_class_table(metrics: dict) -> str:
 def pr_curves_png(path: str, evals: dict) -> None:
     """Precision-recall curves (mean over classes, all areas, 100 dets) per IoU threshold."""
     import matplotlib
+    from matplotlib.figure import Figure  # no pyplot: leaves the caller's backend alone
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(evals), figsize=(5 * len(evals), 4), squeeze=False)
+    fig = Figure(figsize=(5 * len(evals), 4))
+    axes = fig.subplots(1, len(evals), squeeze=False)
+    viridis = matplotlib.colormaps["viridis"]
     for ax, (iou_type, ev) in zip(axes[0], evals.items()):
         recall = ev.params.recThrs
         for t, thr in enumerate(ev.params.iouThrs):
@@ -56,7 +56,7 @@ def pr_curves_png(path: str, evals: dict) -> None:
                 recall,
                 np.nanmean(p, axis=1),
                 label=f"IoU {thr:.2f}",
-                color=plt.cm.viridis(t / len(ev.params.iouThrs)),
+                color=viridis(t / len(ev.params.iouThrs)),
             )
         ax.set(
             title=f"{iou_type}: precision-recall",
@@ -69,7 +69,6 @@ def pr_curves_png(path: str, evals: dict) -> None:
     axes[0][-1].legend(fontsize=7, loc="lower left")
     fig.tight_layout()
     atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"), suffix=".png")
-    plt.close(fig)
 
 
 def worst_images_png(path: str, items: list[dict], class_names: list[str], n: int) -> None:

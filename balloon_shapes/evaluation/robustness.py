@@ -79,12 +79,10 @@ def size_drop(rgb: dict, gray: dict) -> dict:
 
 def robustness_png(path: str, rows: list[dict], drop: dict) -> None:
     """Recall per contrast bin (RGB vs gray) and segm AP drop per object size."""
-    import matplotlib
+    from matplotlib.figure import Figure  # no pyplot: leaves the caller's backend alone
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
+    fig = Figure(figsize=(10, 4))
+    a, b = fig.subplots(1, 2)
     x = np.arange(len(rows))
     for k, (mode, color) in enumerate((("rgb", "tab:red"), ("gray", "tab:gray"))):
         a.bar(
@@ -104,4 +102,3 @@ def robustness_png(path: str, rows: list[dict], drop: dict) -> None:
     b.set(title="segm AP lost in grayscale", ylabel="AP(RGB) - AP(gray)")
     fig.tight_layout()
     atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"), suffix=".png")
-    plt.close(fig)

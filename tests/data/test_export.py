@@ -1,6 +1,4 @@
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,18 +11,9 @@ from balloon_shapes.data.shapes import ShapesDicts, ShapesSpec
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def export(*args):
-    return subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "export_shapes.py"), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def test_export_writes_a_coco_dataset_matching_the_records(tmp_path):
+def test_export_writes_a_coco_dataset_matching_the_records(script, tmp_path):
     out = tmp_path / "coco"
-    proc = export(str(out), "--n", "5", "--size", "64")
+    proc = script("export_shapes.py", str(out), "--n", "5", "--size", "64")
     assert proc.returncode == 0, proc.stderr
     coco = COCO(str(out / "annotations.json"))
     assert len(coco.getImgIds()) == 5
@@ -48,8 +37,8 @@ def test_export_writes_a_coco_dataset_matching_the_records(tmp_path):
             assert ann["area"] == float(coco.annToMask(ann).sum())
 
 
-def test_export_refuses_a_non_empty_folder(tmp_path):
+def test_export_refuses_a_non_empty_folder(script, tmp_path):
     (tmp_path / "keep.txt").write_text("x")
-    proc = export(str(tmp_path), "--n", "2")
+    proc = script("export_shapes.py", str(tmp_path), "--n", "2")
     assert proc.returncode == 2 and "not empty" in proc.stderr and "Traceback" not in proc.stderr
     assert json.dumps(sorted(p.name for p in tmp_path.iterdir())) == '["keep.txt"]'

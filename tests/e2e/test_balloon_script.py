@@ -1,8 +1,6 @@
 import json
 import os
 import pickle
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -10,21 +8,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run(*args, env=None, timeout=600):
-    return subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "train.py"), *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=ROOT,
-        env={**os.environ, **(env or {})},
-    )
-
-
 @pytest.mark.slow
-def test_balloon_experiment_trains_on_generated_via_data(balloon_root, tmp_path):
+def test_balloon_experiment_trains_on_generated_via_data(script, balloon_root, tmp_path):
     out = tmp_path / "out"
-    proc = run(
+    proc = script(
+        "train.py",
         "+experiment=balloon",
         f"data.root={balloon_root}",
         "model.weights=null",
@@ -38,9 +26,10 @@ def test_balloon_experiment_trains_on_generated_via_data(balloon_root, tmp_path)
     assert (out / "predictions.png").exists()
 
 
-def test_named_weights_offline_fail_in_one_line_before_any_work(balloon_root, tmp_path):
+def test_named_weights_offline_fail_in_one_line_before_any_work(script, balloon_root, tmp_path):
     env = {"BALLOON_SHAPES_OFFLINE": "1", "BALLOON_SHAPES_CACHE": str(tmp_path / "cache")}
-    proc = run(
+    proc = script(
+        "train.py",
         "+experiment=balloon",
         f"data.root={balloon_root}",
         f"output_dir={tmp_path / 'o'}",
@@ -61,10 +50,11 @@ class Evil:
         return (os.system, (f"touch {self.target}",))
 
 
-def test_malicious_pkl_weights_are_refused_in_one_line(balloon_root, tmp_path):
+def test_malicious_pkl_weights_are_refused_in_one_line(script, balloon_root, tmp_path):
     evil = tmp_path / "model_final.pkl"
     evil.write_bytes(pickle.dumps({"model": {"x": Evil(tmp_path / "pwned")}}))
-    proc = run(
+    proc = script(
+        "train.py",
         "+experiment=balloon",
         f"data.root={balloon_root}",
         f"model.weights={evil}",
@@ -77,8 +67,9 @@ def test_malicious_pkl_weights_are_refused_in_one_line(balloon_root, tmp_path):
     assert not (tmp_path / "pwned").exists()
 
 
-def test_missing_dataset_says_how_to_get_it(tmp_path):
-    proc = run(
+def test_missing_dataset_says_how_to_get_it(script, tmp_path):
+    proc = script(
+        "train.py",
         "+experiment=balloon",
         f"data.root={tmp_path / 'none'}",
         "model.weights=null",

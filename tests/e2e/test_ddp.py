@@ -1,6 +1,4 @@
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -9,24 +7,17 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
-def test_two_process_ddp_on_cpu(tmp_path):
+def test_two_process_ddp_on_cpu(script, tmp_path):
     """Lightning DDP (gloo) with 2 CPU processes: ranks shard the stream, rank 0 writes once."""
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "scripts" / "train.py"),
-            "+experiment=smoke",
-            f"output_dir={tmp_path}",
-            "trainer.accelerator=cpu",
-            "trainer.devices=2",
-            "trainer.strategy=ddp",
-            "train.max_iter=3",
-            "train.log_sample_ids=true",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=ROOT,
+    proc = script(
+        "train.py",
+        "+experiment=smoke",
+        f"output_dir={tmp_path}",
+        "trainer.accelerator=cpu",
+        "trainer.devices=2",
+        "trainer.strategy=ddp",
+        "train.max_iter=3",
+        "train.log_sample_ids=true",
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     rank0 = json.loads((tmp_path / "sample_ids_rank0.json").read_text())

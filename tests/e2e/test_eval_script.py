@@ -1,7 +1,4 @@
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -9,19 +6,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def script(name, *args, env=None, timeout=300):
-    return subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / name), *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=ROOT,
-        env={**os.environ, **(env or {})},
-    )
-
-
 @pytest.mark.slow
-def test_eval_on_an_exported_coco_dataset_with_a_trained_checkpoint(tmp_path):
+def test_eval_on_an_exported_coco_dataset_with_a_trained_checkpoint(script, tmp_path):
     train = script("train.py", "+experiment=smoke", f"output_dir={tmp_path / 'run'}")
     assert train.returncode == 0, train.stderr[-2000:]
     data = tmp_path / "coco"
@@ -60,7 +46,7 @@ def test_eval_on_an_exported_coco_dataset_with_a_trained_checkpoint(tmp_path):
     assert sum(r["objects"] for r in rows) > 0
 
 
-def test_default_coco_eval_offline_fails_in_one_line(tmp_path):
+def test_default_coco_eval_offline_fails_in_one_line(script, tmp_path):
     proc = script(
         "eval.py",
         env={"BALLOON_SHAPES_DATA": str(tmp_path), "BALLOON_SHAPES_OFFLINE": "1"},

@@ -1,4 +1,3 @@
-import subprocess
 import sys
 from pathlib import Path
 
@@ -9,18 +8,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def script(name, *args, timeout=300):
-    return subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / name), *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=ROOT,
-    )
-
-
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
+def checkpoint(script, tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
     proc = script("train.py", "+experiment=smoke", f"output_dir={out}")
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -29,7 +18,7 @@ def checkpoint(tmp_path_factory):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("extra", [["mode=splash"], ["grayscale=true"], []])
-def test_image_demo_writes_same_names(tmp_path, checkpoint, extra):
+def test_image_demo_writes_same_names(script, tmp_path, checkpoint, extra):
     photos = tmp_path / "photos"
     photos.mkdir()
     rng = np.random.default_rng(0)
@@ -65,7 +54,7 @@ def test_image_demo_writes_same_names(tmp_path, checkpoint, extra):
         (["input=x.jpg", "model.weights=/nope.ckpt"], None),
     ],
 )
-def test_image_demo_bad_input_one_line(args, message):
+def test_image_demo_bad_input_one_line(script, args, message):
     proc = script("image_demo.py", *args, timeout=120)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
@@ -75,7 +64,7 @@ def test_image_demo_bad_input_one_line(args, message):
 
 
 @pytest.mark.slow
-def test_video_demo_script(tmp_path, checkpoint):
+def test_video_demo_script(script, tmp_path, checkpoint):
     sys.path.insert(0, str(ROOT / "tests" / "demo"))
     from test_video import read_clip, write_clip
 

@@ -1,27 +1,16 @@
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def run(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "train.py"), *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=ROOT,
-    )
-
 
 @pytest.mark.slow
-def test_train_script_on_the_shapes_experiment(tmp_path):
-    proc = run(
-        "+experiment=shapes", "train.max_iter=3", "data.val_size=4", f"output_dir={tmp_path}"
+def test_train_script_on_the_shapes_experiment(script, tmp_path):
+    proc = script(
+        "train.py",
+        "+experiment=shapes",
+        "train.max_iter=3",
+        "data.val_size=4",
+        f"output_dir={tmp_path}",
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     metrics = json.loads((tmp_path / "metrics.json").read_text())
@@ -40,21 +29,24 @@ def test_train_script_on_the_shapes_experiment(tmp_path):
         ("train.batch_size=many", "batch_size"),
     ],
 )
-def test_user_mistakes_fail_in_one_line(tmp_path, override, expected):
-    proc = run("+experiment=smoke", f"output_dir={tmp_path}", override, timeout=120)
+def test_user_mistakes_fail_in_one_line(script, tmp_path, override, expected):
+    proc = script("train.py", "+experiment=smoke", f"output_dir={tmp_path}", override, timeout=120)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and expected in lines[0], proc.stderr
     assert not (tmp_path / "metrics.json").exists()
 
 
-def test_resume_without_a_checkpoint_is_a_clear_error(tmp_path):
-    proc = run("+experiment=smoke", f"output_dir={tmp_path}", "resume=true", timeout=120)
+def test_resume_without_a_checkpoint_is_a_clear_error(script, tmp_path):
+    proc = script(
+        "train.py", "+experiment=smoke", f"output_dir={tmp_path}", "resume=true", timeout=120
+    )
     assert proc.returncode == 2 and "last.ckpt" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_divergence_stops_with_advice(tmp_path):
-    proc = run(
+def test_divergence_stops_with_advice(script, tmp_path):
+    proc = script(
+        "train.py",
         "+experiment=smoke",
         f"output_dir={tmp_path}",
         "train.lr=1e8",
