@@ -15,6 +15,13 @@ USER_ERRORS = (HydraException, OmegaConfBaseException, ValueError, FileNotFoundE
 EXIT_USER_ERROR = 2
 
 
+def debugging() -> bool:
+    """``BALLOON_SHAPES_DEBUG=1`` re-raises user errors with their traceback (for developers)."""
+    import os
+
+    return os.environ.get("BALLOON_SHAPES_DEBUG") == "1"
+
+
 def one_line(e: BaseException) -> str:
     """The first line of an exception's message (Hydra's are multi-line)."""
     text = str(e).strip() or type(e).__name__
@@ -38,6 +45,8 @@ def run_main(
         print(f"error: training diverged: {e}", file=sys.stderr)
         return 1
     except (*USER_ERRORS, DownloadError) as e:
+        if debugging():
+            raise
         print(f"error: {one_line(e)}", file=sys.stderr)
         return EXIT_USER_ERROR
     from lightning.pytorch.utilities import rank_zero_only

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 
 from balloon_shapes.cli import run_main
-from balloon_shapes.demo.image_demo import run_video_demo
+from balloon_shapes.demo.video import run_video_demo
 
 if __name__ == "__main__":
     overrides = sys.argv[1:]

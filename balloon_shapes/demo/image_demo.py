@@ -61,23 +61,3 @@ def run_images(cfg: DictConfig) -> dict:
             print(summary(name, inst, names))
             counts[name] = len(inst)
     return {"images": len(paths), "instances": sum(counts.values())}
-
-
-def run_video_demo(cfg: DictConfig) -> dict:
-    """``scripts/video_demo.py``: splash or overlay each frame of ``input`` into ``output``."""
-    from balloon_shapes.demo.video import run_video
-
-    if cfg.mode not in ("overlay", "splash"):
-        raise ValueError(f"mode={cfg.mode!r}: expected overlay or splash")
-    src, dst = str(cfg.input), str(cfg.output)
-    if not os.path.splitext(dst)[1]:  # a folder: name the video after the input
-        dst = os.path.join(dst, f"{os.path.splitext(os.path.basename(src))[0]}_{cfg.mode}.mp4")
-    from balloon_shapes.demo.video import probe
-
-    probe(src)  # bad input fails before the model is built
-    model, names = model_and_classes(cfg)
-    predictor = Predictor(model, names, cfg.score_thresh, cfg.device, cfg.amp, cfg.grayscale)
-    draw = lambda image, inst: render(predictor.prepare(image), inst, names, cfg.mode)  # noqa: E731
-    return run_video(
-        src, dst, predictor, draw, cfg.batch_size, cfg.every_n, cfg.max_frames, cfg.detections_json
-    )

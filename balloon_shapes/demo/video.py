@@ -16,9 +16,11 @@ from fractions import Fraction
 
 import av
 import numpy as np
+from omegaconf import DictConfig
 from tqdm import tqdm
 
-from balloon_shapes.demo.predictor import Instances, Predictor
+from balloon_shapes.demo.image_demo import render
+from balloon_shapes.demo.predictor import Instances, Predictor, model_and_classes
 from balloon_shapes.io import write_json
 
 CODECS = ("libx264", "h264", "mpeg4")  # probed in order: pip builds of OpenCV lack H.264
@@ -217,3 +219,22 @@ def _frame_record(i: int, inst: Instances) -> dict:
             for c, s, b in zip(inst.labels, inst.scores, inst.boxes)
         ],
     }
+
+
+def run_video_demo(cfg: DictConfig) -> dict:
+    """``scripts/video_demo.py``: splash or overlay each frame of ``input`` into ``output``."""
+    if cfg.mode not in ("overlay", "splash"):
+        raise ValueError(f"mode={cfg.mode!r}: expected overlay or splash")
+    src, dst = str(cfg.input), str(cfg.output)
+    if not os.path.splitext(dst)[1]:  # a folder: name the video after the input
+        dst = os.path.join(dst, f"{os.path.splitext(os.path.basename(src))[0]}_{cfg.mode}.mp4")
+    probe(src)  # bad input fails before the model is built
+    model, names = model_and_classes(cfg)
+    predictor = Predictor(model, names, cfg.score_thresh, cfg.device, cfg.amp, cfg.grayscale)
+    draw = lambda image, inst: render(predictor.prepare(image), inst, names, cfg.mode)  # noqa: E731
+    # batching helps a GPU; on a CPU one frame at a time is faster (measured: 4 frames batched
+    # took 1.3x as long as 4 single frames, R50-FPN on 2 cores)
+    batch = cfg.batch_size if predictor.device.type == "cuda" else 1
+    return run_video(
+        src, dst, predictor, draw, batch, cfg.every_n, cfg.max_frames, cfg.detections_json
+    )

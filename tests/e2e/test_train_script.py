@@ -59,3 +59,16 @@ def test_divergence_stops_with_advice(script, tmp_path):
     last = proc.stderr.strip().splitlines()[-1]
     assert "training diverged" in last and "lower train.lr" in last
     assert "Traceback" not in proc.stderr and not (tmp_path / "metrics.json").exists()
+
+
+def test_debug_env_shows_the_traceback(script, tmp_path):
+    env = {"BALLOON_SHAPES_DEBUG": "1"}
+    proc = script(
+        "train.py",
+        "+experiment=smoke",
+        f"output_dir={tmp_path}",
+        "train.max_itr=3",
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode != 0 and "Traceback" in proc.stderr
