@@ -9,31 +9,39 @@ import numpy as np
 import torch
 from omegaconf import DictConfig
 from pycocotools import mask as mask_utils
+from pycocotools.coco import COCO
 
-from balloon_shapes.data.coco import coco_metadata
+from balloon_shapes.data.coco import category_maps
 from balloon_shapes.data.mapper import annotation_mask, load_pixels
 from balloon_shapes.engine.data import load_split
 from balloon_shapes.engine.train import class_names
 from balloon_shapes.evaluation import report, robustness
 from balloon_shapes.evaluation.coco import coco_metrics, ground_truth, results_json
 from balloon_shapes.evaluation.inference import encode_masks, predict
-from balloon_shapes.evaluation.voc_style import match, voc_map
+from balloon_shapes.evaluation.voc_style import voc_map
 from balloon_shapes.io import write_json
 from balloon_shapes.modeling import build_model
 
 MODES = {"rgb": (False,), "gray": (True,), "compare": (False, True)}
 
 
-def classes(cfg: DictConfig) -> tuple[list[str], list[int], str | None]:
-    """(class names, json category id of each contiguous class, original json or None)."""
+def classes_and_gt(cfg: DictConfig, records) -> tuple[list[str], list[int], COCO]:
+    """(class names, json category id of each contiguous class, COCO ground truth).
+
+    With an original json (COCO), its classes and ids come from the COCO api already parsed
+    for the evaluation, so the json is not read once more.
+    """
     json_file = cfg.data.get("json_file")
     if json_file:
-        meta = coco_metadata(json_file)
-        to_contiguous = meta["thing_dataset_id_to_contiguous_id"]
-        ids = sorted(to_contiguous, key=to_contiguous.get)
-        return meta["thing_classes"], ids, json_file
+        gt = ground_truth(records, [], json_file, cfg.eval.backend)
+        names, to_contiguous = category_maps(gt.dataset)
+        return names, sorted(to_contiguous, key=to_contiguous.get), gt
     names = class_names(cfg)
-    return names, list(range(1, len(names) + 1)), None
+    return (
+        names,
+        list(range(1, len(names) + 1)),
+        ground_truth(records, names, None, cfg.eval.backend),
+    )
 
 
 def gt_rles(record: dict) -> tuple[list[dict], list[int]]:
@@ -50,17 +58,10 @@ def voc_items(preds: list[dict], gts: list[tuple]) -> list[tuple]:
 
 def missed(pred: dict, gt: tuple) -> int:
     """Ground-truth instances not matched at mask IoU 0.5 by a prediction scoring >= 0.5."""
-    keep = np.where(pred["scores"] >= 0.5)[0]
-    if not gt[0]:
-        return 0
-    if len(keep) == 0:
-        return len(gt[0])
-    ious = np.asarray(mask_utils.iou([pred["masks"][i] for i in keep], gt[0], [0] * len(gt[0])))
-    m = match(ious.reshape(len(keep), len(gt[0])), pred["labels"][keep], np.asarray(gt[1]))
-    return len(gt[0]) - int((m > -1).sum())
+    return len(gt[0]) - int(robustness.found(pred, *gt).sum())
 
 
-def evaluate_mode(cfg, model, records, gts, names, ids, json_file, gray: bool) -> dict:
+def evaluate_mode(cfg, model, records, gts, names, ids, gt_api, gray: bool) -> dict:
     e = cfg.eval
     preds = predict(
         model,
@@ -73,7 +74,7 @@ def evaluate_mode(cfg, model, records, gts, names, ids, json_file, gray: bool) -
         desc="inference (gray)" if gray else "inference",
     )
     results = results_json(preds, ids)
-    metrics = coco_metrics(ground_truth(records, names, json_file, e.backend), results, names)
+    metrics = coco_metrics(gt_api, results, names)
     metrics["voc_mAP50"] = voc_map(voc_items(preds, gts))["mAP50"]
     return {"preds": preds, "results": results, "metrics": metrics}
 
@@ -92,9 +93,7 @@ def write_outputs(cfg, run: dict, records, gts, names, suffix: str = "") -> None
     for it in worst:
         it["image"] = load_pixels(records[it["index"]])
     if worst:
-        report.worst_images_png(
-            os.path.join(out, f"worst_images{suffix}.png"), worst, names, cfg.eval.worst_images
-        )
+        report.worst_images_png(os.path.join(out, f"worst_images{suffix}.png"), worst, names)
 
 
 def compare_report(cfg, records, gts, runs: dict) -> dict:
@@ -126,12 +125,12 @@ def public(metrics: dict) -> dict:
 def evaluate(cfg: DictConfig) -> dict:
     """Predict on ``data.val``, write results json, metrics.json, PR curves, worst images."""
     records = load_split(cfg.data, "val")
-    names, ids, json_file = classes(cfg)
+    names, ids, gt_api = classes_and_gt(cfg, records)
     model = build_model(cfg.model)
     gts = [gt_rles(r) for r in records]
     summary, runs = {"images": len(records)}, {}
     for gray in MODES[cfg.eval.grayscale]:
-        run = evaluate_mode(cfg, model, records, gts, names, ids, json_file, gray)
+        run = evaluate_mode(cfg, model, records, gts, names, ids, gt_api, gray)
         runs["gray" if gray else "rgb"] = run
         suffix = "_gray" if gray else ""
         write_outputs(cfg, run, records, gts, names, suffix)

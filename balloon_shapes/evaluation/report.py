@@ -71,14 +71,13 @@ def pr_curves_png(path: str, evals: dict) -> None:
     atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"), suffix=".png")
 
 
-def worst_images_png(path: str, items: list[dict], class_names: list[str], n: int) -> None:
-    """The ``n`` images with the most missed instances: GT outlines in white, predictions filled.
+def worst_images_png(path: str, worst: list[dict], class_names: list[str]) -> None:
+    """Draw the given worst images: GT outlines in white, predictions filled, missed count.
 
     Args:
-        items: per image ``image`` (RGB), ``missed``, ``gt_rles``, ``pred`` (boxes, scores,
+        worst: per image ``image`` (RGB), ``missed``, ``gt_rles``, ``pred`` (boxes, scores,
             labels, masks as RLEs).
     """
-    worst = sorted(items, key=lambda it: -it["missed"])[:n]
     tiles = []
     for it in worst:
         p = it["pred"]
