@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from balloon_shapes.data.mapper import ImageReadError, to_gray3, to_tensor
+from balloon_shapes.data.mapper import read_image, to_gray3, to_tensor
 from balloon_shapes.evaluation.inference import auto_device
 from balloon_shapes.modeling import build_model
 from balloon_shapes.modeling.weights import WeightsError
@@ -43,14 +42,6 @@ def as_rgb(image: np.ndarray, bgr: bool = False) -> np.ndarray:
         return np.repeat(image.reshape(image.shape[0], image.shape[1], 1), 3, axis=2)
     image = image[:, :, :3]
     return np.ascontiguousarray(image[:, :, ::-1] if bgr else image)
-
-
-def read_any(path: str) -> np.ndarray:
-    """Read an image file as uint8 RGB, keeping 16-bit and alpha inputs readable."""
-    image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise ImageReadError(f"{path}: missing or not a readable image")
-    return as_rgb(image, bgr=image.ndim == 3)
 
 
 def checkpoint_config(path: str) -> DictConfig | None:
@@ -87,7 +78,7 @@ class Predictor:
 
     def prepare(self, image) -> np.ndarray:
         """The RGB uint8 image the model sees (gray when ``grayscale``)."""
-        rgb = read_any(image) if isinstance(image, str) else as_rgb(image)
+        rgb = read_image(image) if isinstance(image, str) else as_rgb(image)
         return to_gray3(rgb) if self.grayscale else rgb
 
     @torch.no_grad()

@@ -2,7 +2,8 @@ import cv2
 import numpy as np
 import pytest
 
-from balloon_shapes.demo.predictor import as_rgb, read_any
+from balloon_shapes.data.mapper import read_image
+from balloon_shapes.demo.predictor import as_rgb
 from balloon_shapes.demo.visualize import color_splash, grid, instance_colors, overlay
 
 
@@ -67,5 +68,5 @@ def test_as_rgb_normalises_layouts(tmp_path):
     assert np.array_equal(as_rgb(deep)[..., 0], gray)
     cv2.imwrite(str(tmp_path / "d.png"), deep)
     cv2.imwrite(str(tmp_path / "a.png"), rgba[:, :, [2, 1, 0, 3]])  # OpenCV writes BGRA
-    assert np.array_equal(read_any(str(tmp_path / "d.png"))[..., 1], gray)
-    assert np.array_equal(read_any(str(tmp_path / "a.png")), rgba[:, :, :3])
+    assert np.array_equal(read_image(str(tmp_path / "d.png"))[..., 1], gray)
+    assert np.array_equal(read_image(str(tmp_path / "a.png")), rgba[:, :, :3])
