@@ -7,6 +7,7 @@ Crowd annotations are kept with ``iscrowd: 1`` (training skips them, COCOeval ig
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections import defaultdict
@@ -40,11 +41,22 @@ class CocoError(ValueError):
 
 
 def read_coco_json(path: str) -> dict:
+    """The parsed json, shared: the loader and the COCO api parse val2017 once, not twice.
+
+    Treat it as read-only; whoever must change it copies it (see ``ground_truth``).
+    """
     if not os.path.isfile(path):
         raise CocoError(
             f"{path}: missing COCO annotations; run `python scripts/download.py coco-val` "
             "or set data.root to a folder with annotations/ and val2017/"
         )
+    stat = os.stat(path)
+    return _parse(os.path.abspath(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=1)
+def _parse(path: str, mtime_ns: int, size: int) -> dict:
+    """One parse per version of a file (the key changes when the file does)."""
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)

@@ -10,6 +10,7 @@ import numpy as np
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
+from balloon_shapes.data.coco import read_coco_json
 from balloon_shapes.data.export import coco_dict
 
 BACKENDS = ("pycocotools", "faster-coco-eval")
@@ -57,11 +58,15 @@ def ground_truth(
 ) -> COCO:
     """The COCO api over the original json when there is one, else built from the records."""
     coco_cls, _ = backend_classes(backend)
+    if json_file:
+        data = read_coco_json(json_file)  # already parsed by the loader
+        # COCOeval turns ground-truth polygons into RLEs in place: it gets its own annotations
+        dataset = {**data, "annotations": [dict(a) for a in data["annotations"]]}
+    else:
+        dataset = coco_dict(records, class_names, with_files=False)
+    gt = coco_cls()
+    gt.dataset = dataset
     with contextlib.redirect_stdout(io.StringIO()):
-        if json_file:
-            return coco_cls(json_file)
-        gt = coco_cls()
-        gt.dataset = coco_dict(records, class_names, with_files=False)
         gt.createIndex()
     return gt
 

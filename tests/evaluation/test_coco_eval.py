@@ -178,3 +178,46 @@ def test_contiguous_ids_map_back_to_json_ids(tmp_path):
         }
     ]
     assert results_json(pred, [1, 90])[0]["category_id"] == 90
+
+
+def test_coco_json_is_parsed_once_and_cocoeval_leaves_it_intact(tmp_path, monkeypatch):
+    import balloon_shapes.data.coco as coco_module
+
+    square = [[4.0, 4.0, 20.0, 4.0, 20.0, 20.0, 4.0, 20.0]]
+    data = {
+        "images": [{"id": i, "file_name": f"{i}.jpg", "height": 32, "width": 32} for i in (1, 2)],
+        "annotations": [
+            {
+                "id": i,
+                "image_id": i,
+                "category_id": 7,
+                "segmentation": square,
+                "bbox": [4, 4, 16, 16],
+                "area": 256,
+                "iscrowd": 0,
+            }
+            for i in (1, 2)
+        ],
+        "categories": [{"id": 7, "name": "thing"}],
+    }
+    path = tmp_path / "gt.json"
+    path.write_text(json.dumps(data))
+    loads = []
+    real_load = coco_module.json.load
+    monkeypatch.setattr(coco_module.json, "load", lambda f: loads.append(1) or real_load(f))
+    recs = load_coco(str(path), str(tmp_path))
+    gt = ground_truth(recs, [], str(path))
+    rle = mask_utils.encode(np.asfortranarray(mask_utils.decode(gt.annToRLE(gt.anns[1]))))
+    rle["counts"] = rle["counts"].decode()
+    results = [
+        {"image_id": i, "category_id": 7, "segmentation": rle, "bbox": [4, 4, 16, 16], "score": 0.9}
+        for i in (1, 2)
+    ]
+    assert coco_metrics(gt, results, ["thing"])["segm"]["AP50"] == pytest.approx(1.0)
+    assert len(loads) == 1  # the loader's parse served the COCO api too
+    again = load_coco(str(path), str(tmp_path))  # after COCOeval ran on the shared parse
+    assert again[0]["annotations"][0]["segmentation"] == square
+    data["categories"][0]["name"] = "renamed"
+    path.write_text(json.dumps(data) + " ")  # a new version of the file is read anew
+    assert coco_module.read_coco_json(str(path))["categories"][0]["name"] == "renamed"
+    assert len(loads) == 2
