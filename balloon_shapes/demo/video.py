@@ -1,21 +1,28 @@
-"""Video demo: decode in a thread, batched inference, splash/overlay, encode in a thread.
+"""Video demo: decode in a thread, inference in a worker pool, splash/overlay, encode in a thread.
 
-Decoding, the model and encoding overlap; the output keeps the input's resolution, frame
-rate and frame count, copies the audio track, and is written to a temp file renamed at the
-end, so an interrupted run leaves no partial video.
+Decoding, the model, drawing and encoding overlap; the output keeps the input's resolution,
+frame rate and frame count, copies the audio track, and is written to a temp file renamed at
+the end, so an interrupted run leaves no partial video. A webcam index is a live source: it
+runs until ``max_frames`` or Ctrl-C, which ends the recording cleanly.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import tempfile
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from fractions import Fraction
 
 import av
+import cv2
 import numpy as np
+import torch
 from omegaconf import DictConfig
 from tqdm import tqdm
 
@@ -30,6 +37,20 @@ _END = object()
 
 class VideoError(ValueError):
     """Bad video input or output; the message names the file."""
+
+
+@dataclass
+class Source:
+    """Where frames come from: a video file, or a camera (``live``: no end, no audio)."""
+
+    name: str
+    width: int
+    height: int
+    fps: Fraction
+    count: int | None
+    audio: bool
+    read: Callable[[int | None], Iterator[np.ndarray]]  # max_frames -> RGB frames
+    live: bool = False
 
 
 def probe(path: str) -> tuple[int, int, Fraction, int | None, bool]:
@@ -49,6 +70,42 @@ def probe(path: str) -> tuple[int, int, Fraction, int | None, bool]:
             return first.width, first.height, Fraction(fps or 0), frames, bool(c.streams.audio)
     except av.error.FFmpegError as e:
         raise VideoError(f"{path}: not a readable video ({type(e).__name__})") from None
+
+
+def open_source(spec: str | int) -> Source:
+    """A video file path, or a webcam index (an int, or a string of digits)."""
+    if isinstance(spec, int) or str(spec).isdigit():
+        return open_camera(int(spec))
+    width, height, fps, count, audio = probe(str(spec))
+    return Source(str(spec), width, height, fps, count, audio, lambda n: frames(str(spec), n))
+
+
+def open_camera(device: int | str) -> Source:
+    """A live OpenCV capture (``device``: camera index; a file path works too, for tests)."""
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # our line says it
+    try:
+        cap = cv2.VideoCapture(device)
+        ok, first = cap.read() if cap.isOpened() else (False, None)
+    finally:
+        cv2.utils.logging.setLogLevel(level)
+    if not ok:
+        cap.release()
+        raise VideoError(f"webcam {device}: cannot be opened (no camera there, or it is busy)")
+    fps = Fraction(cap.get(cv2.CAP_PROP_FPS) or 0).limit_denominator(1001)
+
+    def read(max_frames: int | None) -> Iterator[np.ndarray]:
+        try:
+            image, i = first, 0
+            while image is not None and (max_frames is None or i < max_frames):
+                yield cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+                ok, image = cap.read()
+                image, i = (image if ok else None), i + 1
+        finally:
+            cap.release()
+
+    height, width = first.shape[:2]
+    return Source(f"webcam{device}", width, height, fps, None, False, read, live=True)
 
 
 def check_output(src: str, dst: str) -> None:
@@ -86,25 +143,95 @@ def frames(path: str, max_frames: int | None) -> Iterator[np.ndarray]:
             yield frame.to_ndarray(format="rgb24")
 
 
-def _threaded(iterable, maxsize: int = 16) -> Iterator:
-    """Iterate ``iterable`` in a background thread (decoding overlaps the model)."""
+def _threaded(iterable: Iterator, maxsize: int = 16) -> Iterator:
+    """Iterate ``iterable`` in a background thread (decoding overlaps the model).
+
+    Closing the returned generator stops the thread and closes ``iterable`` (a camera is
+    released), even when the consumer quits early.
+    """
     q: queue.Queue = queue.Queue(maxsize)
     failure: list[BaseException] = []
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                pass
+        return False
 
     def work() -> None:
         try:
             for item in iterable:
-                q.put(item)
+                if not put(item):
+                    break
         except BaseException as e:  # surfaced in the consumer
             failure.append(e)
         finally:
-            q.put(_END)
+            getattr(iterable, "close", lambda: None)()
+            put(_END)
 
     threading.Thread(target=work, daemon=True).start()
-    while (item := q.get()) is not _END:
-        yield item
+    try:
+        while (item := q.get()) is not _END:
+            yield item
+    finally:
+        stop.set()
     if failure:
         raise failure[0]
+
+
+def _predicted(
+    batches: Iterator[list[tuple[int, np.ndarray]]],
+    predict: Callable[[list[np.ndarray]], list[Instances]],
+    every_n: int,
+    workers: int,
+) -> Iterator[tuple[list[tuple[int, np.ndarray]], Iterator[Instances]]]:
+    """Each batch with its instances (for frames ``i % every_n == 0``), in order.
+
+    ``workers`` batches are in the model at once, and the caller draws the oldest meanwhile.
+    """
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="model")
+    pending: deque[tuple[list, Future | None]] = deque()
+    try:
+        for batch in batches:
+            todo = [image for i, image in batch if i % every_n == 0]
+            pending.append((batch, pool.submit(predict, todo) if todo else None))
+            if len(pending) > workers:
+                yield _resolved(*pending.popleft())
+        while pending:
+            yield _resolved(*pending.popleft())
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _resolved(batch: list, future: Future | None) -> tuple[list, Iterator[Instances]]:
+    return batch, iter(future.result() if future is not None else ())
+
+
+@contextlib.contextmanager
+def split_threads(workers: int) -> Iterator[None]:
+    """Share the CPU's torch threads among ``workers`` concurrent forward passes."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, before // workers))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def plan(device: torch.device, batch_size: int, workers: int | None) -> tuple[int, int]:
+    """(frames per forward pass, forward passes at once) for a device.
+
+    On a CPU one frame at a time is faster than batches (4 frames batched took 1.3x as long
+    as 4 single frames, R50-FPN on 2 cores), and two passes of one thread each beat one of
+    two threads (``benchmarks/video_fps.py``). A GPU takes batches, one at a time.
+    """
+    if device.type == "cuda":
+        return batch_size, workers or 1
+    return 1, workers or (2 if torch.get_num_threads() >= 2 else 1)
 
 
 class Encoder(threading.Thread):
@@ -144,7 +271,7 @@ class Encoder(threading.Thread):
 
 
 def run_video(
-    src: str,
+    src: str | Source,
     dst: str,
     predictor: Predictor,
     draw: Callable[[np.ndarray, Instances], np.ndarray],
@@ -152,37 +279,27 @@ def run_video(
     every_n: int = 1,
     max_frames: int | None = None,
     detections_json: str | None = None,
+    workers: int = 1,
 ) -> dict:
-    """Process ``src`` into ``dst``; returns frame count, fps and seconds."""
-    width, height, fps, count, audio = probe(src)
-    check_output(src, dst)
-    if not fps:
-        fps = FALLBACK_FPS  # some sources read as 0 fps: keep the writer alive
+    """Process a video file (or a :class:`Source`) into ``dst``; returns frames, fps, output."""
+    source = src if isinstance(src, Source) else open_source(src)
+    check_output(source.name, dst)
+    fps = source.fps or FALLBACK_FPS  # some sources read as 0 fps: keep the writer alive
+    count = source.count
     total = min(count, max_frames) if count and max_frames else (count or max_frames)
     fd, tmp = tempfile.mkstemp(
         dir=os.path.dirname(os.path.abspath(dst)), prefix=".tmp-", suffix=".mp4"
     )
     os.close(fd)
-    encoder = Encoder(src, tmp, fps, (width, height), audio and max_frames is None)
-    last = Instances(
-        np.zeros((0, 4)), np.zeros(0, int), np.zeros(0), np.zeros((0, height, width), bool)
-    )
-    detections, n = [], 0
+    size = (source.width, source.height)
+    encoder = Encoder(source.name, tmp, fps, size, source.audio and max_frames is None)
+    detections: list[dict] = []
     try:
         encoder.start()
-        with tqdm(total=total, unit="frame", desc=os.path.basename(src)) as bar:
-            for item in _batches(_threaded(frames(src, max_frames)), batch_size):
-                todo = [im for i, im in item if i % every_n == 0]
-                results = iter(predictor.batch(todo)) if todo else iter(())
-                for i, image in item:
-                    if i % every_n == 0:
-                        last = next(results)
-                    encoder.q.put((i, draw(image, last)))
-                    detections.append(_frame_record(i, last))
-                    n += 1
-                    bar.update(1)
-                if encoder.error:
-                    raise encoder.error
+        with tqdm(total=total, unit="frame", desc=os.path.basename(source.name)) as bar:
+            batches = _batches(_threaded(source.read(max_frames)), batch_size)
+            with contextlib.closing(_predicted(batches, predictor.batch, every_n, workers)) as done:
+                _draw_all(done, draw, every_n, encoder, detections, bar, source)
         encoder.q.put(_END)
         encoder.join()
         if encoder.error:
@@ -197,7 +314,27 @@ def run_video(
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
-    return {"frames": n, "fps": float(fps), "output": dst}
+    return {"frames": len(detections), "fps": float(fps), "output": dst}
+
+
+def _draw_all(done, draw, every_n, encoder, detections, bar, source: Source) -> None:
+    """Draw each predicted frame and hand it to the encoder; Ctrl-C ends a live source."""
+    h, w = source.height, source.width
+    last = Instances(np.zeros((0, 4)), np.zeros(0, int), np.zeros(0), np.zeros((0, h, w), bool))
+    try:
+        for batch, results in done:
+            for i, image in batch:
+                if i % every_n == 0:
+                    last = next(results)
+                encoder.q.put((i, draw(image, last)))
+                detections.append(_frame_record(i, last))
+                bar.update(1)
+            if encoder.error:
+                raise encoder.error
+    except KeyboardInterrupt:
+        if not source.live:
+            raise
+        print(f"{source.name}: stopped after {len(detections)} frames")
 
 
 def _batches(items: Iterator[np.ndarray], size: int) -> Iterator[list[tuple[int, np.ndarray]]]:
@@ -225,16 +362,25 @@ def run_video_demo(cfg: DictConfig) -> dict:
     """``scripts/video_demo.py``: splash or overlay each frame of ``input`` into ``output``."""
     if cfg.mode not in ("overlay", "splash"):
         raise ValueError(f"mode={cfg.mode!r}: expected overlay or splash")
-    src, dst = str(cfg.input), str(cfg.output)
+    source = open_source(cfg.input)  # bad input fails before the model is built
+    dst = str(cfg.output)
     if not os.path.splitext(dst)[1]:  # a folder: name the video after the input
-        dst = os.path.join(dst, f"{os.path.splitext(os.path.basename(src))[0]}_{cfg.mode}.mp4")
-    probe(src)  # bad input fails before the model is built
+        stem = os.path.splitext(os.path.basename(source.name))[0]
+        dst = os.path.join(dst, f"{stem}_{cfg.mode}.mp4")
     model, names = model_and_classes(cfg)
     predictor = Predictor(model, names, cfg.score_thresh, cfg.device, cfg.amp, cfg.grayscale)
     draw = lambda image, inst: render(predictor.prepare(image), inst, names, cfg.mode)  # noqa: E731
-    # batching helps a GPU; on a CPU one frame at a time is faster (measured: 4 frames batched
-    # took 1.3x as long as 4 single frames, R50-FPN on 2 cores)
-    batch = cfg.batch_size if predictor.device.type == "cuda" else 1
-    return run_video(
-        src, dst, predictor, draw, batch, cfg.every_n, cfg.max_frames, cfg.detections_json
-    )
+    batch, workers = plan(predictor.device, cfg.batch_size, cfg.workers)
+    threads = split_threads(workers) if predictor.device.type == "cpu" else contextlib.nullcontext()
+    with threads:
+        return run_video(
+            source,
+            dst,
+            predictor,
+            draw,
+            batch,
+            cfg.every_n,
+            cfg.max_frames,
+            cfg.detections_json,
+            workers,
+        )

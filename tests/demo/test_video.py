@@ -1,6 +1,9 @@
 """Video pipeline on synthetic clips: frames, fps, size and audio kept; failures leave nothing."""
 
+import json
 import os
+import threading
+import time
 from fractions import Fraction
 
 import av
@@ -8,7 +11,7 @@ import numpy as np
 import pytest
 
 from balloon_shapes.demo.predictor import Instances
-from balloon_shapes.demo.video import VideoError, probe, run_video
+from balloon_shapes.demo.video import VideoError, open_camera, open_source, probe, run_video
 from balloon_shapes.demo.visualize import color_splash
 
 
@@ -55,8 +58,25 @@ class FakePredictor:
         out = []
         for im in images:
             mask = (im[..., 0] > 180) & (im[..., 2] < 120)
-            out.append(Instances(np.zeros((1, 4)), np.array([1]), np.array([0.9]), mask[None]))
+            xs = np.flatnonzero(mask.any(0))
+            box = np.array([[xs.min(), 0, xs.max(), 0]], float) if len(xs) else np.zeros((1, 4))
+            out.append(Instances(box, np.array([1]), np.array([0.9]), mask[None]))
         return out
+
+
+class SlowFakePredictor(FakePredictor):
+    """Takes a random while per batch, so concurrent batches finish out of order."""
+
+    def __init__(self):
+        super().__init__()
+        self.rng = np.random.default_rng(0)
+        self.lock = threading.Lock()
+
+    def batch(self, images):
+        with self.lock:
+            delay = self.rng.uniform(0, 0.05)
+        time.sleep(delay)
+        return super().batch(images)
 
 
 def splash(image, inst):
@@ -142,3 +162,48 @@ def test_bad_inputs(tmp_path):
     if not os.access(locked, os.W_OK):  # root ignores permissions
         with pytest.raises(VideoError, match="not writable"):
             run_video(str(good), str(locked / "o.mp4"), FakePredictor(), splash)
+
+
+def test_concurrent_batches_keep_frame_order(tmp_path):
+    src, det = tmp_path / "in.mp4", tmp_path / "det.json"
+    write_clip(src, n=20)
+    info = run_video(
+        str(src),
+        str(tmp_path / "o.mp4"),
+        SlowFakePredictor(),
+        splash,
+        batch_size=2,
+        workers=3,
+        detections_json=str(det),
+    )
+    records = json.loads(det.read_text())
+    assert info["frames"] == 20 and [r["frame"] for r in records] == list(range(20))
+    left = [r["instances"][0]["box"][0] for r in records]
+    assert np.allclose(np.diff(left), 2, atol=1)  # each frame got its own mask: 2 px per frame
+
+
+def test_webcam_reader_on_a_file_and_a_missing_camera(tmp_path):
+    src = tmp_path / "in.mp4"
+    write_clip(src, n=6, fps=15)
+    camera = open_camera(str(src))  # the live reader, fed by a file
+    assert camera.live and (camera.width, camera.height) == (64, 48) and camera.count is None
+    info = run_video(camera, str(tmp_path / "cam.mp4"), FakePredictor(), splash, max_frames=4)
+    frames, fps, size, _ = read_clip(tmp_path / "cam.mp4")
+    assert info["frames"] == len(frames) == 4 and fps == 15 and size == (64, 48)
+    with pytest.raises(VideoError, match="webcam 9: cannot be opened"):
+        open_source("9")
+
+
+def test_ctrl_c_ends_a_live_recording_cleanly(tmp_path):
+    src = tmp_path / "in.mp4"
+    write_clip(src, n=12)
+    seen = []
+
+    def stop_at_5(image, inst):
+        seen.append(1)
+        if len(seen) == 6:
+            raise KeyboardInterrupt
+        return image
+
+    info = run_video(open_camera(str(src)), str(tmp_path / "cam.mp4"), FakePredictor(), stop_at_5)
+    assert info["frames"] == len(read_clip(tmp_path / "cam.mp4")[0]) == 5

@@ -84,6 +84,8 @@ def test_video_demo_script(script, tmp_path, checkpoint):
     missing = script(
         "video_demo.py", f"input={tmp_path / 'nope.mp4'}", f"output={tmp_path / 'o.mp4'}"
     )
-    for proc, message in ((same, "overwrite the input"), (missing, "no such file")):
+    camera = script("video_demo.py", "input=7", f"output={tmp_path}")
+    cases = ((same, "overwrite the input"), (missing, "no such file"), (camera, "webcam 7"))
+    for proc, message in cases:
         lines = proc.stderr.strip().splitlines()
         assert proc.returncode == 2 and len(lines) == 1 and message in lines[0]
