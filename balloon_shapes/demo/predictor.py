@@ -14,7 +14,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from balloon_shapes.data.mapper import read_image, to_gray3, to_tensor
-from balloon_shapes.evaluation.inference import auto_device
+from balloon_shapes.evaluation.inference import auto_device, inference_model
 from balloon_shapes.modeling import build_model
 from balloon_shapes.modeling.weights import WeightsError
 
@@ -72,7 +72,7 @@ class Predictor:
         grayscale: bool = False,
     ) -> None:
         self.device = auto_device(device)
-        self.model = model.eval().to(self.device)
+        self.model = inference_model(model, self.device)
         self.class_names, self.score_thresh = class_names, score_thresh
         self.amp, self.grayscale = amp, grayscale
 

@@ -44,6 +44,15 @@ def auto_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+def inference_model(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """``model`` in eval mode on ``device``; NHWC on a CPU, where oneDNN convolutions run
+    faster that way (R50-FPN at 800 px: 1.18x, ``benchmarks/video_fps.py``)."""
+    model = model.eval().to(device)
+    if device.type == "cpu":
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
 @torch.no_grad()
 def predict(
     model: torch.nn.Module,
@@ -62,7 +71,7 @@ def predict(
         (1-based contiguous), ``masks`` (RLEs of the masks thresholded at 0.5).
     """
     dev = auto_device(device)
-    model = model.eval().to(dev)
+    model = inference_model(model, dev)
     loader = DataLoader(
         ImageDataset(records, grayscale),
         batch_size=batch_size,

@@ -1,0 +1,31 @@
+"""Predictor: NHWC on a CPU without changing the detections; any image layout in."""
+
+import copy
+
+import numpy as np
+import torch
+
+from balloon_shapes.data.mapper import to_tensor
+from balloon_shapes.demo.predictor import Predictor
+from balloon_shapes.modeling import build_model
+
+
+def test_cpu_predictor_runs_nhwc_with_the_same_detections(smoke_cfg):
+    cfg = smoke_cfg("model.channels_last=false")
+    torch.manual_seed(0)
+    model = build_model(cfg.model).eval()
+    reference = copy.deepcopy(model)
+    image = np.random.default_rng(0).integers(0, 255, (64, 80, 3), dtype=np.uint8)
+    predictor = Predictor(model, ["a", "b", "c", "d"], score_thresh=0.0, device="cpu")
+    conv = next(m for m in predictor.model.modules() if isinstance(m, torch.nn.Conv2d))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    got = predictor(image)
+    with torch.no_grad():
+        want = reference([to_tensor(image)])[0]
+    assert len(got) == len(want["scores"]) > 0  # random heads still score many boxes
+    np.testing.assert_allclose(got.boxes, want["boxes"].numpy(), atol=1e-3)
+    np.testing.assert_allclose(got.scores, want["scores"].numpy(), atol=1e-4)
+    masks = (want["masks"][:, 0] > 0.5).numpy()
+    assert (got.masks != masks).mean() < 1e-3
+    gray = predictor(image.mean(2).astype(np.uint8))  # [H,W] works too
+    assert gray.masks.shape[1:] == (64, 80)
