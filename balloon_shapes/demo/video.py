@@ -223,15 +223,15 @@ def split_threads(workers: int) -> Iterator[None]:
 
 
 def plan(device: torch.device, batch_size: int, workers: int | None) -> tuple[int, int]:
-    """(frames per forward pass, forward passes at once) for a device.
+    """(frames per forward pass, forward passes at once) for a device; ``workers`` None = 1.
 
     On a CPU one frame at a time is faster than batches (4 frames batched took 1.3x as long
-    as 4 single frames, R50-FPN on 2 cores), and two passes of one thread each beat one of
-    two threads (``benchmarks/video_fps.py``). A GPU takes batches, one at a time.
+    as 4 single frames, R50-FPN on 2 cores). Two passes of one thread each against one of
+    two threads measured 0.94-1.04x end to end with NHWC convolutions on 2 cores
+    (``benchmarks/video_fps.py --workers 2``), so one pass at a time is the default; more
+    may pay on CPUs with many cores. A GPU takes batches.
     """
-    if device.type == "cuda":
-        return batch_size, workers or 1
-    return 1, workers or (2 if torch.get_num_threads() >= 2 else 1)
+    return (batch_size if device.type == "cuda" else 1), (workers or 1)
 
 
 class Encoder(threading.Thread):
