@@ -73,6 +73,13 @@ class Predictor:
     ) -> None:
         self.device = auto_device(device)
         self.model = inference_model(model, self.device)
+        heads = getattr(self.model, "roi_heads", None)
+        if heads is not None and heads.score_thresh < score_thresh:
+            # detections below the demo's threshold would be dropped anyway: not running the
+            # mask head on them nor pasting their masks at full size gives the same instances
+            # (NMS only lets a higher score suppress a box), faster
+            # torchvision keeps scores > thresh, compared in float32: the float32 just below
+            heads.score_thresh = float(np.nextafter(np.float32(score_thresh), np.float32(0)))
         self.class_names, self.score_thresh = class_names, score_thresh
         self.amp, self.grayscale = amp, grayscale
 

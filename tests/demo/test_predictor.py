@@ -29,3 +29,21 @@ def test_cpu_predictor_runs_nhwc_with_the_same_detections(smoke_cfg):
     assert (got.masks != masks).mean() < 1e-3
     gray = predictor(image.mean(2).astype(np.uint8))  # [H,W] works too
     assert gray.masks.shape[1:] == (64, 80)
+
+
+def test_threshold_moves_into_the_model_without_changing_instances(smoke_cfg):
+    cfg = smoke_cfg("model.roi.score_thresh=0.05")
+    torch.manual_seed(1)
+    model = build_model(cfg.model).eval()
+    reference = copy.deepcopy(model)
+    image = np.random.default_rng(1).integers(0, 255, (64, 80, 3), dtype=np.uint8)
+    with torch.no_grad():
+        want = reference([to_tensor(image)])[0]
+    thresh = float(want["scores"].median())  # half survive; one scores exactly the threshold
+    predictor = Predictor(model, ["a", "b", "c", "d"], score_thresh=thresh, device="cpu")
+    assert thresh - 1e-7 < predictor.model.roi_heads.score_thresh < thresh
+    got = predictor(image)
+    keep = (want["scores"] >= thresh).numpy()
+    assert 0 < len(got) == keep.sum() < len(keep)
+    np.testing.assert_allclose(got.scores, want["scores"].numpy()[keep], atol=1e-4)
+    np.testing.assert_allclose(got.boxes, want["boxes"].numpy()[keep], atol=1e-3)
