@@ -60,7 +60,11 @@ def checkpoint_config(path: str) -> DictConfig | None:
 
 
 class Predictor:
-    """Runs a Mask R-CNN on images; ``grayscale`` converts inputs to 3-channel gray first."""
+    """Runs a Mask R-CNN on images; ``grayscale`` converts inputs to 3-channel gray first.
+
+    Takes ``model`` over: eval mode on the device (NHWC on a CPU), and a box score threshold
+    raised to ``score_thresh``; pass a copy to keep using the model elsewhere.
+    """
 
     def __init__(
         self,
