@@ -11,7 +11,6 @@ NHWC on a CPU and bf16 with --amp).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import copy
 import os
 import platform
@@ -27,7 +26,7 @@ import torch
 from balloon_shapes.config import load_config
 from balloon_shapes.data.mapper import to_tensor
 from balloon_shapes.demo.predictor import Predictor
-from balloon_shapes.demo.video import pick_codec, plan, run_video, split_threads
+from balloon_shapes.demo.video import frames_per_pass, pick_codec, run_video
 from balloon_shapes.demo.visualize import color_splash
 from balloon_shapes.modeling import build_model
 
@@ -111,7 +110,6 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--amp", action="store_true")
-    parser.add_argument("--workers", type=int, default=None, help="default: as the demo picks")
     args = parser.parse_args()
     device = "cuda" if args.device == "auto" and torch.cuda.is_available() else args.device
     name = (
@@ -141,18 +139,14 @@ def main() -> None:
             n = naive(src, os.path.join(tmp, "naive.mp4"), predictor)
             t_naive, m_naive = time.perf_counter() - start, model_s.pop()
             start = time.perf_counter()
-            batch, workers = plan(predictor.device, args.batch_size, args.workers)  # as the demo
-            cpu = predictor.device.type == "cpu"
-            with split_threads(workers) if cpu else contextlib.nullcontext():
-                run_video(
-                    src, os.path.join(tmp, "piped.mp4"), predictor, draw, batch, workers=workers
-                )
-            t_piped, m_piped = time.perf_counter() - start, model_s.pop() / workers
+            batch = frames_per_pass(predictor.device, args.batch_size)  # as the demo does
+            run_video(src, os.path.join(tmp, "piped.mp4"), predictor, draw, batch)
+            t_piped, m_piped = time.perf_counter() - start, model_s.pop()
             print(
                 f"{w}x{h} {depth}-FPN: naive with the plain model {n / t_plain:.2f} fps,"
                 f" naive with the demo's predictor {n / t_naive:.2f} fps,"
                 f" pipelined {n / t_piped:.2f} fps; pipelined/naive {t_naive / t_piped:.2f}x,"
-                f" pipelined/plain {t_plain / t_piped:.2f}x (batch {batch}, {workers} at once);"
+                f" pipelined/plain {t_plain / t_piped:.2f}x (batch {batch});"
                 f" model share {m_naive / t_naive:.0%} naive,"
                 f" {m_piped / t_piped:.0%} pipelined"
             )

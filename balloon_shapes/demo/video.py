@@ -1,4 +1,4 @@
-"""Video demo: decode in a thread, inference in a worker pool, splash/overlay, encode in a thread.
+"""Video demo: decode in a thread, the model in the main thread, draw and encode in a thread.
 
 Decoding, the model, drawing and encoding overlap; the output keeps the input's resolution,
 frame rate and frame count, copies the audio track, and is written to a temp file renamed at
@@ -13,9 +13,7 @@ import os
 import queue
 import tempfile
 import threading
-from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -183,65 +181,28 @@ def _threaded(iterable: Iterator, maxsize: int = 16) -> Iterator:
         raise failure[0]
 
 
-def _predicted(
-    batches: Iterator[list[tuple[int, np.ndarray]]],
-    predict: Callable[[list[np.ndarray]], list[Instances]],
-    every_n: int,
-    workers: int,
-) -> Iterator[tuple[list[tuple[int, np.ndarray]], Iterator[Instances]]]:
-    """Each batch with its instances (for frames ``i % every_n == 0``), in order.
-
-    ``workers`` batches are in the model at once, and the caller draws the oldest meanwhile.
-    """
-    pool = ThreadPoolExecutor(workers, thread_name_prefix="model")
-    pending: deque[tuple[list, Future | None]] = deque()
-    try:
-        for batch in batches:
-            todo = [image for i, image in batch if i % every_n == 0]
-            pending.append((batch, pool.submit(predict, todo) if todo else None))
-            if len(pending) > workers:
-                yield _resolved(*pending.popleft())
-        while pending:
-            yield _resolved(*pending.popleft())
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _resolved(batch: list, future: Future | None) -> tuple[list, Iterator[Instances]]:
-    return batch, iter(future.result() if future is not None else ())
-
-
-@contextlib.contextmanager
-def split_threads(workers: int) -> Iterator[None]:
-    """Share the CPU's torch threads among ``workers`` concurrent forward passes."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(max(1, before // workers))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def plan(device: torch.device, batch_size: int, workers: int | None) -> tuple[int, int]:
-    """(frames per forward pass, forward passes at once) for a device; ``workers`` None = 1.
-
-    On a CPU one frame at a time is faster than batches (4 frames batched took 1.3x as long
-    as 4 single frames, R50-FPN on 2 cores). Two passes of one thread each against one of
-    two threads measured 0.94-1.04x end to end with NHWC convolutions on 2 cores
-    (``benchmarks/video_fps.py --workers 2``), so one pass at a time is the default; more
-    may pay on CPUs with many cores. A GPU takes batches.
-    """
-    return (batch_size if device.type == "cuda" else 1), (workers or 1)
+def frames_per_pass(device: torch.device, batch_size: int) -> int:
+    """``batch_size`` on a GPU; 1 on a CPU, where batches are slower (4 frames batched took
+    1.3x as long as 4 single frames, R50-FPN on 2 cores)."""
+    return batch_size if device.type == "cuda" else 1
 
 
 class Encoder(threading.Thread):
-    """Encodes frames from a queue into ``tmp``; copies ``src``'s audio at the end."""
+    """Draws and encodes (frame index, image, instances) from a queue into ``tmp``; copies
+    ``src``'s audio at the end. The model keeps the main thread and its warm thread pool."""
 
     def __init__(
-        self, src: str, tmp: str, fps: Fraction, size: tuple[int, int], audio: bool
+        self,
+        src: str,
+        tmp: str,
+        fps: Fraction,
+        size: tuple[int, int],
+        audio: bool,
+        draw: Callable[[np.ndarray, Instances], np.ndarray],
     ) -> None:
         super().__init__(daemon=True)
         self.src, self.tmp, self.fps, self.size, self.audio = src, tmp, fps, size, audio
+        self.draw = draw
         self.q: queue.Queue = queue.Queue(16)
         self.error: BaseException | None = None
 
@@ -253,8 +214,8 @@ class Encoder(threading.Thread):
                 if self.audio:
                     audio_in = av.open(self.src)
                     audio_out = out.add_stream_from_template(audio_in.streams.audio[0])
-                for i, image in iter(lambda: self.q.get(), _END):
-                    frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+                for i, image, instances in iter(self.q.get, _END):
+                    frame = av.VideoFrame.from_ndarray(self.draw(image, instances), format="rgb24")
                     frame.pts, frame.time_base = i, 1 / self.fps
                     out.mux(stream.encode(frame))
                 out.mux(stream.encode())
@@ -279,7 +240,6 @@ def run_video(
     every_n: int = 1,
     max_frames: int | None = None,
     detections_json: str | None = None,
-    workers: int = 1,
 ) -> dict:
     """Process a video file (or a :class:`Source`) into ``dst``; returns frames, fps, output."""
     source = src if isinstance(src, Source) else open_source(src)
@@ -292,14 +252,21 @@ def run_video(
     )
     os.close(fd)
     size = (source.width, source.height)
-    encoder = Encoder(source.name, tmp, fps, size, source.audio and max_frames is None)
+    encoder = Encoder(source.name, tmp, fps, size, source.audio and max_frames is None, draw)
     detections: list[dict] = []
     try:
         encoder.start()
         with tqdm(total=total, unit="frame", desc=os.path.basename(source.name)) as bar:
-            batches = _batches(_threaded(source.read(max_frames)), batch_size)
-            with contextlib.closing(_predicted(batches, predictor.batch, every_n, workers)) as done:
-                _draw_all(done, draw, every_n, encoder, detections, bar, source)
+            with contextlib.closing(_threaded(source.read(max_frames))) as decoded:
+                _predict_all(
+                    _batches(decoded, batch_size),
+                    predictor,
+                    every_n,
+                    encoder,
+                    bar,
+                    source,
+                    detections,
+                )
         encoder.q.put(_END)
         encoder.join()
         if encoder.error:
@@ -317,16 +284,18 @@ def run_video(
     return {"frames": len(detections), "fps": float(fps), "output": dst}
 
 
-def _draw_all(done, draw, every_n, encoder, detections, bar, source: Source) -> None:
-    """Draw each predicted frame and hand it to the encoder; Ctrl-C ends a live source."""
+def _predict_all(batches, predictor, every_n, encoder, bar, source: Source, detections) -> None:
+    """Run the model on each batch, queue its frames for drawing; Ctrl-C ends a live source."""
     h, w = source.height, source.width
     last = Instances(np.zeros((0, 4)), np.zeros(0, int), np.zeros(0), np.zeros((0, h, w), bool))
     try:
-        for batch, results in done:
+        for batch in batches:
+            todo = [image for i, image in batch if i % every_n == 0]
+            results = iter(predictor.batch(todo)) if todo else iter(())
             for i, image in batch:
                 if i % every_n == 0:
                     last = next(results)
-                encoder.q.put((i, draw(image, last)))
+                encoder.q.put((i, image, last))
                 detections.append(_frame_record(i, last))
                 bar.update(1)
             if encoder.error:
@@ -370,17 +339,7 @@ def run_video_demo(cfg: DictConfig) -> dict:
     model, names = model_and_classes(cfg)
     predictor = Predictor(model, names, cfg.score_thresh, cfg.device, cfg.amp, cfg.grayscale)
     draw = lambda image, inst: render(predictor.prepare(image), inst, names, cfg.mode)  # noqa: E731
-    batch, workers = plan(predictor.device, cfg.batch_size, cfg.workers)
-    threads = split_threads(workers) if predictor.device.type == "cpu" else contextlib.nullcontext()
-    with threads:
-        return run_video(
-            source,
-            dst,
-            predictor,
-            draw,
-            batch,
-            cfg.every_n,
-            cfg.max_frames,
-            cfg.detections_json,
-            workers,
-        )
+    batch = frames_per_pass(predictor.device, cfg.batch_size)
+    return run_video(
+        source, dst, predictor, draw, batch, cfg.every_n, cfg.max_frames, cfg.detections_json
+    )

@@ -10,18 +10,22 @@ from balloon_shapes.demo.predictor import Predictor
 from balloon_shapes.modeling import build_model
 
 
-def test_cpu_predictor_runs_nhwc_with_the_same_detections(smoke_cfg):
-    cfg = smoke_cfg("model.channels_last=false")
-    torch.manual_seed(0)
+def random_model_and_reference(cfg, seed: int):
+    """A random-weight model, an untouched copy's raw output on a random image, the image."""
+    torch.manual_seed(seed)
     model = build_model(cfg.model).eval()
-    reference = copy.deepcopy(model)
-    image = np.random.default_rng(0).integers(0, 255, (64, 80, 3), dtype=np.uint8)
+    image = np.random.default_rng(seed).integers(0, 255, (64, 80, 3), dtype=np.uint8)
+    with torch.no_grad():
+        want = copy.deepcopy(model)([to_tensor(image)])[0]
+    return model, want, image
+
+
+def test_cpu_predictor_runs_nhwc_with_the_same_detections(smoke_cfg):
+    model, want, image = random_model_and_reference(smoke_cfg("model.channels_last=false"), 0)
     predictor = Predictor(model, ["a", "b", "c", "d"], score_thresh=0.0, device="cpu")
     conv = next(m for m in predictor.model.modules() if isinstance(m, torch.nn.Conv2d))
     assert conv.weight.is_contiguous(memory_format=torch.channels_last)
     got = predictor(image)
-    with torch.no_grad():
-        want = reference([to_tensor(image)])[0]
     assert len(got) == len(want["scores"]) > 0  # random heads still score many boxes
     np.testing.assert_allclose(got.boxes, want["boxes"].numpy(), atol=1e-3)
     np.testing.assert_allclose(got.scores, want["scores"].numpy(), atol=1e-4)
@@ -32,13 +36,7 @@ def test_cpu_predictor_runs_nhwc_with_the_same_detections(smoke_cfg):
 
 
 def test_threshold_moves_into_the_model_without_changing_instances(smoke_cfg):
-    cfg = smoke_cfg("model.roi.score_thresh=0.05")
-    torch.manual_seed(1)
-    model = build_model(cfg.model).eval()
-    reference = copy.deepcopy(model)
-    image = np.random.default_rng(1).integers(0, 255, (64, 80, 3), dtype=np.uint8)
-    with torch.no_grad():
-        want = reference([to_tensor(image)])[0]
+    model, want, image = random_model_and_reference(smoke_cfg("model.roi.score_thresh=0.05"), 1)
     thresh = float(want["scores"].median())  # half survive; one scores exactly the threshold
     predictor = Predictor(model, ["a", "b", "c", "d"], score_thresh=thresh, device="cpu")
     assert thresh - 1e-7 < predictor.model.roi_heads.score_thresh < thresh
