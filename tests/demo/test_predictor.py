@@ -45,3 +45,16 @@ def test_threshold_moves_into_the_model_without_changing_instances(smoke_cfg):
     assert 0 < len(got) == keep.sum() < len(keep)
     np.testing.assert_allclose(got.scores, want["scores"].numpy()[keep], atol=1e-4)
     np.testing.assert_allclose(got.boxes, want["boxes"].numpy()[keep], atol=1e-3)
+
+
+def test_batch_matches_single_images_and_bf16_runs(smoke_cfg):
+    model, _, image = random_model_and_reference(smoke_cfg(), 2)
+    predictor = Predictor(model, ["a", "b", "c", "d"], score_thresh=0.0, device="cpu")
+    other = np.ascontiguousarray(image[::-1])
+    batched = predictor.batch([image, other])  # the GPU path: one forward pass for both
+    for got, single in zip(batched, (predictor(image), predictor(other))):
+        assert len(got) == len(single) > 0
+        np.testing.assert_allclose(got.boxes, single.boxes, atol=1e-2)
+    predictor.amp = True  # bf16 autocast on a CPU: numpy float32 out, masks bool
+    out = predictor(image)
+    assert out.boxes.dtype == out.scores.dtype == np.float32 and out.masks.dtype == bool
