@@ -3,6 +3,7 @@
     python scripts/video_demo.py input=balloons.mp4 output=splash.mp4 model.weights=best.ckpt
     python scripts/video_demo.py input=clip.mp4 output=out.mp4 mode=overlay every_n=3 \
         max_frames=300 detections_json=dets.json model.weights=...
+    python scripts/video_demo.py input=0 output=outputs/demo model.weights=...  # webcam; Ctrl-C
 """
 
 from __future__ import annotations
