@@ -71,8 +71,8 @@ def probe(path: str) -> tuple[int, int, Fraction, int | None, bool]:
 
 
 def open_source(spec: str | int) -> Source:
-    """A video file path, or a webcam index (an int, or a string of digits)."""
-    if isinstance(spec, int) or str(spec).isdigit():
+    """A video file path, or a webcam index (an int, or a string of digits naming no file)."""
+    if isinstance(spec, int) or (str(spec).isdigit() and not os.path.exists(str(spec))):
         return open_camera(int(spec))
     width, height, fps, count, audio = probe(str(spec))
     return Source(str(spec), width, height, fps, count, audio, lambda n: frames(str(spec), n))
