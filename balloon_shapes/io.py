@@ -42,16 +42,6 @@ def write_json(path: str, obj) -> None:
     atomic_write(path, _write)
 
 
-def write_png(path: str, image_rgb: np.ndarray) -> None:
-    """Write an RGB uint8 image as PNG, atomically."""
-
-    def _write(tmp: str) -> None:
-        if not cv2.imwrite(tmp, np.ascontiguousarray(image_rgb[:, :, ::-1])):
-            raise OSError(f"{path}: could not encode PNG")
-
-    atomic_write(path, _write, suffix=".png")
-
-
 def write_image(path: str, image_rgb: np.ndarray) -> None:
     """Write an RGB uint8 image in the format its extension names (.jpg, .png, ...), atomically."""
     ext = os.path.splitext(path)[1] or ".png"
@@ -61,3 +51,8 @@ def write_image(path: str, image_rgb: np.ndarray) -> None:
             raise OSError(f"{path}: could not encode {ext}")
 
     atomic_write(path, _write, suffix=ext)
+
+
+def write_figure(path: str, fig) -> None:
+    """Save a matplotlib ``Figure`` as a 100-dpi PNG, atomically."""
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"), suffix=".png")

@@ -11,7 +11,7 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 from balloon_shapes.data.mapper import annotation_mask, load_pixels, xyxy
-from balloon_shapes.io import write_json, write_png
+from balloon_shapes.io import write_image, write_json
 
 
 def coco_annotation(ann: dict, ann_id: int, image_id: int, height: int, width: int) -> dict:
@@ -62,7 +62,7 @@ def export_coco(records: Sequence[dict], class_names: Sequence[str], out_dir: st
     tmp = tempfile.mkdtemp(dir=parent, prefix=".export-")
     try:
         for rec in records:
-            write_png(os.path.join(tmp, "images", f"{rec['image_id']:06d}.png"), load_pixels(rec))
+            write_image(os.path.join(tmp, "images", f"{rec['image_id']:06d}.png"), load_pixels(rec))
         write_json(os.path.join(tmp, "annotations.json"), coco_dict(records, class_names))
         if os.path.exists(out_dir):
             os.rmdir(out_dir)

@@ -16,7 +16,7 @@ from balloon_shapes.demo.visualize import grid, overlay
 from balloon_shapes.engine.callbacks import ProgressBar, RNGState, SampleIds, TrainableStages
 from balloon_shapes.engine.data import DataModule, RecordDataset
 from balloon_shapes.engine.module import MaskRCNNModule
-from balloon_shapes.io import write_json, write_png
+from balloon_shapes.io import write_image, write_json
 
 TILE_SIZE = 256  # pixels per image in predictions.png, at least
 
@@ -139,5 +139,5 @@ def train(cfg: DictConfig) -> dict:
         write_json(os.path.join(cfg.output_dir, "metrics.json"), metrics)
         names = class_names(cfg)
         picture = draw_predictions(module.model, data.val_records, names, cfg.train.vis_images)
-        write_png(os.path.join(cfg.output_dir, "predictions.png"), picture)
+        write_image(os.path.join(cfg.output_dir, "predictions.png"), picture)
     return metrics

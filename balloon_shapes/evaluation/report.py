@@ -9,7 +9,7 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 from balloon_shapes.demo.visualize import grid, overlay
-from balloon_shapes.io import atomic_write
+from balloon_shapes.io import write_figure, write_image
 
 
 def table(rows: list[list], header: list[str]) -> str:
@@ -68,7 +68,7 @@ def pr_curves_png(path: str, evals: dict) -> None:
         ax.grid(alpha=0.3)
     axes[0][-1].legend(fontsize=7, loc="lower left")
     fig.tight_layout()
-    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"), suffix=".png")
+    write_figure(path, fig)
 
 
 def worst_images_png(path: str, worst: list[dict], class_names: list[str]) -> None:
@@ -108,4 +108,4 @@ def worst_images_png(path: str, worst: list[dict], class_names: list[str]) -> No
     h = max(t.shape[0] for t in tiles)
     tiles = [np.pad(t, ((0, h - t.shape[0]), (0, 0), (0, 0))) for t in tiles]
     picture = grid(tiles, cols=min(4, len(tiles)))
-    atomic_write(path, lambda tmp: cv2.imwrite(tmp, picture[:, :, ::-1]), suffix=".png")
+    write_image(path, picture)

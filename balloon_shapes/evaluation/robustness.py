@@ -13,7 +13,7 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 from balloon_shapes.evaluation.voc_style import match
-from balloon_shapes.io import atomic_write
+from balloon_shapes.io import write_figure
 
 CONTRAST_BINS = (0, 8, 16, 32, 64, 256)
 RING_PX = 5
@@ -101,4 +101,4 @@ def robustness_png(path: str, rows: list[dict], drop: dict) -> None:
     b.axhline(0, color="black", lw=0.8)
     b.set(title="segm AP lost in grayscale", ylabel="AP(RGB) - AP(gray)")
     fig.tight_layout()
-    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"), suffix=".png")
+    write_figure(path, fig)
