@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
-import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from tqdm import tqdm
 
 from balloon_shapes.demo.image_demo import render
 from balloon_shapes.demo.predictor import Instances, Predictor, model_and_classes
-from balloon_shapes.io import write_json
+from balloon_shapes.io import atomic_write, write_json
 
 CODECS = ("libx264", "h264", "mpeg4")  # probed in order: pip builds of OpenCV lack H.264
 FALLBACK_FPS = Fraction(30)
@@ -247,17 +246,17 @@ def run_video(
     fps = source.fps or FALLBACK_FPS  # some sources read as 0 fps: keep the writer alive
     count = source.count
     total = min(count, max_frames) if count and max_frames else (count or max_frames)
-    fd, tmp = tempfile.mkstemp(
-        dir=os.path.dirname(os.path.abspath(dst)), prefix=".tmp-", suffix=".mp4"
-    )
-    os.close(fd)
     size = (source.width, source.height)
-    encoder = Encoder(source.name, tmp, fps, size, source.audio and max_frames is None, draw)
     detections: list[dict] = []
-    try:
+
+    def write(tmp: str) -> None:
+        encoder = Encoder(source.name, tmp, fps, size, source.audio and max_frames is None, draw)
         encoder.start()
-        with tqdm(total=total, unit="frame", desc=os.path.basename(source.name)) as bar:
-            with contextlib.closing(_threaded(source.read(max_frames))) as decoded:
+        try:
+            with (
+                tqdm(total=total, unit="frame", desc=os.path.basename(source.name)) as bar,
+                contextlib.closing(_threaded(source.read(max_frames))) as decoded,
+            ):
                 _predict_all(
                     _batches(decoded, batch_size),
                     predictor,
@@ -267,20 +266,15 @@ def run_video(
                     source,
                     detections,
                 )
-        encoder.q.put(_END)
-        encoder.join()
+        finally:
+            encoder.q.put(_END)
+            encoder.join()
         if encoder.error:
             raise encoder.error
         if detections_json:
             write_json(detections_json, detections)
-        os.replace(tmp, dst)
-    except BaseException:
-        if encoder.is_alive():
-            encoder.q.put(_END)
-            encoder.join(timeout=60)
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+
+    atomic_write(dst, write)  # an interrupted run leaves no partial video
     return {"frames": len(detections), "fps": float(fps), "output": dst}
 
 
