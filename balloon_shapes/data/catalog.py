@@ -114,9 +114,6 @@ def bind(name: str, **kwargs: Any) -> Callable[[], Sequence[dict]]:
     return partial(get, name, **kwargs)
 
 
-list = names
-
-
 def register_in_detectron2(loader_args: dict[str, dict] | None = None) -> list[str]:
     """Also register our datasets in Detectron2's catalogs when ``detectron2`` is importable.
 
