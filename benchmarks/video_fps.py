@@ -140,7 +140,7 @@ def main() -> None:
             t_naive, m_naive = time.perf_counter() - start, model_s.pop()
             start = time.perf_counter()
             batch = frames_per_pass(predictor.device, args.batch_size)  # as the demo does
-            run_video(src, os.path.join(tmp, "piped.mp4"), predictor, draw, batch)
+            run_video(src, os.path.join(tmp, "piped.mp4"), predictor.batch, draw, batch)
             t_piped, m_piped = time.perf_counter() - start, model_s.pop()
             print(
                 f"{w}x{h} {depth}-FPN: naive with the plain model {n / t_plain:.2f} fps,"

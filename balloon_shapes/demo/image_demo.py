@@ -12,6 +12,7 @@ from balloon_shapes.demo.predictor import Instances, Predictor, model_and_classe
 from balloon_shapes.demo.visualize import color_splash, overlay
 from balloon_shapes.io import write_image
 
+MODES = ("overlay", "splash")
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
 
@@ -31,12 +32,17 @@ def list_inputs(spec: str) -> list[str]:
 
 def render(image, inst: Instances, names: list[str], mode: str):
     """The picture for one image: ``overlay`` (masks, boxes, labels) or ``splash``."""
+    check_mode(mode)
     if mode == "splash":
         return color_splash(image, inst.masks)
-    if mode == "overlay":
-        labels = [names[int(c) - 1] for c in inst.labels]
-        return overlay(image, inst.boxes, labels, inst.scores, inst.masks)
-    raise ValueError(f"mode={mode!r}: expected overlay or splash")
+    labels = [names[int(c) - 1] for c in inst.labels]
+    return overlay(image, inst.boxes, labels, inst.scores, inst.masks)
+
+
+def check_mode(mode: str) -> None:
+    """Fail on an unknown ``mode`` before any model is built."""
+    if mode not in MODES:
+        raise ValueError(f"mode={mode!r}: expected overlay or splash")
 
 
 def summary(name: str, inst: Instances, names: list[str]) -> str:
@@ -46,8 +52,7 @@ def summary(name: str, inst: Instances, names: list[str]) -> str:
 
 def run_images(cfg: DictConfig) -> dict:
     """Predict and draw every input image into ``cfg.output``; returns counts per image."""
-    if cfg.mode not in ("overlay", "splash"):
-        raise ValueError(f"mode={cfg.mode!r}: expected overlay or splash")
+    check_mode(cfg.mode)
     paths = list_inputs(str(cfg.input))
     model, names = model_and_classes(cfg)
     predictor = Predictor(model, names, cfg.score_thresh, cfg.device, cfg.amp, cfg.grayscale)
@@ -55,7 +60,7 @@ def run_images(cfg: DictConfig) -> dict:
     for start in range(0, len(paths), cfg.batch_size):
         chunk = paths[start : start + cfg.batch_size]
         images = [predictor.prepare(p) for p in chunk]
-        for path, image, inst in zip(chunk, images, predictor.batch(images)):
+        for path, image, inst in zip(chunk, images, predictor.infer(images)):
             name = os.path.basename(path)
             write_image(os.path.join(cfg.output, name), render(image, inst, names, cfg.mode))
             print(summary(name, inst, names))

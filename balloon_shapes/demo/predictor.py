@@ -81,8 +81,8 @@ class Predictor:
         if heads is not None and heads.score_thresh < score_thresh:
             # detections below the demo's threshold would be dropped anyway: not running the
             # mask head on them nor pasting their masks at full size gives the same instances
-            # (NMS only lets a higher score suppress a box), faster
-            # torchvision keeps scores > thresh, compared in float32: the float32 just below
+            # (NMS only lets a higher score suppress a box), faster. torchvision keeps scores
+            # > thresh, compared in float32, so the model gets the float32 just below ours.
             heads.score_thresh = float(np.nextafter(np.float32(score_thresh), np.float32(0)))
         self.class_names, self.score_thresh = class_names, score_thresh
         self.amp, self.grayscale = amp, grayscale
@@ -92,10 +92,14 @@ class Predictor:
         rgb = read_image(image) if isinstance(image, str) else as_rgb(image)
         return to_gray3(rgb) if self.grayscale else rgb
 
-    @torch.no_grad()
     def batch(self, images: list) -> list[Instances]:
-        """Instances for each image (paths or arrays), scored >= ``score_thresh``."""
-        tensors = [to_tensor(self.prepare(im)).to(self.device) for im in images]
+        """Instances for each image (paths or arrays of any layout), scored >= ``score_thresh``."""
+        return self.infer([self.prepare(im) for im in images])
+
+    @torch.no_grad()
+    def infer(self, images: list[np.ndarray]) -> list[Instances]:
+        """Instances for images already ``prepare``d (demos draw on those same pixels)."""
+        tensors = [to_tensor(im).to(self.device) for im in images]
         with torch.autocast(self.device.type, enabled=self.amp):
             outputs = self.model(tensors)
         result = []

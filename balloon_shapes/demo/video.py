@@ -9,6 +9,7 @@ runs until ``max_frames`` or Ctrl-C, which ends the recording cleanly.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import queue
 import threading
@@ -23,7 +24,7 @@ import torch
 from omegaconf import DictConfig
 from tqdm import tqdm
 
-from balloon_shapes.demo.image_demo import render
+from balloon_shapes.demo.image_demo import check_mode, render
 from balloon_shapes.demo.predictor import Instances, Predictor, model_and_classes
 from balloon_shapes.io import atomic_write, write_json
 
@@ -233,14 +234,18 @@ class Encoder(threading.Thread):
 def run_video(
     src: str | Source,
     dst: str,
-    predictor: Predictor,
+    predict: Callable[[list[np.ndarray]], list[Instances]],
     draw: Callable[[np.ndarray, Instances], np.ndarray],
     batch_size: int = 4,
     every_n: int = 1,
     max_frames: int | None = None,
     detections_json: str | None = None,
 ) -> dict:
-    """Process a video file (or a :class:`Source`) into ``dst``; returns frames, fps, output."""
+    """Process a video file (or a :class:`Source`) into ``dst``; returns frames, fps, output.
+
+    ``predict`` maps a batch of frames to their instances, ``draw`` a frame and its instances
+    to the output picture.
+    """
     source = src if isinstance(src, Source) else open_source(src)
     check_output(source.name, dst)
     fps = source.fps or FALLBACK_FPS  # some sources read as 0 fps: keep the writer alive
@@ -259,7 +264,7 @@ def run_video(
             ):
                 _predict_all(
                     _batches(decoded, batch_size),
-                    predictor,
+                    predict,
                     every_n,
                     encoder,
                     bar,
@@ -278,14 +283,14 @@ def run_video(
     return {"frames": len(detections), "fps": float(fps), "output": dst}
 
 
-def _predict_all(batches, predictor, every_n, encoder, bar, source: Source, detections) -> None:
+def _predict_all(batches, predict, every_n, encoder, bar, source: Source, detections) -> None:
     """Run the model on each batch, queue its frames for drawing; Ctrl-C ends a live source."""
     h, w = source.height, source.width
     last = Instances(np.zeros((0, 4)), np.zeros(0, int), np.zeros(0), np.zeros((0, h, w), bool))
     try:
         for batch in batches:
             todo = [image for i, image in batch if i % every_n == 0]
-            results = iter(predictor.batch(todo)) if todo else iter(())
+            results = iter(predict(todo)) if todo else iter(())
             for i, image in batch:
                 if i % every_n == 0:
                     last = next(results)
@@ -323,8 +328,7 @@ def _frame_record(i: int, inst: Instances) -> dict:
 
 def run_video_demo(cfg: DictConfig) -> dict:
     """``scripts/video_demo.py``: splash or overlay each frame of ``input`` into ``output``."""
-    if cfg.mode not in ("overlay", "splash"):
-        raise ValueError(f"mode={cfg.mode!r}: expected overlay or splash")
+    check_mode(cfg.mode)
     source = open_source(cfg.input)  # bad input fails before the model is built
     dst = str(cfg.output)
     if not os.path.splitext(dst)[1]:  # a folder: name the video after the input
@@ -332,8 +336,27 @@ def run_video_demo(cfg: DictConfig) -> dict:
         dst = os.path.join(dst, f"{stem}_{cfg.mode}.mp4")
     model, names = model_and_classes(cfg)
     predictor = Predictor(model, names, cfg.score_thresh, cfg.device, cfg.amp, cfg.grayscale)
-    draw = lambda image, inst: render(predictor.prepare(image), inst, names, cfg.mode)  # noqa: E731
+    # frames are prepared (gray when grayscale=true) once, in the decode thread: the model
+    # sees and the picture shows the same pixels
+    prepared = dataclasses.replace(
+        source, read=lambda n: _mapped(predictor.prepare, source.read(n))
+    )
+    draw = lambda image, inst: render(image, inst, names, cfg.mode)  # noqa: E731
     batch = frames_per_pass(predictor.device, cfg.batch_size)
     return run_video(
-        source, dst, predictor, draw, batch, cfg.every_n, cfg.max_frames, cfg.detections_json
+        prepared,
+        dst,
+        predictor.infer,
+        draw,
+        batch,
+        cfg.every_n,
+        cfg.max_frames,
+        cfg.detections_json,
     )
+
+
+def _mapped(fn: Callable[[np.ndarray], np.ndarray], frames: Iterator) -> Iterator[np.ndarray]:
+    """``fn`` of each frame; closing this closes ``frames`` (a camera is released)."""
+    with contextlib.closing(frames):
+        for frame in frames:
+            yield fn(frame)

@@ -86,7 +86,7 @@ def test_output_keeps_frames_fps_size_and_audio(tmp_path, audio):
     info = run_video(
         str(src),
         str(dst),
-        FakePredictor(),
+        FakePredictor().batch,
         splash,
         batch_size=4,
         detections_json=str(tmp_path / "det.json"),
@@ -106,7 +106,7 @@ def test_every_n_and_max_frames(tmp_path):
     write_clip(src)
     pred = FakePredictor()
     info = run_video(
-        str(src), str(tmp_path / "o.mp4"), pred, splash, batch_size=2, every_n=3, max_frames=8
+        str(src), str(tmp_path / "o.mp4"), pred.batch, splash, batch_size=2, every_n=3, max_frames=8
     )
     assert info["frames"] == len(read_clip(tmp_path / "o.mp4")[0]) == 8
     assert pred.calls == 3  # frames 0, 3, 6 went to the model, in batches of <= 2 frames read
@@ -124,7 +124,7 @@ def test_interrupted_run_leaves_no_output(tmp_path):
         return image
 
     with pytest.raises(KeyboardInterrupt):
-        run_video(str(src), str(dst), FakePredictor(), dies)
+        run_video(str(src), str(dst), FakePredictor().batch, dies)
     assert sorted(os.listdir(tmp_path)) == ["in.mp4"]
 
 
@@ -151,13 +151,13 @@ def test_bad_inputs(tmp_path):
         with pytest.raises(VideoError, match=message):
             probe(str(path))
     with pytest.raises(VideoError, match="overwrite the input"):
-        run_video(str(good), str(good), FakePredictor(), splash)
+        run_video(str(good), str(good), FakePredictor().batch, splash)
     locked = tmp_path / "locked"
     locked.mkdir()
     locked.chmod(0o500)
     if not os.access(locked, os.W_OK):  # root ignores permissions
         with pytest.raises(VideoError, match="not writable"):
-            run_video(str(good), str(locked / "o.mp4"), FakePredictor(), splash)
+            run_video(str(good), str(locked / "o.mp4"), FakePredictor().batch, splash)
 
 
 def test_each_frame_gets_its_own_detections(tmp_path):
@@ -166,7 +166,7 @@ def test_each_frame_gets_its_own_detections(tmp_path):
     info = run_video(
         str(src),
         str(tmp_path / "o.mp4"),
-        FakePredictor(),
+        FakePredictor().batch,
         splash,
         batch_size=3,
         detections_json=str(det),
@@ -182,7 +182,7 @@ def test_webcam_reader_on_a_file_and_a_missing_camera(tmp_path):
     write_clip(src, n=6, fps=15)
     camera = open_camera(str(src))  # the live reader, fed by a file
     assert camera.live and (camera.width, camera.height) == (64, 48) and camera.count is None
-    info = run_video(camera, str(tmp_path / "cam.mp4"), FakePredictor(), splash, max_frames=4)
+    info = run_video(camera, str(tmp_path / "cam.mp4"), FakePredictor().batch, splash, max_frames=4)
     frames, fps, size, _ = read_clip(tmp_path / "cam.mp4")
     assert info["frames"] == len(frames) == 4 and fps == 15 and size == (64, 48)
     with pytest.raises(VideoError, match="webcam 9: cannot be opened"):
@@ -192,8 +192,12 @@ def test_webcam_reader_on_a_file_and_a_missing_camera(tmp_path):
 def test_ctrl_c_ends_a_live_recording_cleanly(tmp_path):
     src, dst = tmp_path / "in.mp4", tmp_path / "cam.mp4"
     write_clip(src, n=12)
-    info = run_video(open_camera(str(src)), str(dst), CtrlCPredictor(at=6), splash, batch_size=1)
+    info = run_video(
+        open_camera(str(src)), str(dst), CtrlCPredictor(at=6).batch, splash, batch_size=1
+    )
     assert info["frames"] == len(read_clip(dst)[0]) == 5
     with pytest.raises(KeyboardInterrupt):  # a file is not live: Ctrl-C leaves nothing
-        run_video(str(src), str(tmp_path / "f.mp4"), CtrlCPredictor(at=3), splash, batch_size=1)
+        run_video(
+            str(src), str(tmp_path / "f.mp4"), CtrlCPredictor(at=3).batch, splash, batch_size=1
+        )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cam.mp4", "in.mp4"]
