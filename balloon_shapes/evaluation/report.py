@@ -9,6 +9,7 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 from balloon_shapes.demo.visualize import grid, overlay
+from balloon_shapes.evaluation.coco import STAT_NAMES
 from balloon_shapes.io import write_figure, write_image
 
 
@@ -22,9 +23,8 @@ def table(rows: list[list], header: list[str]) -> str:
 
 def metrics_table(metrics: dict) -> str:
     """bbox/segm AP rows (and the VOC-style number) for the console."""
-    names = ["AP", "AP50", "AP75", "APs", "APm", "APl"]
-    rows = [[t, *[metrics[t][n] for n in names]] for t in ("bbox", "segm")]
-    text = table(rows, ["", *names])
+    rows = [[t, *[metrics[t][n] for n in STAT_NAMES]] for t in ("bbox", "segm")]
+    text = table(rows, ["", *STAT_NAMES])
     if "voc_mAP50" in metrics:
         text += f"\nVOC-style per-image mask mAP@0.5: {metrics['voc_mAP50']:.3f}"
     return text

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from pycocotools import mask as mask_utils
 
-from balloon_shapes.evaluation.voc_style import match
+from balloon_shapes.evaluation.voc_style import score_sorted_matches
 from balloon_shapes.io import write_figure
 
 CONTRAST_BINS = (0, 8, 16, 32, 64, 256)
@@ -35,14 +34,12 @@ def found(pred: dict, gt_rles: list, gt_labels: list, min_score: float = 0.5) ->
     keep = np.where(np.asarray(pred["scores"]) >= min_score)[0]
     if len(keep) == 0 or not gt_rles:
         return out
-    order = keep[np.argsort(-np.asarray(pred["scores"])[keep], kind="stable")]
-    ious = np.asarray(
-        mask_utils.iou([pred["masks"][i] for i in order], gt_rles, [0] * len(gt_rles))
-    )
-    m = match(
-        ious.reshape(len(order), len(gt_rles)),
-        np.asarray(pred["labels"])[order],
-        np.asarray(gt_labels),
+    m = score_sorted_matches(
+        [pred["masks"][i] for i in keep],
+        np.asarray(pred["scores"])[keep],
+        np.asarray(pred["labels"])[keep],
+        gt_rles,
+        gt_labels,
     )
     out[m[m > -1]] = True
     return out

@@ -50,6 +50,21 @@ def average_precision(matched: np.ndarray, num_gt: int) -> float:
     return float(np.sum((recall[steps] - recall[steps - 1]) * precision[steps]))
 
 
+def score_sorted_matches(
+    pred_rles, pred_scores, pred_labels, gt_rles, gt_labels, threshold: float = 0.5
+) -> np.ndarray:
+    """Predictions in score order (stable), each matched by mask IoU: ground-truth index or -1."""
+    order = np.argsort(-np.asarray(pred_scores), kind="stable")
+    preds = [pred_rles[i] for i in order]
+    ious = np.asarray(mask_utils.iou(preds, list(gt_rles), [0] * len(gt_rles)))
+    return match(
+        ious.reshape(len(preds), len(gt_rles)),
+        np.asarray(pred_labels)[order],
+        np.asarray(gt_labels),
+        threshold,
+    )
+
+
 def image_ap(
     pred_rles, pred_scores, pred_labels, gt_rles, gt_labels, threshold=0.5
 ) -> float | None:
@@ -58,14 +73,8 @@ def image_ap(
         return None
     if len(pred_rles) == 0:
         return 0.0
-    order = np.argsort(-np.asarray(pred_scores), kind="stable")
-    preds = [pred_rles[i] for i in order]
-    ious = np.asarray(mask_utils.iou(preds, list(gt_rles), [0] * len(gt_rles)))
-    matched = match(
-        ious.reshape(len(preds), len(gt_rles)),
-        np.asarray(pred_labels)[order],
-        np.asarray(gt_labels),
-        threshold,
+    matched = score_sorted_matches(
+        pred_rles, pred_scores, pred_labels, gt_rles, gt_labels, threshold
     )
     return average_precision(matched, len(gt_rles))
 
