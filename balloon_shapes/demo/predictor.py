@@ -32,6 +32,17 @@ class Instances:
         return len(self.scores)
 
 
+def to_instances(output: dict[str, torch.Tensor], score_thresh: float) -> Instances:
+    """One torchvision Mask R-CNN output (soft masks [N,1,H,W]) -> instances scored >= thresh."""
+    keep = output["scores"] >= score_thresh
+    return Instances(
+        output["boxes"][keep].float().cpu().numpy(),
+        output["labels"][keep].cpu().numpy(),
+        output["scores"][keep].float().cpu().numpy(),
+        (output["masks"][keep, 0] > 0.5).cpu().numpy(),
+    )
+
+
 def as_rgb(image: np.ndarray, bgr: bool = False) -> np.ndarray:
     """Any image array -> uint8 RGB [H,W,3]: gray replicated, alpha dropped, 16-bit scaled."""
     if image.dtype == np.uint16:
@@ -102,18 +113,7 @@ class Predictor:
         tensors = [to_tensor(im).to(self.device) for im in images]
         with torch.autocast(self.device.type, enabled=self.amp):
             outputs = self.model(tensors)
-        result = []
-        for o in outputs:
-            keep = o["scores"] >= self.score_thresh
-            result.append(
-                Instances(
-                    o["boxes"][keep].float().cpu().numpy(),
-                    o["labels"][keep].cpu().numpy(),
-                    o["scores"][keep].float().cpu().numpy(),
-                    (o["masks"][keep, 0] > 0.5).cpu().numpy(),
-                )
-            )
-        return result
+        return [to_instances(o, self.score_thresh) for o in outputs]
 
     def __call__(self, image) -> Instances:
         return self.batch([image])[0]

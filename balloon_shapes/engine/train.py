@@ -12,6 +12,7 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 
 from balloon_shapes.data import catalog
+from balloon_shapes.demo.predictor import to_instances
 from balloon_shapes.demo.visualize import grid, overlay
 from balloon_shapes.engine.callbacks import ProgressBar, RNGState, SampleIds, TrainableStages
 from balloon_shapes.engine.data import DataModule, RecordDataset
@@ -97,15 +98,13 @@ def draw_predictions(model: torch.nn.Module, records, class_names: list[str], n:
     data = RecordDataset(records[: min(n, len(records))])
     tiles = []
     for image, _ in data:
-        out = model([image])[0]
-        keep = out["scores"] >= 0.5
+        inst = to_instances(model([image])[0], 0.5)
         rgb = (image.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
-        labels = [class_names[int(c) - 1] for c in out["labels"][keep]]
+        labels = [class_names[int(c) - 1] for c in inst.labels]
         k = max(1, round(TILE_SIZE / max(rgb.shape[:2])))  # small images: enlarge so text reads
         rgb = rgb.repeat(k, axis=0).repeat(k, axis=1)
-        masks = (out["masks"][keep, 0] > 0.5).numpy().repeat(k, axis=1).repeat(k, axis=2)
-        boxes = out["boxes"][keep].numpy() * k
-        tiles.append(overlay(rgb, boxes, labels, out["scores"][keep].numpy(), masks))
+        masks = inst.masks.repeat(k, axis=1).repeat(k, axis=2)
+        tiles.append(overlay(rgb, inst.boxes * k, labels, inst.scores, masks))
     return grid(tiles, cols=min(4, len(tiles)))
 
 
