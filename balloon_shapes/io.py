@@ -11,6 +11,15 @@ import cv2
 import numpy as np
 
 
+def read_json(path: str, error: type[Exception]) -> object:
+    """Parse a UTF-8 json file; malformed content raises ``error`` naming the file."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise error(f"{path}: not valid JSON ({e})") from None
+
+
 def atomic_write(path: str, write: Callable[[str], None], suffix: str = "") -> None:
     """Call ``write(tmp_path)`` then rename to ``path``; the temp file is removed on failure."""
     folder = os.path.dirname(os.path.abspath(path))

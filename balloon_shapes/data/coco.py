@@ -8,11 +8,11 @@ Crowd annotations are kept with ``iscrowd: 1`` (training skips them, COCOeval ig
 from __future__ import annotations
 
 import functools
-import json
 import os
 from collections import defaultdict
 
 from balloon_shapes.download import Resource
+from balloon_shapes.io import read_json
 
 BBOX_MODE_XYWH_ABS = 1
 
@@ -57,11 +57,7 @@ def read_coco_json(path: str) -> dict:
 @functools.lru_cache(maxsize=1)
 def _parse(path: str, mtime_ns: int, size: int) -> dict:
     """One parse per version of a file (the key changes when the file does)."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise CocoError(f"{path}: not valid JSON ({e})") from None
+    data = read_json(path, CocoError)
     if not isinstance(data, dict) or not {"images", "annotations", "categories"} <= set(data):
         raise CocoError(f"{path}: not a COCO file (needs images, annotations, categories)")
     return data

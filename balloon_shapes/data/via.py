@@ -9,7 +9,6 @@ so 0.5 is added to put them on pixel centres, as Detectron2's balloon tutorial d
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import urllib.parse
@@ -17,6 +16,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from PIL import Image, UnidentifiedImageError
+
+from balloon_shapes.io import read_json
 
 BBOX_MODE_XYXY_ABS = 0
 ELLIPSE_POINTS = 32  # vertices approximating circles and ellipses
@@ -35,14 +36,10 @@ class ViaOptions:
     json_name: str = "via_region_data.json"
 
 
-def read_json(path: str) -> dict:
+def read_via_json(path: str) -> dict:
     if not os.path.isfile(path):
         raise ViaError(f"{path}: missing VIA json")
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ViaError(f"{path}: not valid JSON ({e})") from None
+    data = read_json(path, ViaError)
     if not isinstance(data, dict):
         raise ViaError(f"{path}: not a VIA file (top level is not an object)")
     return data
@@ -230,7 +227,7 @@ def load_via(folder: str, options: ViaOptions | None = None) -> tuple[list[dict]
     """All images of ``folder/<options.json_name>`` as Detectron2 dicts, plus a report."""
     options = options or ViaOptions()
     path = os.path.join(folder, options.json_name)
-    entries, definitions = via_entries(read_json(path), path)
+    entries, definitions = via_entries(read_via_json(path), path)
     report = ViaReport()
     records = [
         entry_record(e, folder, i, options, definitions, report) for i, e in enumerate(entries)

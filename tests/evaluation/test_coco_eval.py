@@ -182,6 +182,7 @@ def test_contiguous_ids_map_back_to_json_ids(tmp_path):
 
 def test_coco_json_is_parsed_once_and_cocoeval_leaves_it_intact(tmp_path, monkeypatch):
     import balloon_shapes.data.coco as coco_module
+    import balloon_shapes.io as bs_io
 
     square = [[4.0, 4.0, 20.0, 4.0, 20.0, 20.0, 4.0, 20.0]]
     data = {
@@ -203,8 +204,8 @@ def test_coco_json_is_parsed_once_and_cocoeval_leaves_it_intact(tmp_path, monkey
     path = tmp_path / "gt.json"
     path.write_text(json.dumps(data))
     loads = []
-    real_load = coco_module.json.load
-    monkeypatch.setattr(coco_module.json, "load", lambda f: loads.append(1) or real_load(f))
+    real_load = bs_io.json.load  # every project json read goes through io.read_json
+    monkeypatch.setattr(bs_io.json, "load", lambda f: loads.append(1) or real_load(f))
     recs = load_coco(str(path), str(tmp_path))
     gt = ground_truth(recs, [], str(path))
     rle = mask_utils.encode(np.asfortranarray(mask_utils.decode(gt.annToRLE(gt.anns[1]))))
