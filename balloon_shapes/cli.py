@@ -1,31 +1,58 @@
-"""Shared script entry: compose the config, run, turn user mistakes into one-line errors."""
+"""Shared script entry: compose the config, run, and report the outcome in the exit code.
+
+A ``UserError`` (bad input, config or output path) prints one line and exits 2. Anything else
+is a bug in this project: its traceback is shown with a line saying so, and the exit code is 1.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
+import traceback
 from collections.abc import Callable
 
-from hydra.errors import HydraException
 from omegaconf import DictConfig
-from omegaconf.errors import OmegaConfBaseException
 
-USER_ERRORS = (HydraException, OmegaConfBaseException, ValueError, FileNotFoundError, KeyError)
+from balloon_shapes.errors import TrainingDiverged, UserError
+
+EXIT_BUG = 1
 EXIT_USER_ERROR = 2
+BUG_LINE = (
+    "error: this is a bug in balloon-shapes, not in your input; "
+    "please report it with the traceback above"
+)
 
 
 def debugging() -> bool:
     """``BALLOON_SHAPES_DEBUG=1`` re-raises user errors with their traceback (for developers)."""
-    import os
-
     return os.environ.get("BALLOON_SHAPES_DEBUG") == "1"
 
 
-def one_line(e: BaseException) -> str:
-    """The first line of an exception's message (Hydra's are multi-line)."""
-    text = str(e).strip() or type(e).__name__
-    return text.splitlines()[0]
+def report(e: BaseException) -> int:
+    """Print ``e`` the way its kind deserves; the exit code."""
+    from balloon_shapes.config import first_line
+
+    if isinstance(e, UserError):
+        print(f"error: {first_line(e)}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    if isinstance(e, TrainingDiverged):
+        print(f"error: training diverged: {e}", file=sys.stderr)
+        return EXIT_BUG
+    traceback.print_exception(e)
+    print(BUG_LINE, file=sys.stderr)
+    return EXIT_BUG
+
+
+def guarded(fn: Callable[[], int]) -> int:
+    """Run a script body; errors become an exit code (``report``), Ctrl-C propagates."""
+    try:
+        return fn()
+    except Exception as e:  # noqa: BLE001 - every kind is reported, bugs with their traceback
+        if debugging() and isinstance(e, UserError):
+            raise
+        return report(e)
 
 
 def run_main(
@@ -33,25 +60,17 @@ def run_main(
 ) -> int:
     """Compose the config from ``overrides``, call ``fn(cfg)``, print its metrics; exit code."""
     from balloon_shapes.config import load_config
-    from balloon_shapes.download import DownloadError
-    from balloon_shapes.engine.module import TrainingDiverged
 
     # Lightning's start-up banners (accelerator, tips) are noise next to our one-line errors.
     logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
-    try:
-        cfg = load_config(overrides, config_name)
-        result = fn(cfg)
-    except TrainingDiverged as e:
-        print(f"error: training diverged: {e}", file=sys.stderr)
-        return 1
-    except (*USER_ERRORS, DownloadError) as e:
-        if debugging():
-            raise
-        print(f"error: {one_line(e)}", file=sys.stderr)
-        return EXIT_USER_ERROR
-    from lightning.pytorch.utilities import rank_zero_only
 
-    if rank_zero_only.rank == 0:  # DDP: every rank returns the metrics, one prints them
-        flat = {k: v for k, v in result.items() if not isinstance(v, (dict, list))}
-        print(json.dumps(flat))
-    return 0
+    def body() -> int:
+        result = fn(load_config(overrides, config_name))
+        from lightning.pytorch.utilities import rank_zero_only
+
+        if rank_zero_only.rank == 0:  # DDP: every rank returns the metrics, one prints them
+            flat = {k: v for k, v in result.items() if not isinstance(v, (dict, list))}
+            print(json.dumps(flat))
+        return 0
+
+    return guarded(body)

@@ -5,7 +5,11 @@ from __future__ import annotations
 import os
 
 from hydra import compose, initialize_config_dir
+from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from balloon_shapes.errors import ConfigError
 
 OmegaConf.register_new_resolver("len", lambda x: len(x), replace=True)
 
@@ -13,11 +17,21 @@ CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file
 
 
 def load_config(overrides: list[str] | None = None, config_name: str = "config") -> DictConfig:
-    """The composed config; unknown or mistyped keys raise Hydra's error here, before any work."""
+    """The composed config; unknown or mistyped keys raise ``ConfigError`` here, before any work."""
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        cfg = compose(config_name=config_name, overrides=list(overrides or []))
-        check_types(cfg, compose(config_name=config_name))
+        try:  # only composing: an OmegaConf error later in the code is a bug, not the user's
+            cfg = compose(config_name=config_name, overrides=list(overrides or []))
+            reference = compose(config_name=config_name)
+            check_types(cfg, reference)
+        except (HydraException, OmegaConfBaseException) as e:
+            raise ConfigError(first_line(e)) from e
     return cfg
+
+
+def first_line(e: BaseException) -> str:
+    """The first line of an exception's message (Hydra's are multi-line)."""
+    text = str(e).strip() or type(e).__name__
+    return text.splitlines()[0]
 
 
 def _leaves(node, prefix: str = ""):
@@ -35,6 +49,6 @@ def check_types(cfg: DictConfig, reference: DictConfig) -> None:
         default = ref.get(key)
         numeric = isinstance(default, (int, float)) and not isinstance(default, bool)
         if numeric and (isinstance(value, bool) or not isinstance(value, (int, float, type(None)))):
-            raise ValueError(f"{key}={value!r}: expected a number like {default!r}")
+            raise ConfigError(f"{key}={value!r}: expected a number like {default!r}")
         if isinstance(default, bool) and not isinstance(value, bool):
-            raise ValueError(f"{key}={value!r}: expected true or false")
+            raise ConfigError(f"{key}={value!r}: expected true or false")

@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import tempfile
 import zipfile
 
 from balloon_shapes.download import DownloadError, Resource, fetch
+
+
+def check_members(archive: str, members: list[zipfile.ZipInfo]) -> None:
+    """Refuse links and paths that climb out of the folder: a zip is data, not a file system."""
+    for m in members:
+        if stat.S_ISLNK(m.external_attr >> 16):
+            raise DownloadError(f"{archive}: {m.filename} is a symbolic link; refusing to unpack")
+        parts = m.filename.replace("\\", "/").split("/")
+        if ".." in parts or m.filename.startswith("/"):
+            raise DownloadError(f"{archive}: {m.filename} points outside the dataset folder")
 
 
 def unpack(archive: str, root: str, name: str, required: list[str]) -> str:
@@ -21,7 +32,8 @@ def unpack(archive: str, root: str, name: str, required: list[str]) -> str:
     try:
         try:
             with zipfile.ZipFile(archive) as zf:
-                members = [m for m in zf.namelist() if m.startswith(f"{name}/")]
+                members = [m for m in zf.infolist() if m.filename.startswith(f"{name}/")]
+                check_members(archive, members)
                 zf.extractall(tmp, members)
         except zipfile.BadZipFile:
             raise DownloadError(

@@ -11,11 +11,13 @@ from dataclasses import dataclass
 
 from tqdm import tqdm
 
+from balloon_shapes.errors import DownloadError
+from balloon_shapes.io import atomic_write
+
 CHUNK = 1 << 20
 
 
-class DownloadError(RuntimeError):
-    """A download that failed or did not verify; the message says what to do by hand."""
+__all__ = ["DownloadError", "Resource", "cache_dir", "fetch"]  # DownloadError: re-exported
 
 
 @dataclass(frozen=True)
@@ -40,29 +42,33 @@ def sha256_of(path: str) -> str:
     return digest.hexdigest()
 
 
-def pinned_digest(path: str, resource: Resource, actual: str) -> str:
-    """The digest to check against. Where the publisher gives none (empty ``sha256``), the first
-    verified download pins it in ``<file>.sha256`` beside the final file (trust on first use)."""
+def sidecar(path: str) -> str:
+    """``<file>.sha256``: the digest pinned for a publisher that gives none (trust on first use).
+    It belongs to the file beside it: a pin with no file is stale and is dropped."""
+    return path + ".sha256"
+
+
+def pinned_digest(path: str, resource: Resource) -> str | None:
+    """The digest to check ``path`` against: the publisher's, else the pin, else None."""
     if resource.sha256:
         return resource.sha256.lower()
-    final = path[: -len(".part")] if path.endswith(".part") else path
-    sidecar = final + ".sha256"
-    if os.path.isfile(sidecar):
-        with open(sidecar) as f:
+    if os.path.isfile(sidecar(path)):
+        with open(sidecar(path)) as f:
             return f.read().strip()
-    with open(sidecar, "w") as f:
-        f.write(actual + "\n")
-    return actual
+    return None
 
 
-def verify(path: str, resource: Resource) -> None:
-    """Raise unless the file's SHA-256 starts with the pinned digest."""
+def verify(path: str, resource: Resource, digest_of: str | None = None) -> str:
+    """The file's SHA-256; raises unless it starts with the digest pinned for ``digest_of``
+    (default ``path``). With no digest anywhere, nothing is checked (and nothing pinned)."""
     actual = sha256_of(path)
-    if not actual.startswith(pinned_digest(path, resource, actual)):
+    expected = pinned_digest(digest_of or path, resource)
+    if expected is not None and not actual.startswith(expected):
         raise DownloadError(
             f"{path}: SHA-256 {actual[:16]}... does not match the pinned digest;"
             f" delete it and fetch {resource.url} again"
         )
+    return actual
 
 
 def _request(url: str, offset: int) -> urllib.request.Request:
@@ -99,8 +105,10 @@ def fetch(resource: Resource, folder: str | None = None, timeout: float = 30.0) 
     folder = folder or cache_dir()
     path = os.path.join(folder, resource.filename)
     if os.path.isfile(path):
-        verify(path, resource)
+        verify(path, resource)  # a file put there by hand is not pinned: only our downloads
         return path
+    if os.path.isfile(sidecar(path)):
+        os.remove(sidecar(path))  # its file was deleted (as an error said): a stale pin
     if os.environ.get("BALLOON_SHAPES_OFFLINE") == "1":
         raise DownloadError(
             f"{resource.filename} is not in the cache and BALLOON_SHAPES_OFFLINE=1; "
@@ -116,9 +124,16 @@ def fetch(resource: Resource, folder: str | None = None, timeout: float = 30.0) 
             f"cannot download {resource.url} ({reason}); fetch it by hand and put it at {path}"
         ) from None
     try:
-        verify(part, resource)
+        actual = verify(part, resource, digest_of=path)
     except DownloadError:
         os.remove(part)
         raise
     os.replace(part, path)
+    if not resource.sha256:
+        atomic_write(sidecar(path), lambda tmp: _write_text(tmp, actual + "\n"))
     return path
+
+
+def _write_text(path: str, text: str) -> None:
+    with open(path, "w") as f:
+        f.write(text)

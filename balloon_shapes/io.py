@@ -10,6 +10,8 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
+from balloon_shapes.errors import OutputError
+
 
 def read_json(path: str, error: type[Exception]) -> object:
     """Parse a UTF-8 json file; malformed content raises ``error`` naming the file."""
@@ -20,10 +22,35 @@ def read_json(path: str, error: type[Exception]) -> object:
         raise error(f"{path}: not valid JSON ({e})") from None
 
 
+def ensure_dir(path: str, what: str = "output folder") -> str:
+    """Create folder ``path`` with its parents; a file in the way or no permission is the user's
+    ``OutputError`` (one line), raised before anything is written."""
+    try:
+        os.makedirs(path, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise OutputError(f"{path}: {what} cannot be created: a file is in the way") from None
+    except PermissionError:
+        raise OutputError(f"{path}: {what} cannot be created: permission denied") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise OutputError(f"{path}: {what} is not writable")
+    return path
+
+
+def check_writable(path: str, what: str = "output folder") -> None:
+    """Raise ``OutputError`` unless folder ``path`` exists writable or could be created, without
+    creating anything (so a later failure leaves no empty folder behind)."""
+    probe = os.path.abspath(path)
+    while not os.path.exists(probe):
+        probe = os.path.dirname(probe)
+    if not os.path.isdir(probe):
+        raise OutputError(f"{path}: {what} cannot be created: {probe} is a file")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise OutputError(f"{path}: {what} is not writable ({probe})")
+
+
 def atomic_write(path: str, write: Callable[[str], None], suffix: str = "") -> None:
     """Call ``write(tmp_path)`` then rename to ``path``; the temp file is removed on failure."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
+    folder = ensure_dir(os.path.dirname(os.path.abspath(path)))
     fd, tmp = tempfile.mkstemp(
         dir=folder, prefix=".tmp-", suffix=suffix or os.path.splitext(path)[1]
     )
@@ -49,6 +76,12 @@ def write_json(path: str, obj) -> None:
             f.write("\n")
 
     atomic_write(path, _write)
+
+
+def fsync_file(path: str) -> None:
+    """Flush ``path``'s bytes to disk, so a rename after it never exposes an empty file."""
+    with open(path, "rb+") as f:
+        os.fsync(f.fileno())
 
 
 def write_image(path: str, image_rgb: np.ndarray) -> None:

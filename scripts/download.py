@@ -10,10 +10,11 @@ import argparse
 import os
 import sys
 
+from balloon_shapes.cli import guarded
 from balloon_shapes.data.balloon import BALLOON_ZIP
 from balloon_shapes.data.coco import COCO_ANNOTATIONS, COCO_VAL_IMAGES
 from balloon_shapes.datasets_download import download_dataset
-from balloon_shapes.download import DownloadError, cache_dir, fetch
+from balloon_shapes.download import cache_dir, fetch
 from balloon_shapes.modeling.weights import ZOO
 
 # name -> [(archive, folder under the root, top-level folder in the archive, required files)]
@@ -37,17 +38,16 @@ def main(argv: list[str]) -> int:
         help="data root for datasets (default: $BALLOON_SHAPES_DATA or ./data)",
     )
     args = parser.parse_args(argv)
-    try:
-        if args.what in DATASETS:
-            for resource, sub, name, required in DATASETS[args.what]:
-                root = os.path.join(args.root, sub)
-                path, fresh = download_dataset(resource, root, name, required)
-                print(f"{args.what}: {'unpacked' if fresh else 'already'} at {path}")
-        else:
-            print(f"{args.what}: {fetch(ZOO[args.what].resource)} (cache {cache_dir()})")
-    except DownloadError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    return guarded(lambda: get(args.what, args.root))
+
+
+def get(what: str, root: str) -> int:
+    if what in DATASETS:
+        for resource, sub, name, required in DATASETS[what]:
+            path, fresh = download_dataset(resource, os.path.join(root, sub), name, required)
+            print(f"{what}: {'unpacked' if fresh else 'already'} at {path}")
+    else:
+        print(f"{what}: {fetch(ZOO[what].resource)} (cache {cache_dir()})")
     return 0
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from balloon_shapes.cli import guarded
 from balloon_shapes.data import catalog
 from balloon_shapes.data.export import export_coco
 
@@ -23,13 +24,13 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     spec = {"height": args.size, "width": args.size}
     records = catalog.get("shapes_val", seed=args.seed, size=args.n, spec=spec)
-    try:
-        path = export_coco(records, catalog.metadata("shapes_val")["thing_classes"], args.out_dir)
-    except (FileExistsError, OSError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print(f"wrote {len(records)} images to {path}")
-    return 0
+    names = catalog.metadata("shapes_val")["thing_classes"]
+
+    def body() -> int:
+        print(f"wrote {len(records)} images to {export_coco(records, names, args.out_dir)}")
+        return 0
+
+    return guarded(body)
 
 
 if __name__ == "__main__":

@@ -42,6 +42,24 @@ def test_wrong_archive_leaves_nothing(tmp_path, monkeypatch):
     assert list(data.iterdir()) == []
 
 
+def test_links_in_an_archive_are_refused(tmp_path, monkeypatch):
+    import stat
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    monkeypatch.setenv("BALLOON_SHAPES_CACHE", str(cache))
+    with zipfile.ZipFile(cache / BALLOON_ZIP.filename, "w") as zf:
+        link = zipfile.ZipInfo("balloon/train")
+        link.external_attr = (stat.S_IFLNK | 0o777) << 16
+        zf.writestr(link, "/etc")
+        zf.writestr("balloon/train/via_region_data.json", "{}")
+        zf.writestr("balloon/val/via_region_data.json", "{}")
+    data = tmp_path / "data"
+    with pytest.raises(DownloadError, match="balloon/train is a symbolic link"):
+        download_dataset(BALLOON_ZIP, str(data), "balloon", REQUIRED)
+    assert list(data.iterdir()) == []
+
+
 def test_offline_download_script_says_what_to_fetch(script, tmp_path):
     env = {
         "BALLOON_SHAPES_OFFLINE": "1",

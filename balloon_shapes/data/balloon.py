@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 
+from balloon_shapes.cli import guarded
 from balloon_shapes.data.via import ViaError, ViaOptions, format_report, load_via
 from balloon_shapes.download import Resource
 
@@ -53,15 +54,18 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--json-name", default="via_region_data.json")
     args = parser.parse_args(argv)
     options = ViaOptions(args.classes, args.class_key, args.json_name)
+    return guarded(lambda: check(args.check, options))
+
+
+def check(root: str, options: ViaOptions) -> int:
+    """Print each split's summary; exit code 2 when an image or region would stop training."""
+    errors = 0
     for split in ("train", "val"):
-        folder = os.path.join(args.check, split)
-        try:
-            _, report = load_via(folder, options)
-        except ViaError as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
+        folder = os.path.join(root, split)
+        _, report = load_via(folder, options, strict=False)
         print(format_report(report, folder))
-    return 0
+        errors += len(report.errors)
+    return 2 if errors else 0
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from functools import partial
 from typing import Any
 
 from balloon_shapes.data import balloon, coco, shapes
+from balloon_shapes.errors import ConfigError
 
 Loader = Callable[..., Sequence[dict]]
 
@@ -68,7 +69,7 @@ BUILTIN: dict[str, Entry] = {
 _REGISTRY: dict[str, Entry] = dict(BUILTIN)
 
 
-class UnknownDatasetError(KeyError):
+class UnknownDatasetError(ConfigError, KeyError):
     """Raised for a dataset name nobody registered; the message lists the known names."""
 
     def __str__(self) -> str:

@@ -12,6 +12,7 @@ import os
 from collections import defaultdict
 
 from balloon_shapes.download import Resource
+from balloon_shapes.errors import DataError
 from balloon_shapes.io import read_json
 
 BBOX_MODE_XYWH_ABS = 1
@@ -36,7 +37,7 @@ COCO_ANNOTATIONS = Resource(
 )
 
 
-class CocoError(ValueError):
+class CocoError(DataError):
     """A COCO dataset that cannot be loaded; the message names the file."""
 
 

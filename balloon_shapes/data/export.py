@@ -11,7 +11,8 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 from balloon_shapes.data.mapper import annotation_mask, load_pixels, xyxy
-from balloon_shapes.io import write_image, write_json
+from balloon_shapes.errors import OutputError
+from balloon_shapes.io import ensure_dir, write_image, write_json
 
 
 def coco_annotation(ann: dict, ann_id: int, image_id: int, height: int, width: int) -> dict:
@@ -55,10 +56,11 @@ def coco_dict(records: Iterable[dict], class_names: Sequence[str], with_files: b
 
 def export_coco(records: Sequence[dict], class_names: Sequence[str], out_dir: str) -> str:
     """Write ``out_dir/annotations.json`` and PNGs; built in a temp dir, then moved into place."""
-    parent = os.path.dirname(os.path.abspath(out_dir))
-    os.makedirs(parent, exist_ok=True)
+    parent = ensure_dir(os.path.dirname(os.path.abspath(out_dir)))
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise OutputError(f"{out_dir}: is a file; choose a new folder")
     if os.path.exists(out_dir) and os.listdir(out_dir):
-        raise FileExistsError(f"{out_dir}: exists and is not empty; choose a new folder")
+        raise OutputError(f"{out_dir}: exists and is not empty; choose a new folder")
     tmp = tempfile.mkdtemp(dir=parent, prefix=".export-")
     try:
         for rec in records:

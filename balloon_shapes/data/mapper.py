@@ -12,12 +12,15 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
 from pycocotools import mask as mask_utils
+
+from balloon_shapes.errors import DataError
 
 BBOX_MODES = {0: "XYXY_ABS", 1: "XYWH_ABS"}
 
 
-class ImageReadError(ValueError):
+class ImageReadError(DataError):
     """An image listed in a dataset is missing or cannot be decoded."""
 
 
@@ -30,11 +33,33 @@ class Augment:
 
 
 def read_image(path: str) -> np.ndarray:
-    """Read an image file as uint8 RGB [H, W, 3]; gray, 16-bit and RGBA inputs are normalised."""
-    image = cv2.imread(path, cv2.IMREAD_COLOR)  # always 3-channel 8-bit BGR
-    if image is None:
-        raise ImageReadError(f"{path}: missing or not a readable image")
-    return np.ascontiguousarray(image[:, :, ::-1])
+    """Read an image file as uint8 RGB [H, W, 3] as a viewer displays it: EXIF orientation
+    applied (annotation tools draw on the rotated image); gray, palette, CMYK, 16-bit and alpha
+    normalised. A missing, unreadable or truncated file is an ``ImageReadError``."""
+    try:
+        with Image.open(path) as im:
+            im.load()  # decodes everything now: a truncated file fails here, naming the file
+            return pil_to_rgb(ImageOps.exif_transpose(im))
+    except FileNotFoundError:
+        raise ImageReadError(f"{path}: no such image file") from None
+    except (UnidentifiedImageError, OSError, SyntaxError) as e:  # PIL's decode failures
+        raise ImageReadError(f"{path}: not a readable image ({first_line(e)})") from None
+
+
+def pil_to_rgb(im: Image.Image) -> np.ndarray:
+    """Any PIL mode -> uint8 RGB: 16/32-bit gray keeps its top 8 bits, alpha is dropped."""
+    if im.mode.startswith("I"):  # I;16, I;16B, I (16-bit PNGs): 0..65535
+        gray = (np.clip(np.asarray(im, np.int64), 0, 65535) >> 8).astype(np.uint8)
+        return np.repeat(gray[:, :, None], 3, axis=2)
+    if im.mode == "F":
+        gray = np.clip(np.asarray(im), 0, 255).astype(np.uint8)
+        return np.repeat(gray[:, :, None], 3, axis=2)
+    return np.array(im.convert("RGB"))
+
+
+def first_line(e: BaseException) -> str:
+    text = str(e).strip() or type(e).__name__
+    return text.splitlines()[0]
 
 
 def to_gray3(image: np.ndarray) -> np.ndarray:
@@ -61,7 +86,7 @@ def xyxy(box, mode: int) -> list[float]:
     if mode == 1:
         x, y, w, h = map(float, box)
         return [x, y, x + w, y + h]
-    raise ValueError(f"unsupported bbox_mode {mode}; supported: {BBOX_MODES}")
+    raise DataError(f"unsupported bbox_mode {mode}; supported: {BBOX_MODES}")
 
 
 def load_pixels(record: dict) -> np.ndarray:
@@ -82,7 +107,7 @@ def targets(record: dict) -> dict[str, torch.Tensor]:
         "labels": torch.tensor([a["category_id"] + 1 for a in anns], dtype=torch.int64),
         "masks": torch.from_numpy(np.stack(masks))
         if masks
-        else torch.zeros((0, h, w), torch.uint8),
+        else torch.zeros((0, h, w), dtype=torch.uint8),
         "image_id": torch.tensor(record["image_id"]),
     }
 

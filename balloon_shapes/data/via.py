@@ -15,15 +15,15 @@ import urllib.parse
 from collections import Counter
 from dataclasses import dataclass, field
 
-from PIL import Image, UnidentifiedImageError
-
+from balloon_shapes.data.mapper import ImageReadError, read_image
+from balloon_shapes.errors import DataError
 from balloon_shapes.io import read_json
 
 BBOX_MODE_XYXY_ABS = 0
 ELLIPSE_POINTS = 32  # vertices approximating circles and ellipses
 
 
-class ViaError(ValueError):
+class ViaError(DataError):
     """Bad VIA input; the message names the file (and region) and the problem."""
 
 
@@ -141,14 +141,15 @@ def region_class(attrs: dict, options: ViaOptions, definitions: dict) -> str | N
 
 
 def image_size(path: str) -> tuple[int, int]:
-    """(width, height) from the image header alone (no full decode)."""
+    """(width, height) as VIA displayed the image (EXIF-rotated), after a full decode: a
+    truncated or corrupt image fails now, naming the file, not hours into training."""
+    if not os.path.isfile(path):
+        raise ViaError(f"{path}: image listed in the VIA json but missing")
     try:
-        with Image.open(path) as im:
-            return im.size
-    except FileNotFoundError:
-        raise ViaError(f"{path}: image listed in the VIA json but missing") from None
-    except (UnidentifiedImageError, OSError) as e:
-        raise ViaError(f"{path}: not a readable image ({e.__class__.__name__})") from None
+        image = read_image(path)
+    except ImageReadError as e:
+        raise ViaError(str(e)) from None
+    return image.shape[1], image.shape[0]
 
 
 def resolve_image(folder: str, filename: str) -> str:
@@ -168,7 +169,8 @@ class ViaReport:
     images: int = 0
     negatives: int = 0
     instances: Counter = field(default_factory=Counter)
-    problems: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # loaded anyway (skipped regions, ...)
+    errors: list[str] = field(default_factory=list)  # what stops training (``strict=False``)
 
 
 def _regions(entry: dict) -> list[dict]:
@@ -223,15 +225,25 @@ def entry_record(
     }
 
 
-def load_via(folder: str, options: ViaOptions | None = None) -> tuple[list[dict], ViaReport]:
-    """All images of ``folder/<options.json_name>`` as Detectron2 dicts, plus a report."""
+def load_via(
+    folder: str, options: ViaOptions | None = None, strict: bool = True
+) -> tuple[list[dict], ViaReport]:
+    """All images of ``folder/<options.json_name>`` as Detectron2 dicts, plus a report.
+
+    ``strict``: the first bad image or region raises ``ViaError``; else every one is listed
+    in ``report.errors`` and left out (``--check`` shows them all at once).
+    """
     options = options or ViaOptions()
     path = os.path.join(folder, options.json_name)
     entries, definitions = via_entries(read_via_json(path), path)
-    report = ViaReport()
-    records = [
-        entry_record(e, folder, i, options, definitions, report) for i, e in enumerate(entries)
-    ]
+    report, records = ViaReport(), []
+    for i, entry in enumerate(entries):
+        try:
+            records.append(entry_record(entry, folder, i, options, definitions, report))
+        except ViaError as e:
+            if strict:
+                raise
+            report.errors.append(str(e))
     return records, report
 
 
@@ -240,7 +252,8 @@ def format_report(report: ViaReport, name: str) -> str:
     per_class = ", ".join(f"{k}: {v}" for k, v in sorted(report.instances.items())) or "none"
     lines = [
         f"{name}: {report.images} images ({report.negatives} without regions), "
-        f"instances {per_class}, {len(report.problems)} problems"
+        f"instances {per_class}, {len(report.errors)} errors, {len(report.problems)} problems"
     ]
+    lines += [f"  error: {e}" for e in report.errors]
     lines += [f"  {p}" for p in report.problems]
     return "\n".join(lines)

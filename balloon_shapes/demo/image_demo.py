@@ -10,24 +10,45 @@ from omegaconf import DictConfig
 
 from balloon_shapes.demo.predictor import Instances, Predictor, model_and_classes
 from balloon_shapes.demo.visualize import color_splash, overlay
-from balloon_shapes.io import write_image
+from balloon_shapes.errors import ConfigError, DataError, OutputError
+from balloon_shapes.io import ensure_dir, write_image
 
 MODES = ("overlay", "splash")
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
 
 def list_inputs(spec: str) -> list[str]:
-    """Image paths named by a file, a folder (its images, sorted) or a glob."""
+    """Image paths named by a file, a folder (its images, sorted) or a glob; none is an error."""
     if os.path.isdir(spec):
-        return sorted(
+        paths = sorted(
             os.path.join(spec, f) for f in os.listdir(spec) if f.lower().endswith(IMAGE_EXTS)
         )
+        if not paths:
+            raise DataError(f"{spec}: folder has no images ({', '.join(IMAGE_EXTS)})")
+        return paths
     if os.path.isfile(spec):
         return [spec]
-    matches = sorted(glob.glob(spec))
+    matches = sorted(p for p in glob.glob(spec) if os.path.isfile(p))
     if not matches:
-        raise FileNotFoundError(f"{spec}: no such image, folder or glob match")
+        raise DataError(f"{spec}: no such image, folder or glob match")
     return matches
+
+
+def output_paths(paths: list[str], output: str) -> list[str]:
+    """Where each input's picture goes: ``output/<name>``. Refused before anything is written
+    when that would replace an input (``output`` is the input folder, through any link) or two
+    inputs share a name."""
+    ensure_dir(output)
+    dsts = [os.path.join(output, os.path.basename(p)) for p in paths]
+    for src, dst in zip(paths, dsts):
+        if os.path.exists(dst) and os.path.samefile(src, dst):
+            raise OutputError(f"{dst}: output would overwrite the input; choose another output")
+    seen = {}
+    for src, dst in zip(paths, dsts):
+        if dst in seen:
+            raise OutputError(f"{dst}: both {seen[dst]} and {src} would be written here")
+        seen[dst] = src
+    return dsts
 
 
 def render(image, inst: Instances, names: list[str], mode: str):
@@ -42,7 +63,7 @@ def render(image, inst: Instances, names: list[str], mode: str):
 def check_mode(mode: str) -> None:
     """Fail on an unknown ``mode`` before any model is built."""
     if mode not in MODES:
-        raise ValueError(f"mode={mode!r}: expected overlay or splash")
+        raise ConfigError(f"mode={mode!r}: expected overlay or splash")
 
 
 def summary(name: str, inst: Instances, names: list[str]) -> str:
@@ -54,6 +75,7 @@ def run_images(cfg: DictConfig) -> dict:
     """Predict and draw every input image into ``cfg.output``; returns counts per image."""
     check_mode(cfg.mode)
     paths = list_inputs(str(cfg.input))
+    dsts = dict(zip(paths, output_paths(paths, str(cfg.output))))  # fails before the model
     model, names = model_and_classes(cfg)
     predictor = Predictor(model, names, cfg.score_thresh, cfg.device, cfg.amp, cfg.grayscale)
     counts = {}
@@ -62,7 +84,7 @@ def run_images(cfg: DictConfig) -> dict:
         images = [predictor.prepare(p) for p in chunk]
         for path, image, inst in zip(chunk, images, predictor.infer(images)):
             name = os.path.basename(path)
-            write_image(os.path.join(cfg.output, name), render(image, inst, names, cfg.mode))
+            write_image(dsts[path], render(image, inst, names, cfg.mode))
             print(summary(name, inst, names))
             counts[name] = len(inst)
     return {"images": len(paths), "instances": sum(counts.values())}

@@ -16,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 from balloon_shapes.data.mapper import read_image, to_gray3, to_tensor
 from balloon_shapes.evaluation.inference import auto_device, inference_model
 from balloon_shapes.modeling import build_model
-from balloon_shapes.modeling.weights import WeightsError
+from balloon_shapes.modeling.weights import load_torch_file
 
 
 @dataclass
@@ -56,10 +56,9 @@ def as_rgb(image: np.ndarray, bgr: bool = False) -> np.ndarray:
 
 
 def checkpoint_config(path: str) -> DictConfig | None:
-    """The training config stored in one of our Lightning checkpoints, if any."""
-    obj = (
-        torch.load(path, map_location="cpu", weights_only=True) if path.endswith(".ckpt") else None
-    )
+    """The training config stored in one of our Lightning checkpoints, if any; a file that is
+    missing, unreadable or unsafe (arbitrary pickled objects) is a ``WeightsError``."""
+    obj = load_torch_file(path) if path.endswith(".ckpt") else None
     stored = (obj or {}).get("hyper_parameters", {}).get("cfg")
     if not stored:
         return None
@@ -125,12 +124,7 @@ def model_and_classes(cfg: DictConfig) -> tuple[torch.nn.Module, list[str]]:
 
     weights = cfg.model.weights
     if isinstance(weights, str) and weights.endswith(".ckpt"):
-        try:
-            stored = checkpoint_config(weights)
-        except (RuntimeError, OSError, ValueError) as e:
-            raise WeightsError(
-                f"{weights}: not a readable checkpoint ({str(e).splitlines()[0]})"
-            ) from None
+        stored = checkpoint_config(weights)
         if stored is not None:
             stored.model.weights = weights
             return build_model(stored.model), class_names(stored)

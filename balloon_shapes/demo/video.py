@@ -26,14 +26,15 @@ from tqdm import tqdm
 
 from balloon_shapes.demo.image_demo import check_mode, render
 from balloon_shapes.demo.predictor import Instances, Predictor, model_and_classes
-from balloon_shapes.io import atomic_write, write_json
+from balloon_shapes.errors import DataError, OutputError
+from balloon_shapes.io import atomic_write, ensure_dir, write_json
 
 CODECS = ("libx264", "h264", "mpeg4")  # probed in order: pip builds of OpenCV lack H.264
 FALLBACK_FPS = Fraction(30)
 _END = object()
 
 
-class VideoError(ValueError):
+class VideoError(DataError):
     """Bad video input or output; the message names the file."""
 
 
@@ -107,15 +108,14 @@ def open_camera(device: int | str) -> Source:
 
 
 def check_output(src: str, dst: str) -> None:
-    if os.path.abspath(src) == os.path.abspath(dst):
-        raise VideoError(f"{dst}: output would overwrite the input")
-    folder = os.path.dirname(os.path.abspath(dst))
-    try:
-        os.makedirs(folder, exist_ok=True)
-    except OSError:
-        raise VideoError(f"{dst}: cannot create its folder") from None
-    if not os.access(folder, os.W_OK):
-        raise VideoError(f"{dst}: folder is not writable")
+    """``dst`` can be written and is not the input, through any symlink or ``..``."""
+    if os.path.realpath(src) == os.path.realpath(dst) or (
+        os.path.exists(src) and os.path.exists(dst) and os.path.samefile(src, dst)
+    ):
+        raise OutputError(f"{dst}: output would overwrite the input")
+    if os.path.isdir(dst):
+        raise OutputError(f"{dst}: is a folder; name the output video file")
+    ensure_dir(os.path.dirname(os.path.abspath(dst)), "output video's folder")
 
 
 def pick_codec(container, fps: Fraction, width: int, height: int):
@@ -134,11 +134,15 @@ def pick_codec(container, fps: Fraction, width: int, height: int):
 
 
 def frames(path: str, max_frames: int | None) -> Iterator[np.ndarray]:
-    with av.open(path) as c:
-        for i, frame in enumerate(c.decode(video=0)):
-            if max_frames is not None and i >= max_frames:
-                break
-            yield frame.to_ndarray(format="rgb24")
+    """RGB frames of a video file; a decode failure (a truncated file) names the file."""
+    try:
+        with av.open(path) as c:
+            for i, frame in enumerate(c.decode(video=0)):
+                if max_frames is not None and i >= max_frames:
+                    break
+                yield frame.to_ndarray(format="rgb24")
+    except av.error.FFmpegError as e:
+        raise VideoError(f"{path}: cannot be decoded ({type(e).__name__}: {e.strerror})") from None
 
 
 def _threaded(iterable: Iterator, maxsize: int = 16) -> Iterator:

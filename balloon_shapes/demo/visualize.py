@@ -51,14 +51,28 @@ def color_splash(image: np.ndarray, masks: np.ndarray) -> np.ndarray:
 
 
 def grid(images: list[np.ndarray], cols: int, pad: int = 2) -> np.ndarray:
-    """Tile equally sized RGB images row-major with a white ``pad``."""
-    h, w = images[0].shape[:2]
+    """Tile RGB images of any sizes row-major, each centred in a cell as large as the largest,
+    on white with a ``pad`` between cells."""
+    h = max(im.shape[0] for im in images)
+    w = max(im.shape[1] for im in images)
     rows = -(-len(images) // cols)
     out = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad, 3), 255, np.uint8)
     for i, im in enumerate(images):
         r, c = divmod(i, cols)
-        out[
-            pad + r * (h + pad) : pad + r * (h + pad) + h,
-            pad + c * (w + pad) : pad + c * (w + pad) + w,
-        ] = im
+        y = pad + r * (h + pad) + (h - im.shape[0]) // 2
+        x = pad + c * (w + pad) + (w - im.shape[1]) // 2
+        out[y : y + im.shape[0], x : x + im.shape[1]] = im
     return out
+
+
+def resize_instances(image: np.ndarray, masks: np.ndarray, boxes: np.ndarray, size: int):
+    """Scale an image, its masks (bool [N,H,W]) and XYXY boxes so the longer side is ``size``."""
+    h, w = image.shape[:2]
+    s = size / max(h, w)
+    dsize = (max(1, round(w * s)), max(1, round(h * s)))
+    image = cv2.resize(image, dsize, interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_NEAREST)
+    masks = np.array(
+        [cv2.resize(m.astype(np.uint8), dsize, interpolation=cv2.INTER_NEAREST) for m in masks],
+        bool,
+    ).reshape(len(masks), dsize[1], dsize[0])
+    return image, masks, np.asarray(boxes, np.float64).reshape(-1, 4) * s

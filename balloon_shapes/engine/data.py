@@ -17,6 +17,7 @@ from torch.utils.data import DataLoader, Dataset, IterableDataset, get_worker_in
 
 from balloon_shapes.data import catalog
 from balloon_shapes.data.mapper import Augment, map_record
+from balloon_shapes.errors import DataError
 
 Batch = tuple[list[torch.Tensor], list[dict[str, torch.Tensor]]]
 
@@ -100,6 +101,13 @@ def load_split(cfg: DictConfig, split: str) -> Sequence[dict]:
     return records
 
 
+def nonempty(records: Sequence[dict], name: str) -> Sequence[dict]:
+    """``records``, unless there are none: nothing to train or validate on is the user's error."""
+    if len(records) == 0:
+        raise DataError(f"dataset {name!r}: has no images; check data.root and the json")
+    return records
+
+
 class DataModule(L.LightningDataModule):
     """Train stream + val loader from the ``data`` and ``train`` configs."""
 
@@ -111,9 +119,9 @@ class DataModule(L.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_records is None and stage in (None, "fit"):
-            self.train_records = load_split(self.cfg, "train")
+            self.train_records = nonempty(load_split(self.cfg, "train"), self.cfg.train)
         if self.val_records is None:
-            self.val_records = load_split(self.cfg, "val")
+            self.val_records = nonempty(load_split(self.cfg, "val"), self.cfg.val)
 
     def _loader(self, dataset, **kwargs) -> DataLoader:
         workers = self.cfg.num_workers

@@ -12,6 +12,7 @@ from torch.optim.lr_scheduler import LambdaLR
 from torchmetrics.detection import MeanAveragePrecision
 
 from balloon_shapes.engine.schedule import lr_factor
+from balloon_shapes.errors import ConfigError, TrainingDiverged
 from balloon_shapes.modeling import build_model
 
 METRIC_KEYS = {  # our name -> torchmetrics (pycocotools) name
@@ -19,10 +20,6 @@ METRIC_KEYS = {  # our name -> torchmetrics (pycocotools) name
     for t in ("bbox", "segm")
     for ours, theirs in (("AP", "map"), ("AP50", "map_50"), ("AP75", "map_75"))
 }
-
-
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite: training stops with advice instead of garbage."""
 
 
 def to_metric_preds(outputs: list[dict], mask_threshold: float = 0.5) -> list[dict]:
@@ -99,7 +96,7 @@ class MaskRCNNModule(L.LightningModule):
         elif t.optimizer == "adamw":
             opt = torch.optim.AdamW(params, lr=t.lr, weight_decay=t.weight_decay)
         else:
-            raise ValueError(f"train.optimizer={t.optimizer!r}: expected sgd or adamw")
+            raise ConfigError(f"train.optimizer={t.optimizer!r}: expected sgd or adamw")
         sched = LambdaLR(opt, lambda step: lr_factor(step, t))
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 

@@ -6,6 +6,8 @@ import math
 
 from omegaconf import DictConfig
 
+from balloon_shapes.errors import ConfigError
+
 
 def lr_factor(step: int, cfg: DictConfig) -> float:
     """Multiplier of ``train.lr`` at iteration ``step`` (0-based)."""
@@ -19,4 +21,4 @@ def lr_factor(step: int, cfg: DictConfig) -> float:
         return warm * 0.5 * (1 + math.cos(math.pi * progress))
     if cfg.schedule == "step":
         return warm * cfg.gamma ** sum(step >= s for s in cfg.steps)
-    raise ValueError(f"train.schedule={cfg.schedule!r}: expected cosine or step")
+    raise ConfigError(f"train.schedule={cfg.schedule!r}: expected cosine or step")

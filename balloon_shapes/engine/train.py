@@ -2,28 +2,29 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import lightning as L
 import numpy as np
 import torch
+from filelock import FileLock, Timeout
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 
 from balloon_shapes.data import catalog
 from balloon_shapes.demo.predictor import to_instances
-from balloon_shapes.demo.visualize import grid, overlay
+from balloon_shapes.demo.visualize import grid, overlay, resize_instances
 from balloon_shapes.engine.callbacks import ProgressBar, RNGState, SampleIds, TrainableStages
+from balloon_shapes.engine.checkpoint_io import AtomicCheckpointIO
 from balloon_shapes.engine.data import DataModule, RecordDataset
 from balloon_shapes.engine.module import MaskRCNNModule
-from balloon_shapes.io import write_image, write_json
+from balloon_shapes.errors import ConfigError, OutputError, WeightsError
+from balloon_shapes.io import check_writable, ensure_dir, write_image, write_json
+from balloon_shapes.modeling.weights import read_checkpoint
 
-TILE_SIZE = 256  # pixels per image in predictions.png, at least
-
-
-class ConfigError(ValueError):
-    """A config value that cannot work (reported in one line by the scripts)."""
+TILE_SIZE = 256  # longer side of each image in predictions.png, in pixels
 
 
 def checkpoint_dir(cfg: DictConfig) -> str:
@@ -31,13 +32,56 @@ def checkpoint_dir(cfg: DictConfig) -> str:
 
 
 def resume_path(cfg: DictConfig) -> str | None:
-    """``last.ckpt`` when ``resume=true`` (it must exist), else None."""
+    """``last.ckpt`` when ``resume=true`` (it must exist and load), else None."""
     if not cfg.resume:
         return None
     path = os.path.join(checkpoint_dir(cfg), "last.ckpt")
     if not os.path.isfile(path):
         raise ConfigError(f"resume=true but {path} does not exist; run without resume first")
+    try:
+        read_checkpoint(path)
+    except WeightsError as e:
+        raise ConfigError(f"resume=true but {e}; delete it to start over") from None
     return path
+
+
+POSITIVE = ("batch_size", "max_iter", "eval_period", "checkpoint_period", "log_period")
+
+
+def check_config(cfg: DictConfig) -> None:
+    """Values that cannot work fail here, in one line, before any folder or model exists."""
+    for key in POSITIVE:
+        if cfg.train[key] < 1:
+            raise ConfigError(f"train.{key}={cfg.train[key]}: must be at least 1")
+    if cfg.train.vis_images < 0:
+        raise ConfigError(f"train.vis_images={cfg.train.vis_images}: must be 0 or more")
+    for key in ("val_size", "limit"):
+        value = cfg.data.get(key)
+        if value is not None and value < 1:
+            raise ConfigError(f"data.{key}={value}: must be at least 1, or null for all")
+
+
+@contextlib.contextmanager
+def exclusive(output_dir: str):
+    """Hold ``<output_dir>/.lock`` while training: a second run into the same folder would mix
+    its logs and checkpoints with this one's, so it is refused. The OS drops the lock when the
+    process dies, so a killed run never leaves the folder locked."""
+    ensure_dir(output_dir, "output_dir")
+    if os.environ.get("LOCAL_RANK", "0") != "0":  # DDP workers run under rank 0's lock
+        yield
+        return
+    lock = FileLock(os.path.join(output_dir, ".lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise OutputError(
+            f"{output_dir}: another training is writing into this output_dir; "
+            "wait for it to end or choose another output_dir"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def callbacks(cfg: DictConfig) -> list[L.Callback]:
@@ -87,6 +131,7 @@ def make_trainer(cfg: DictConfig) -> L.Trainer:
             CSVLogger(cfg.output_dir, name="csv"),  # version_N: a resumed run keeps the old log
         ],
         callbacks=callbacks(cfg),
+        plugins=[AtomicCheckpointIO()],
         enable_model_summary=False,
     )
 
@@ -101,10 +146,9 @@ def draw_predictions(model: torch.nn.Module, records, class_names: list[str], n:
         inst = to_instances(model([image])[0], 0.5)
         rgb = (image.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
         labels = [class_names[int(c) - 1] for c in inst.labels]
-        k = max(1, round(TILE_SIZE / max(rgb.shape[:2])))  # small images: enlarge so text reads
-        rgb = rgb.repeat(k, axis=0).repeat(k, axis=1)
-        masks = inst.masks.repeat(k, axis=1).repeat(k, axis=2)
-        tiles.append(overlay(rgb, inst.boxes * k, labels, inst.scores, masks))
+        # every image to one size: mixed-size val sets tile, and text reads on small ones
+        rgb, masks, boxes = resize_instances(rgb, inst.masks, inst.boxes, TILE_SIZE)
+        tiles.append(overlay(rgb, boxes, labels, inst.scores, masks))
     return grid(tiles, cols=min(4, len(tiles)))
 
 
@@ -117,13 +161,20 @@ def class_names(cfg: DictConfig) -> list[str]:
 
 def train(cfg: DictConfig) -> dict:
     """Train per ``cfg``, validate, write checkpoints, logs, metrics.json and predictions.png."""
+    check_config(cfg)
+    check_writable(cfg.output_dir, "output_dir")
     L.seed_everything(cfg.seed, workers=True, verbose=False)
-    ckpt = resume_path(cfg)
     for split in ("train", "val"):
         catalog.metadata(cfg.data[split])  # unknown dataset names fail here, before any work
     data = DataModule(cfg.data, cfg.train.batch_size, cfg.seed)
     data.setup("fit")  # dataset errors surface now, before the model or any output exists
-    module = MaskRCNNModule(cfg)
+    module = MaskRCNNModule(cfg)  # and weights errors (offline, unsafe, not fitting)
+    with exclusive(cfg.output_dir):
+        return fit(cfg, data, module, resume_path(cfg))
+
+
+def fit(cfg: DictConfig, data: DataModule, module: MaskRCNNModule, ckpt: str | None) -> dict:
+    """The training run itself, in a checked and locked ``output_dir``."""
     trainer = make_trainer(cfg)
     if cfg.train.stages and trainer.world_size > 1:
         raise ConfigError(

@@ -12,6 +12,7 @@ from pycocotools.cocoeval import COCOeval
 
 from balloon_shapes.data.coco import read_coco_json
 from balloon_shapes.data.export import coco_dict
+from balloon_shapes.errors import ConfigError
 
 BACKENDS = ("pycocotools", "faster-coco-eval")
 
@@ -26,7 +27,7 @@ def backend_classes(name: str):
         from faster_coco_eval import COCOeval_faster
 
         return FasterCOCO, COCOeval_faster
-    raise ValueError(f"eval.backend={name!r}: expected one of {BACKENDS}")
+    raise ConfigError(f"eval.backend={name!r}: expected one of {BACKENDS}")
 
 
 STAT_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl")

@@ -22,6 +22,7 @@ from torchvision.ops import MultiScaleRoIAlign
 from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
 from torchvision.ops.misc import FrozenBatchNorm2d
 
+from balloon_shapes.errors import ConfigError
 from balloon_shapes.modeling import d2_compat as d2
 
 BACKBONES = {
@@ -41,13 +42,13 @@ def norm_layer(kind: str) -> Callable[[int], nn.Module]:
         return nn.BatchNorm2d
     if kind == "gn":
         return lambda c: nn.GroupNorm(min(32, c // 4), c)
-    raise ValueError(f"model.norm={kind!r}: expected frozen_bn, bn or gn")
+    raise ConfigError(f"model.norm={kind!r}: expected frozen_bn, bn or gn")
 
 
 def build_backbone(cfg: DictConfig) -> BackboneWithFPN:
     """ResNet body (stages ``returned_layers``) + FPN of ``fpn_channels`` (+ a pooled level)."""
     if cfg.backbone not in BACKBONES:
-        raise ValueError(f"model.backbone={cfg.backbone!r}: expected one of {sorted(BACKBONES)}")
+        raise ConfigError(f"model.backbone={cfg.backbone!r}: expected one of {sorted(BACKBONES)}")
     body = BACKBONES[cfg.backbone](weights=None, norm_layer=norm_layer(cfg.norm))
     layers = list(cfg.returned_layers)
     stage_out = body.inplanes // 8  # channels of layer1's output
@@ -79,7 +80,7 @@ def anchors_and_pools(
     """Anchor generator and the box/mask ROI poolers, torchvision's or Detectron2's flavour."""
     levels = num_levels(cfg)
     if len(cfg.anchor_sizes) != levels:
-        raise ValueError(
+        raise ConfigError(
             f"model.anchor_sizes has {len(cfg.anchor_sizes)} sizes but the FPN has {levels} levels"
         )
     sizes = tuple((float(s),) for s in cfg.anchor_sizes)
@@ -95,7 +96,7 @@ def anchors_and_pools(
             d2.AlignedMultiScaleRoIAlign(names, 14, ratio, pool),
         )
     if cfg.flavour != "torchvision":
-        raise ValueError(f"model.flavour={cfg.flavour!r}: expected torchvision or detectron2")
+        raise ConfigError(f"model.flavour={cfg.flavour!r}: expected torchvision or detectron2")
     return (
         AnchorGenerator(sizes, ratios),
         MultiScaleRoIAlign(names, 7, ratio),
@@ -110,7 +111,7 @@ def box_head(cfg: DictConfig) -> nn.Module:
         return TwoMLPHead(c * 7 * 7, cfg.roi.head_dim)
     if cfg.roi.head == "conv4fc":
         return FastRCNNConvFCHead((c, 7, 7), [c] * 4, [cfg.roi.head_dim], norm_layer=nn.BatchNorm2d)
-    raise ValueError(f"model.roi.head={cfg.roi.head!r}: expected mlp or conv4fc")
+    raise ConfigError(f"model.roi.head={cfg.roi.head!r}: expected mlp or conv4fc")
 
 
 def build_model(cfg: DictConfig) -> MaskRCNN:
@@ -170,7 +171,7 @@ def frozen_stages(trainable: str | int) -> list[int]:
     first = text.rstrip("+")
     if first.isdigit() and 1 <= int(first) <= 5:
         return list(range(1, int(first)))
-    raise ValueError(
+    raise ConfigError(
         f"model.trainable={trainable!r}: expected heads, all, or a stage like 3+ (1..5)"
     )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -18,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from balloon_shapes.download import Resource, fetch
+from balloon_shapes.errors import WeightsError
 from balloon_shapes.modeling import d2_convert
 
 log = logging.getLogger(__name__)
@@ -27,10 +29,6 @@ CLASS_LAYERS = (  # re-initialised when the number of classes differs (head surg
     "roi_heads.box_predictor.bbox_pred.",
     "roi_heads.mask_predictor.mask_fcn_logits.",
 )
-
-
-class WeightsError(ValueError):
-    """Weights that cannot be loaded: missing file, unsafe pickle, keys that do not fit."""
 
 
 @dataclass(frozen=True)
@@ -117,15 +115,32 @@ def read_pkl(path: str) -> dict:
     return obj.get("model", obj)
 
 
-def read_checkpoint(path: str) -> dict[str, torch.Tensor]:
-    """The model state dict inside a ``.ckpt`` (Lightning) or ``.pth`` file."""
+def load_torch_file(path: str):
+    """``torch.load(weights_only=True)`` of a user's file: tensors and plain containers only.
+    Missing, truncated, foreign or unsafe content is a one-line ``WeightsError``."""
     if not os.path.isfile(path):
         raise WeightsError(f"{path}: no such weights file")
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if not (magic.startswith(b"PK\x03\x04") or magic[:1] == b"\x80"):  # torch zip or pickle
+        raise WeightsError(f"{path}: not a PyTorch checkpoint (neither a torch zip nor a pickle)")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as e:
+        with warnings.catch_warnings():  # torch warns about the pickle protocol before refusing
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise WeightsError(
+            f"{path}: not a safe PyTorch checkpoint (it holds objects other than tensors and "
+            "plain containers; loading those could run code, so it is refused)"
+        ) from None
+    except (RuntimeError, EOFError, ValueError) as e:  # a truncated or damaged file
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise WeightsError(f"{path}: not a safe PyTorch checkpoint ({first})") from None
+
+
+def read_checkpoint(path: str) -> dict[str, torch.Tensor]:
+    """The model state dict inside a ``.ckpt`` (Lightning) or ``.pth`` file."""
+    obj = load_torch_file(path)
     state = obj.get("state_dict", obj.get("model", obj)) if isinstance(obj, dict) else None
     if not isinstance(state, dict):
         raise WeightsError(f"{path}: holds no state dict")

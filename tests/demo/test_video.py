@@ -11,6 +11,7 @@ import pytest
 from balloon_shapes.demo.predictor import Instances
 from balloon_shapes.demo.video import VideoError, open_camera, open_source, probe, run_video
 from balloon_shapes.demo.visualize import color_splash
+from balloon_shapes.errors import OutputError
 
 
 def write_clip(path, n=12, fps=15, size=(64, 48), audio=False):
@@ -150,14 +151,18 @@ def test_bad_inputs(tmp_path):
     for path, message in cases:
         with pytest.raises(VideoError, match=message):
             probe(str(path))
-    with pytest.raises(VideoError, match="overwrite the input"):
-        run_video(str(good), str(good), FakePredictor().batch, splash)
-    locked = tmp_path / "locked"
-    locked.mkdir()
-    locked.chmod(0o500)
-    if not os.access(locked, os.W_OK):  # root ignores permissions
-        with pytest.raises(VideoError, match="not writable"):
-            run_video(str(good), str(locked / "o.mp4"), FakePredictor().batch, splash)
+    before = good.read_bytes()
+    link = tmp_path / "link"
+    link.symlink_to(tmp_path, target_is_directory=True)
+    for dst in (good, link / good.name, tmp_path / "sub" / ".." / good.name):
+        with pytest.raises(OutputError, match="overwrite the input"):
+            run_video(str(good), str(dst), FakePredictor().batch, splash)
+    assert good.read_bytes() == before
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    with pytest.raises(OutputError, match="a file is in the way"):
+        run_video(str(good), str(blocker / "o.mp4"), FakePredictor().batch, splash)
+    assert blocker.read_text() == "not a folder"
 
 
 def test_each_frame_gets_its_own_detections(tmp_path):

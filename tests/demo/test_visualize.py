@@ -4,7 +4,13 @@ import pytest
 
 from balloon_shapes.data.mapper import read_image
 from balloon_shapes.demo.predictor import as_rgb
-from balloon_shapes.demo.visualize import color_splash, grid, instance_colors, overlay
+from balloon_shapes.demo.visualize import (
+    color_splash,
+    grid,
+    instance_colors,
+    overlay,
+    resize_instances,
+)
 
 
 def masks_for(h, w):
@@ -70,3 +76,19 @@ def test_as_rgb_normalises_layouts(tmp_path):
     cv2.imwrite(str(tmp_path / "a.png"), rgba[:, :, [2, 1, 0, 3]])  # OpenCV writes BGRA
     assert np.array_equal(read_image(str(tmp_path / "d.png"))[..., 1], gray)
     assert np.array_equal(read_image(str(tmp_path / "a.png")), rgba[:, :, :3])
+
+
+def test_grid_takes_images_of_different_sizes():
+    tiles = [np.full((40, 90, 3), 10, np.uint8), np.full((70, 30, 3), 20, np.uint8)]
+    g = grid(tiles, cols=2, pad=2)
+    assert g.shape == (70 + 4, 2 * 90 + 6, 3)
+    assert (g == 10).sum() == 40 * 90 * 3 and (g == 20).sum() == 70 * 30 * 3
+
+
+def test_resize_instances_scales_image_masks_and_boxes_together():
+    image = np.zeros((100, 50, 3), np.uint8)
+    masks = np.zeros((1, 100, 50), bool)
+    masks[0, 10:30, 5:15] = True
+    out, m, b = resize_instances(image, masks, np.array([[5, 10, 15, 30]]), 200)
+    assert out.shape == (200, 100, 3) and m.shape == (1, 200, 100) and m.sum() == 4 * masks.sum()
+    assert np.allclose(b, [[10, 20, 30, 60]])

@@ -89,3 +89,47 @@ def test_video_demo_script(script, tmp_path, checkpoint):
     for proc, message in cases:
         lines = proc.stderr.strip().splitlines()
         assert proc.returncode == 2 and len(lines) == 1 and message in lines[0]
+
+
+def test_image_demo_never_overwrites_its_inputs(script, tmp_path, checkpoint):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    cv2.imwrite(str(photos / "a.jpg"), np.full((40, 60, 3), 90, np.uint8))
+    before = (photos / "a.jpg").read_bytes()
+    link = tmp_path / "link"
+    link.symlink_to(photos, target_is_directory=True)
+    for output in (photos, link):
+        proc = script(
+            "image_demo.py", f"input={photos}", f"output={output}", f"model.weights={checkpoint}"
+        )
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 2 and len(lines) == 1 and "overwrite the input" in lines[0]
+    assert (photos / "a.jpg").read_bytes() == before and len(list(photos.iterdir())) == 1
+
+
+def test_image_demo_refuses_unsafe_checkpoints_and_empty_folders(script, tmp_path):
+    import pickle
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    evil = tmp_path / "evil.ckpt"
+    evil.write_bytes(pickle.dumps({"state_dict": Evil()}))
+    text = tmp_path / "notes.pth"
+    text.write_text("epoch 3: loss 0.2\n")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "file").write_text("x")
+    cv2.imwrite(str(tmp_path / "x.jpg"), np.zeros((8, 8, 3), np.uint8))
+    x = tmp_path / "x.jpg"
+    cases = [
+        ([f"input={x}", f"model.weights={evil}"], "evil.ckpt: not a safe PyTorch checkpoint"),
+        ([f"input={x}", f"model.weights={text}"], "notes.pth: not a PyTorch checkpoint"),
+        ([f"input={tmp_path / 'empty'}"], "has no images"),
+        ([f"input={x}", f"output={tmp_path / 'file' / 'out'}"], "a file is in the way"),
+    ]
+    for args, message in cases:
+        proc = script("image_demo.py", *args, timeout=120)
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 2 and len(lines) == 1 and message in lines[0], proc.stderr
+        assert "pwned" not in proc.stdout

@@ -1,4 +1,5 @@
 import json
+import os
 
 import pytest
 import torch
@@ -126,3 +127,112 @@ def test_trainable_stages(smoke_cfg, tmp_path, stages, body_moves):
     heads = [k for k in start if k.startswith("roi_heads.")]
     assert any(not torch.equal(start[k], final[k]) for k in heads)
     assert any(not torch.equal(start[k], final[k]) for k in body) == body_moves
+
+
+def test_resume_continues_from_the_checkpoint_not_from_scratch(smoke_cfg, tmp_path, monkeypatch):
+    """A marker put into last.ckpt must come out in the result, and only the remaining steps run:
+    a restart from step 0 with the same seed would give neither."""
+    overrides = ["train.checkpoint_period=2", "train.eval_period=4", "data.val_size=2"]
+    train(smoke_cfg(*overrides, "train.max_iter=2"))
+    path = tmp_path / "checkpoints" / "last.ckpt"
+    ckpt = torch.load(path, weights_only=True)
+    key = "model.roi_heads.box_predictor.cls_score.bias"
+    marked = ckpt["state_dict"][key] + 5.0
+    ckpt["state_dict"][key] = marked.clone()
+    torch.save(ckpt, path)
+
+    import balloon_shapes.engine.module as module_lib
+
+    steps, original = [], module_lib.MaskRCNNModule.training_step
+
+    def counted(self, batch, batch_idx):
+        steps.append(self.global_step)
+        return original(self, batch, batch_idx)
+
+    monkeypatch.setattr(module_lib.MaskRCNNModule, "training_step", counted)
+    metrics = train(smoke_cfg(*overrides, "train.max_iter=4", "resume=true"))
+    assert metrics["iter"] == 4 and steps == [2, 3]
+    final = read_checkpoint(str(path))[key[len("model.") :]]
+    assert (final - marked).abs().max() < 1.0  # a restart would be ~5 away
+
+
+def test_a_second_training_into_a_busy_output_dir_is_refused(smoke_cfg, tmp_path):
+    from filelock import FileLock
+
+    from balloon_shapes.errors import OutputError
+
+    with FileLock(str(tmp_path / ".lock")):
+        with pytest.raises(OutputError, match="another training"):
+            train(smoke_cfg())
+    assert not (tmp_path / "checkpoints").exists()
+    assert train(smoke_cfg())["iter"] == 2  # the lock goes with its holder
+
+
+def test_checkpoints_are_replaced_atomically_whatever_tmpdir(tmp_path, monkeypatch):
+    """A kill while last.ckpt is written leaves the previous one loadable, even with TMPDIR on
+    another filesystem (Lightning's own save then copies into place)."""
+    from balloon_shapes.engine.checkpoint_io import AtomicCheckpointIO
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "elsewhere"))
+    (tmp_path / "elsewhere").mkdir()
+    path = tmp_path / "ckpts" / "last.ckpt"
+    io = AtomicCheckpointIO()
+    io.save_checkpoint({"state_dict": {"w": torch.ones(3)}}, path)
+    real_save = torch.save
+
+    def killed_midway(obj, f, *args, **kwargs):
+        assert torch.load(path, weights_only=True)["state_dict"]["w"].sum() == 3  # still old
+        with open(f, "wb") as out:
+            out.write(b"PK\x03\x04 half a checkpoint")
+        raise KeyboardInterrupt  # the kill
+
+    monkeypatch.setattr(torch, "save", killed_midway)
+    with pytest.raises(KeyboardInterrupt):
+        io.save_checkpoint({"state_dict": {"w": torch.zeros(3)}}, path)
+    monkeypatch.setattr(torch, "save", real_save)
+    assert torch.load(path, weights_only=True)["state_dict"]["w"].sum() == 3
+    assert os.listdir(tmp_path / "elsewhere") == [] and os.listdir(path.parent) == ["last.ckpt"]
+    io.save_checkpoint({"state_dict": {"w": torch.zeros(3)}}, path)
+    assert torch.load(path, weights_only=True)["state_dict"]["w"].sum() == 0
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("train.batch_size=-1", "train.batch_size=-1"),
+        ("data.val_size=0", "data.val_size=0"),
+        ("train.max_iter=0", "train.max_iter=0"),
+    ],
+)
+def test_impossible_values_fail_before_any_folder_exists(smoke_cfg, tmp_path, override, message):
+    from balloon_shapes.errors import ConfigError
+
+    out = tmp_path / "run"
+    with pytest.raises(ConfigError, match=message):
+        train(smoke_cfg(override, f"output_dir={out}"))
+    assert not out.exists()
+
+
+def test_output_dir_under_a_file_and_a_broken_last_ckpt_are_user_errors(smoke_cfg, tmp_path):
+    from balloon_shapes.errors import ConfigError, OutputError
+
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(OutputError, match="is a file"):
+        train(smoke_cfg(f"output_dir={tmp_path / 'file' / 'run'}"))
+    ckpts = tmp_path / "checkpoints"
+    ckpts.mkdir()
+    (ckpts / "last.ckpt").write_bytes(b"")  # what a kill during a copy left
+    with pytest.raises(ConfigError, match="last.ckpt"):
+        train(smoke_cfg("resume=true"))
+
+
+def test_a_dataset_with_zero_images_is_a_user_error(smoke_cfg, tmp_path):
+    from balloon_shapes.errors import DataError
+
+    for split in ("train", "val"):
+        (tmp_path / "via" / split).mkdir(parents=True)
+        (tmp_path / "via" / split / "via_region_data.json").write_text("{}")
+    cfg = smoke_cfg("data=via", f"data.root={tmp_path / 'via'}", f"output_dir={tmp_path / 'o'}")
+    with pytest.raises(DataError, match="has no images"):
+        train(cfg)
+    assert not (tmp_path / "o").exists()

@@ -70,3 +70,10 @@ def test_average_precision_all_point_interpolation():
     # monotone precision at those: 2/3, 2/3, 3/5 -> 1/3*2/3 + 1/3*2/3 + 1/3*3/5
     ap = average_precision(np.array([-1, 0, 1, -1, 2]), 3)
     assert ap == pytest.approx((2 / 3 + 2 / 3 + 3 / 5) / 3)
+
+
+def test_each_prediction_takes_its_highest_iou_ground_truth_not_the_first():
+    # prediction 0 overlaps gt 0 a little and gt 1 a lot; prediction 1 only overlaps gt 0.
+    # Taking the first gt above 0.5 would leave gt 1 unmatched and prediction 1 a false positive.
+    ious = np.array([[0.6, 0.9], [0.8, 0.0]])
+    assert match(ious, [1, 1], [1, 1]).tolist() == [1, 0]

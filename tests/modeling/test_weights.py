@@ -91,3 +91,21 @@ def test_named_weights_bring_their_layout():
     assert layout.trainable == cfg.trainable
     d2 = load_config(["+experiment=balloon"]).model
     assert with_weights_layout(d2) == d2  # already the layout its weights need
+
+
+@pytest.mark.parametrize(
+    "module, name",
+    [
+        ("numpy.testing._private.utils", "runstring"),  # calls exec: numpy.* must not pass
+        ("numpy", "load"),
+        ("numpy.lib.npyio", "load"),
+        ("collections", "defaultdict"),
+    ],
+)
+def test_pickle_allow_list_is_exact_names_not_modules(tmp_path, capsys, module, name):
+    path = tmp_path / "model_final.pkl"
+    # GLOBAL module.name called with ("print('pwned')", {}): runstring would exec the string
+    path.write_bytes(f"c{module}\n{name}\n(S\"print('pwned')\"\n(dtR.".encode())
+    with pytest.raises(WeightsError, match=f"refuses to load {module}.{name}"):
+        read_pkl(str(path))
+    assert "pwned" not in capsys.readouterr().out
