@@ -50,6 +50,25 @@ class Source:
     audio: bool
     read: Callable[[int | None], Iterator[np.ndarray]]  # max_frames -> RGB frames
     live: bool = False
+    timestamps: Timestamps | None = None  # a file's frame times, kept in the output (VFR)
+
+
+@dataclass(frozen=True)
+class Timestamps:
+    """Presentation times of a file's frames, in display order: ``pts[i] * time_base`` s."""
+
+    time_base: Fraction
+    pts: list[int]
+
+
+def upright(frame: av.VideoFrame) -> np.ndarray:
+    """The frame as RGB, turned as a player shows it: phones store portrait video sideways with
+    a display rotation (counterclockwise degrees; ``np.rot90`` turns counterclockwise too)."""
+    return np.ascontiguousarray(np.rot90(frame.to_ndarray(format="rgb24"), quarter_turns(frame)))
+
+
+def quarter_turns(frame: av.VideoFrame) -> int:
+    return round((frame.rotation or 0) / 90) % 4
 
 
 def probe(path: str) -> tuple[int, int, Fraction, int | None, bool]:
@@ -66,7 +85,12 @@ def probe(path: str) -> tuple[int, int, Fraction, int | None, bool]:
             first = next(c.decode(video=0), None)
             if first is None:
                 raise VideoError(f"{path}: has zero video frames")
-            return first.width, first.height, Fraction(fps or 0), frames, bool(c.streams.audio)
+            w, h = (
+                (first.height, first.width)
+                if quarter_turns(first) % 2
+                else (first.width, first.height)
+            )
+            return w, h, Fraction(fps or 0), frames, bool(c.streams.audio)
     except av.error.FFmpegError as e:
         raise VideoError(f"{path}: not a readable video ({type(e).__name__})") from None
 
@@ -75,8 +99,18 @@ def open_source(spec: str | int) -> Source:
     """A video file path, or a webcam index (an int, or a string of digits naming no file)."""
     if isinstance(spec, int) or (str(spec).isdigit() and not os.path.exists(str(spec))):
         return open_camera(int(spec))
-    width, height, fps, count, audio = probe(str(spec))
-    return Source(str(spec), width, height, fps, count, audio, lambda n: frames(str(spec), n))
+    path = str(spec)
+    width, height, fps, count, audio = probe(path)
+    read = lambda n: frames(path, n, count)  # noqa: E731
+    return Source(path, width, height, fps, count, audio, read, timestamps=frame_times(path))
+
+
+def frame_times(path: str) -> Timestamps:
+    """The video stream's packet times in display order, from the first frame's (no decoding)."""
+    with av.open(path) as c:
+        stream = c.streams.video[0]
+        pts = sorted(p.pts for p in c.demux(stream) if p.pts is not None)
+        return Timestamps(stream.time_base, [t - pts[0] for t in pts] if pts else [])
 
 
 def open_camera(device: int | str) -> Source:
@@ -118,8 +152,10 @@ def check_output(src: str, dst: str) -> None:
     ensure_dir(os.path.dirname(os.path.abspath(dst)), "output video's folder")
 
 
-def pick_codec(container, fps: Fraction, width: int, height: int):
-    """The first encoder in CODECS this PyAV build has."""
+def pick_codec(
+    container, fps: Fraction, width: int, height: int, time_base: Fraction | None = None
+):
+    """The first encoder in CODECS this PyAV build has; ``time_base`` for exact frame times."""
     for name in CODECS:
         if name in av.codecs_available:
             try:
@@ -127,22 +163,30 @@ def pick_codec(container, fps: Fraction, width: int, height: int):
             except (av.error.FFmpegError, ValueError):
                 continue
             stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+            if time_base is not None:  # MPEG-4 part 2 caps the denominator at 65535
+                ok = time_base.denominator <= 65535
+                stream.codec_context.time_base = time_base if ok else Fraction(1, 1000)
             # one encoder thread: more would fight the model's OpenMP threads for the cores
             stream.codec_context.thread_count = 1
             return stream
     raise VideoError(f"no video encoder among {CODECS} in this PyAV build")
 
 
-def frames(path: str, max_frames: int | None) -> Iterator[np.ndarray]:
-    """RGB frames of a video file; a decode failure (a truncated file) names the file."""
+def frames(path: str, max_frames: int | None, expected: int | None = None) -> Iterator[np.ndarray]:
+    """Upright RGB frames of a video file. A decode failure, or fewer frames than its index
+    lists (a truncated file), is a ``VideoError`` naming the file: no half video is written."""
+    n = 0
     try:
         with av.open(path) as c:
-            for i, frame in enumerate(c.decode(video=0)):
-                if max_frames is not None and i >= max_frames:
-                    break
-                yield frame.to_ndarray(format="rgb24")
+            for frame in c.decode(video=0):
+                if max_frames is not None and n >= max_frames:
+                    return
+                yield upright(frame)
+                n += 1
     except av.error.FFmpegError as e:
         raise VideoError(f"{path}: cannot be decoded ({type(e).__name__}: {e.strerror})") from None
+    if expected and n < min(expected, max_frames or expected):
+        raise VideoError(f"{path}: truncated or damaged: {n} of {expected} frames decoded")
 
 
 def _threaded(iterable: Iterator, maxsize: int = 16) -> Iterator:
@@ -197,30 +241,33 @@ class Encoder(threading.Thread):
 
     def __init__(
         self,
-        src: str,
+        source: Source,
         tmp: str,
-        fps: Fraction,
-        size: tuple[int, int],
         audio: bool,
         draw: Callable[[np.ndarray, Instances], np.ndarray],
     ) -> None:
         super().__init__(daemon=True)
-        self.src, self.tmp, self.fps, self.size, self.audio = src, tmp, fps, size, audio
-        self.draw = draw
+        self.src, self.tmp, self.audio, self.draw = source.name, tmp, audio, draw
+        self.fps, self.size, self.times = (
+            source.fps,
+            (source.width, source.height),
+            source.timestamps,
+        )
         self.q: queue.Queue = queue.Queue(16)
         self.error: BaseException | None = None
 
     def run(self) -> None:
         try:
             with av.open(self.tmp, "w", format="mp4") as out:
-                stream = pick_codec(out, self.fps, *self.size)
+                tb = self.times.time_base if self.times else None
+                stream = pick_codec(out, self.fps, *self.size, tb)
                 audio_in = audio_out = None
                 if self.audio:
                     audio_in = av.open(self.src)
                     audio_out = out.add_stream_from_template(audio_in.streams.audio[0])
                 for i, image, instances in iter(self.q.get, _END):
                     frame = av.VideoFrame.from_ndarray(self.draw(image, instances), format="rgb24")
-                    frame.pts, frame.time_base = i, 1 / self.fps
+                    frame.pts, frame.time_base = self.timestamp(i)
                     out.mux(stream.encode(frame))
                 out.mux(stream.encode())
                 if audio_in is not None:
@@ -233,6 +280,13 @@ class Encoder(threading.Thread):
             self.error = e
             while self.q.get() is not _END:  # drain so the producer never blocks
                 pass
+
+    def timestamp(self, i: int) -> tuple[int, Fraction]:
+        """Frame ``i``'s (pts, time_base): the input's own time (variable frame rates stay as
+        they were), or ``i / fps`` for a live source."""
+        if self.times is not None and i < len(self.times.pts):
+            return self.times.pts[i], self.times.time_base
+        return i, 1 / self.fps
 
 
 def run_video(
@@ -253,13 +307,13 @@ def run_video(
     source = src if isinstance(src, Source) else open_source(src)
     check_output(source.name, dst)
     fps = source.fps or FALLBACK_FPS  # some sources read as 0 fps: keep the writer alive
+    source = dataclasses.replace(source, fps=fps)
     count = source.count
     total = min(count, max_frames) if count and max_frames else (count or max_frames)
-    size = (source.width, source.height)
     detections: list[dict] = []
 
     def write(tmp: str) -> None:
-        encoder = Encoder(source.name, tmp, fps, size, source.audio and max_frames is None, draw)
+        encoder = Encoder(source, tmp, source.audio and max_frames is None, draw)
         encoder.start()
         try:
             with (

@@ -206,3 +206,79 @@ def test_ctrl_c_ends_a_live_recording_cleanly(tmp_path):
             str(src), str(tmp_path / "f.mp4"), CtrlCPredictor(at=3).batch, splash, batch_size=1
         )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cam.mp4", "in.mp4"]
+
+
+def write_frames(path, images, times_ms, rotation=0, faststart=False, codec="libx264"):
+    """A clip of ``images`` at ``times_ms`` (variable rate), with a display rotation."""
+    h, w = images[0].shape[:2]
+    options = {"movflags": "faststart"} if faststart else {}
+    with av.open(str(path), "w", options=options) as c:
+        v = c.add_stream(codec, rate=15)
+        v.width, v.height, v.pix_fmt = w, h, "yuv420p"
+        v.codec_context.time_base = Fraction(1, 1000)
+        if rotation:
+            v.set_display_rotation(rotation)
+        for img, t in zip(images, times_ms):
+            f = av.VideoFrame.from_ndarray(img, format="rgb24")
+            f.pts, f.time_base = t, Fraction(1, 1000)
+            c.mux(v.encode(f))
+        c.mux(v.encode())
+
+
+def times_of(path):
+    with av.open(str(path)) as c:
+        return [round(float(f.pts * f.time_base), 3) for f in c.decode(video=0)]
+
+
+def identity(image, instances):
+    return image
+
+
+def test_variable_frame_rate_keeps_each_frame_time(tmp_path):
+    times = [0, 100, 150, 400, 450, 1000, 1033]
+    images = [np.full((48, 64, 3), 20 * k, np.uint8) for k in range(len(times))]
+    src, dst = tmp_path / "vfr.mp4", tmp_path / "out.mp4"
+    write_frames(src, images, times)
+    info = run_video(str(src), str(dst), FakePredictor().batch, identity)
+    assert info["frames"] == len(times)
+    assert times_of(dst) == [t / 1000 for t in times]
+
+
+def test_rotated_video_is_turned_upright_for_the_model_and_the_output(tmp_path):
+    stored = np.full((48, 64, 3), 40, np.uint8)
+    stored[:8, :8] = 255  # a marker at the stored top-left corner
+    src, dst = tmp_path / "portrait.mp4", tmp_path / "out.mp4"
+    write_frames(src, [stored] * 3, [0, 66, 133], rotation=-90)  # phones: 90 degrees clockwise
+    seen = []
+
+    def predict(images):
+        seen.extend(images)
+        return FakePredictor().batch(images)
+
+    run_video(str(src), str(dst), predict, identity)
+    upright = np.rot90(stored, -1)  # turned clockwise: the marker goes to the top-right
+    assert seen[0].shape == (64, 48, 3) and seen[0][:8, -8:].mean() > 200
+    assert np.abs(seen[0].astype(int) - upright).mean() < 8
+    frames, _, size, _ = read_clip(dst)
+    assert size == (48, 64) and np.abs(frames[0].astype(int) - upright).mean() < 8
+    with av.open(str(dst)) as c:
+        assert next(c.decode(video=0)).rotation == 0  # upright pixels, no rotation flag
+
+
+@pytest.mark.parametrize(
+    "codec, message",
+    [  # FFmpeg fails on the cut H.264 stream, but ends the MPEG-4 one early without a word
+        ("libx264", "cannot be decoded"),
+        ("mpeg4", r"truncated or damaged: \d+ of 30 frames decoded"),
+    ],
+)
+def test_truncated_video_is_an_error_naming_the_file_and_leaves_nothing(tmp_path, codec, message):
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 255, (48, 64, 3), dtype=np.uint8) for _ in range(30)]
+    src, dst = tmp_path / "cut.mp4", tmp_path / "out.mp4"
+    write_frames(src, images, [66 * k for k in range(30)], faststart=True, codec=codec)
+    data = src.read_bytes()
+    src.write_bytes(data[: len(data) // 2])  # the index is at the front: it lists all 30
+    with pytest.raises(VideoError, match=f"cut.mp4: {message}"):
+        run_video(str(src), str(dst), FakePredictor().batch, identity)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.mp4"]
