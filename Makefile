@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: train test lint bench clean
+.PHONY: train test lint bench mutate clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,15 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check balloon_shapes scripts tests benchmarks
 
+# Mutation testing of the core modules ([tool.mutmut] in pyproject.toml); about 20 minutes.
+mutate: $(STAMP)
+	$(PY) -m pip install -q -e '.[mutate]'
+	rm -rf mutants
+	$(VENV)/bin/mutmut run --max-children 2
+	$(VENV)/bin/mutmut results
+
 bench: $(STAMP)
 	$(PY) benchmarks/shapes_cpu.py
 
 clean:
-	rm -rf outputs .pytest_cache
+	rm -rf outputs .pytest_cache mutants
