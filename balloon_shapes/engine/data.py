@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader, Dataset, IterableDataset, get_worker_in
 
 from balloon_shapes.data import catalog
 from balloon_shapes.data.mapper import Augment, map_record
-from balloon_shapes.errors import DataError
+from balloon_shapes.errors import ConfigError, DataError
 
 Batch = tuple[list[torch.Tensor], list[dict[str, torch.Tensor]]]
 
@@ -95,7 +95,10 @@ def load_split(cfg: DictConfig, split: str) -> Sequence[dict]:
     args = OmegaConf.to_container(cfg[f"{split}_args"], resolve=True) or {}
     records = catalog.get(cfg[split], **args)
     if split == "val":
-        for cap in (cfg.val_size, cfg.get("limit")):
+        for key in ("val_size", "limit"):
+            cap = cfg.get(key)
+            if cap is not None and cap < 1:
+                raise ConfigError(f"data.{key}={cap}: must be at least 1, or null for all")
             if cap is not None and len(records) > cap:
                 records = records[:cap]
     return records

@@ -55,10 +55,6 @@ def check_config(cfg: DictConfig) -> None:
             raise ConfigError(f"train.{key}={cfg.train[key]}: must be at least 1")
     if cfg.train.vis_images < 0:
         raise ConfigError(f"train.vis_images={cfg.train.vis_images}: must be 0 or more")
-    for key in ("val_size", "limit"):
-        value = cfg.data.get(key)
-        if value is not None and value < 1:
-            raise ConfigError(f"data.{key}={value}: must be at least 1, or null for all")
 
 
 @contextlib.contextmanager

@@ -15,14 +15,24 @@ from balloon_shapes.data.coco import category_maps
 from balloon_shapes.data.mapper import annotation_mask, load_pixels
 from balloon_shapes.engine.data import load_split
 from balloon_shapes.engine.train import class_names
+from balloon_shapes.errors import ConfigError
 from balloon_shapes.evaluation import report, robustness
 from balloon_shapes.evaluation.coco import coco_metrics, ground_truth, results_json
 from balloon_shapes.evaluation.inference import encode_masks, predict
 from balloon_shapes.evaluation.voc_style import voc_map
-from balloon_shapes.io import write_json
+from balloon_shapes.io import check_writable, write_json
 from balloon_shapes.modeling import build_model
 
 MODES = {"rgb": (False,), "gray": (True,), "compare": (False, True)}
+
+
+def check_config(cfg: DictConfig) -> None:
+    """Values that cannot work fail in one line before hours of inference, not after."""
+    if cfg.eval.grayscale not in MODES:
+        raise ConfigError(f"eval.grayscale={cfg.eval.grayscale!r}: expected one of {list(MODES)}")
+    if cfg.eval.batch_size < 1:
+        raise ConfigError(f"eval.batch_size={cfg.eval.batch_size}: must be at least 1")
+    check_writable(cfg.output_dir, "output_dir")
 
 
 def classes_and_gt(cfg: DictConfig, records) -> tuple[list[str], list[int], COCO]:
@@ -124,6 +134,7 @@ def public(metrics: dict) -> dict:
 
 def evaluate(cfg: DictConfig) -> dict:
     """Predict on ``data.val``, write results json, metrics.json, PR curves, worst images."""
+    check_config(cfg)
     records = load_split(cfg.data, "val")
     names, ids, gt_api = classes_and_gt(cfg, records)
     model = build_model(cfg.model)

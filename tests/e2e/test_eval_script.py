@@ -59,3 +59,29 @@ def test_default_coco_eval_offline_fails_in_one_line(script, tmp_path):
         and "instances_val2017.json" in lines[0]
         and "download.py coco-val" in lines[0]
     )
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("eval.grayscale=sepia", "eval.grayscale='sepia'"),
+        ("data.val_size=0", "data.val_size=0"),
+        ("eval.batch_size=0", "eval.batch_size=0"),
+    ],
+)
+def test_eval_config_mistakes_fail_in_one_line_before_inference(
+    script, tmp_path, override, message
+):
+    proc = script(
+        "eval.py", "+experiment=smoke", override, f"output_dir={tmp_path / 'e'}", timeout=120
+    )
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and message in lines[0], proc.stderr
+    assert not (tmp_path / "e").exists()
+
+
+def test_eval_output_dir_under_a_file_fails_before_inference(script, tmp_path):
+    (tmp_path / "f").write_text("x")
+    proc = script("eval.py", "+experiment=smoke", f"output_dir={tmp_path / 'f' / 'e'}", timeout=120)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and "is a file" in lines[0], proc.stderr

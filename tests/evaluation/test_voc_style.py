@@ -77,3 +77,10 @@ def test_each_prediction_takes_its_highest_iou_ground_truth_not_the_first():
     # Taking the first gt above 0.5 would leave gt 1 unmatched and prediction 1 a false positive.
     ious = np.array([[0.6, 0.9], [0.8, 0.0]])
     assert match(ious, [1, 1], [1, 1]).tolist() == [1, 0]
+
+
+def test_a_taken_or_other_class_best_match_falls_back_to_the_next_best():
+    # prediction 1's best ground truth (0) is taken by prediction 0, its next best (1) is the
+    # wrong class, its third (2) is free: it must end up with 2, not unmatched
+    ious = np.array([[0.9, 0.0, 0.0], [0.8, 0.7, 0.6]])
+    assert match(ious, [1, 1], [1, 2, 1]).tolist() == [0, 2]
