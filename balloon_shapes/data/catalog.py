@@ -105,6 +105,14 @@ def metadata(name: str) -> dict[str, Any]:
     return dict(_entry(name).metadata)
 
 
+def class_names(data_cfg) -> list[str]:
+    """The classes of a ``data`` config: ``data.classes`` where it names them (VIA datasets),
+    else the val dataset's ``thing_classes``."""
+    if data_cfg.get("classes"):
+        return [str(c) for c in data_cfg.classes]  # (this module rebinds `list`)
+    return metadata(data_cfg.val)["thing_classes"]
+
+
 def names() -> list[str]:
     """All registered dataset names, sorted."""
     return sorted(_REGISTRY)

@@ -8,10 +8,11 @@ from collections import Counter
 
 from omegaconf import DictConfig
 
-from balloon_shapes.demo.predictor import Instances, Predictor, model_and_classes
-from balloon_shapes.demo.visualize import color_splash, overlay
+from balloon_shapes.demo.predictor import Predictor, model_and_classes
 from balloon_shapes.errors import ConfigError, DataError, OutputError
 from balloon_shapes.io import ensure_dir, write_image
+from balloon_shapes.structures import Instances
+from balloon_shapes.visualizer import color_splash, overlay
 
 MODES = ("overlay", "splash")
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")

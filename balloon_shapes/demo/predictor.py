@@ -7,40 +7,16 @@ class names) or from a config (named zoo weights, e.g. COCO).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from balloon_shapes.data.catalog import class_names
 from balloon_shapes.data.mapper import read_image, to_gray3, to_tensor
 from balloon_shapes.evaluation.inference import auto_device, inference_model
 from balloon_shapes.modeling import build_model
 from balloon_shapes.modeling.weights import load_torch_file
-
-
-@dataclass
-class Instances:
-    """One image's detections: XYXY boxes [N,4], 1-based labels, scores, masks bool [N,H,W]."""
-
-    boxes: np.ndarray
-    labels: np.ndarray
-    scores: np.ndarray
-    masks: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.scores)
-
-
-def to_instances(output: dict[str, torch.Tensor], score_thresh: float) -> Instances:
-    """One torchvision Mask R-CNN output (soft masks [N,1,H,W]) -> instances scored >= thresh."""
-    keep = output["scores"] >= score_thresh
-    return Instances(
-        output["boxes"][keep].float().cpu().numpy(),
-        output["labels"][keep].cpu().numpy(),
-        output["scores"][keep].float().cpu().numpy(),
-        (output["masks"][keep, 0] > 0.5).cpu().numpy(),
-    )
+from balloon_shapes.structures import Instances, to_instances
 
 
 def as_rgb(image: np.ndarray, bgr: bool = False) -> np.ndarray:
@@ -120,12 +96,10 @@ class Predictor:
 
 def model_and_classes(cfg: DictConfig) -> tuple[torch.nn.Module, list[str]]:
     """Build from a checkpoint's own config when ``model.weights`` is one of ours, else from cfg."""
-    from balloon_shapes.engine.train import class_names
-
     weights = cfg.model.weights
     if isinstance(weights, str) and weights.endswith(".ckpt"):
         stored = checkpoint_config(weights)
         if stored is not None:
             stored.model.weights = weights
-            return build_model(stored.model), class_names(stored)
-    return build_model(cfg.model), class_names(cfg)
+            return build_model(stored.model), class_names(stored.data)
+    return build_model(cfg.model), class_names(cfg.data)

@@ -25,9 +25,10 @@ from omegaconf import DictConfig
 from tqdm import tqdm
 
 from balloon_shapes.demo.image_demo import check_mode, render
-from balloon_shapes.demo.predictor import Instances, Predictor, model_and_classes
+from balloon_shapes.demo.predictor import Predictor, model_and_classes
 from balloon_shapes.errors import DataError, OutputError
 from balloon_shapes.io import atomic_write, ensure_dir, write_json
+from balloon_shapes.structures import Instances
 
 CODECS = ("libx264", "h264", "mpeg4")  # probed in order: pip builds of OpenCV lack H.264
 FALLBACK_FPS = Fraction(30)

@@ -14,8 +14,6 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 
 from balloon_shapes.data import catalog
-from balloon_shapes.demo.predictor import to_instances
-from balloon_shapes.demo.visualize import grid, overlay, resize_instances
 from balloon_shapes.engine.callbacks import ProgressBar, RNGState, SampleIds, TrainableStages
 from balloon_shapes.engine.checkpoint_io import AtomicCheckpointIO
 from balloon_shapes.engine.data import DataModule, RecordDataset
@@ -23,6 +21,8 @@ from balloon_shapes.engine.module import MaskRCNNModule
 from balloon_shapes.errors import ConfigError, OutputError, WeightsError
 from balloon_shapes.io import check_writable, ensure_dir, write_image, write_json
 from balloon_shapes.modeling.weights import read_checkpoint
+from balloon_shapes.structures import to_instances
+from balloon_shapes.visualizer import grid, overlay, resize_instances
 
 TILE_SIZE = 256  # longer side of each image in predictions.png, in pixels
 
@@ -148,13 +148,6 @@ def draw_predictions(model: torch.nn.Module, records, class_names: list[str], n:
     return grid(tiles, cols=min(4, len(tiles)))
 
 
-def class_names(cfg: DictConfig) -> list[str]:
-    """``data.classes`` when the config names them (VIA datasets), else the catalog metadata."""
-    if cfg.data.get("classes"):
-        return list(cfg.data.classes)
-    return catalog.metadata(cfg.data.val)["thing_classes"]
-
-
 def train(cfg: DictConfig) -> dict:
     """Train per ``cfg``, validate, write checkpoints, logs, metrics.json and predictions.png."""
     check_config(cfg)
@@ -183,7 +176,7 @@ def fit(cfg: DictConfig, data: DataModule, module: MaskRCNNModule, ckpt: str | N
     metrics = {**module.history[-1], "history": module.history}
     if trainer.is_global_zero:
         write_json(os.path.join(cfg.output_dir, "metrics.json"), metrics)
-        names = class_names(cfg)
+        names = catalog.class_names(cfg.data)
         picture = draw_predictions(module.model, data.val_records, names, cfg.train.vis_images)
         write_image(os.path.join(cfg.output_dir, "predictions.png"), picture)
     return metrics

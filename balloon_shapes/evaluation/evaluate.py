@@ -11,10 +11,10 @@ from omegaconf import DictConfig
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
+from balloon_shapes.data.catalog import class_names
 from balloon_shapes.data.coco import category_maps
 from balloon_shapes.data.mapper import annotation_mask, load_pixels
 from balloon_shapes.engine.data import load_split
-from balloon_shapes.engine.train import class_names
 from balloon_shapes.errors import ConfigError
 from balloon_shapes.evaluation import report, robustness
 from balloon_shapes.evaluation.coco import coco_metrics, ground_truth, results_json
@@ -46,7 +46,7 @@ def classes_and_gt(cfg: DictConfig, records) -> tuple[list[str], list[int], COCO
         gt = ground_truth(records, [], json_file, cfg.eval.backend)
         names, to_contiguous = category_maps(gt.dataset)
         return names, sorted(to_contiguous, key=to_contiguous.get), gt
-    names = class_names(cfg)
+    names = class_names(cfg.data)
     return (
         names,
         list(range(1, len(names) + 1)),

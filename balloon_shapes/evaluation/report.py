@@ -8,9 +8,9 @@ import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
 
-from balloon_shapes.demo.visualize import grid, overlay
 from balloon_shapes.evaluation.coco import STAT_NAMES
 from balloon_shapes.io import write_figure, write_image
+from balloon_shapes.visualizer import grid, overlay
 
 
 def table(rows: list[list], header: list[str]) -> str:

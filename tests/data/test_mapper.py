@@ -79,3 +79,15 @@ def test_read_image_converts_bgr_gray_and_reports_bad_files(tmp_path):
     for name in ("broken.jpg", "missing.png"):
         with pytest.raises(ImageReadError, match=name):
             read_image(str(tmp_path / name))
+
+
+def test_read_errors_name_the_file_and_the_reason_in_one_line(tmp_path):
+    from balloon_shapes.data.mapper import first_line
+
+    assert first_line(OSError()) == "OSError"
+    assert first_line(ValueError("  first\nsecond ")) == "first"
+    (tmp_path / "x.png").write_bytes(b"not an image")
+    with pytest.raises(ImageReadError) as err:
+        read_image(str(tmp_path / "x.png"))
+    assert str(err.value).startswith(f"{tmp_path / 'x.png'}: not a readable image (")
+    assert "\n" not in str(err.value)

@@ -193,3 +193,17 @@ def test_splits_and_check_summary(tmp_path, capsys):
     assert "2 images (1 without regions), instances balloon: 2" in out and "duplicate" in out
     with pytest.raises(ViaError, match="download.py balloon"):
         load_split(str(tmp_path / "nowhere"), "train")
+
+
+def test_report_format_is_one_summary_line_then_one_line_per_issue():
+    from collections import Counter
+
+    from balloon_shapes.data.via import ViaReport, format_report
+
+    report = ViaReport(3, 1, Counter({"dog": 2, "cat": 1}), ["p1"], ["e1"])
+    assert format_report(report, "train").splitlines() == [
+        "train: 3 images (1 without regions), instances cat: 1, dog: 2, 1 errors, 1 problems",
+        "  error: e1",
+        "  p1",
+    ]
+    assert "instances none," in format_report(ViaReport(), "val")

@@ -8,10 +8,10 @@ import av
 import numpy as np
 import pytest
 
-from balloon_shapes.demo.predictor import Instances
 from balloon_shapes.demo.video import VideoError, open_camera, open_source, probe, run_video
-from balloon_shapes.demo.visualize import color_splash
 from balloon_shapes.errors import OutputError
+from balloon_shapes.structures import Instances
+from balloon_shapes.visualizer import color_splash
 
 
 def write_clip(path, n=12, fps=15, size=(64, 48), audio=False):

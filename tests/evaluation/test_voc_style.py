@@ -84,3 +84,19 @@ def test_a_taken_or_other_class_best_match_falls_back_to_the_next_best():
     # wrong class, its third (2) is free: it must end up with 2, not unmatched
     ious = np.array([[0.9, 0.0, 0.0], [0.8, 0.7, 0.6]])
     assert match(ious, [1, 1], [1, 2, 1]).tolist() == [0, 2]
+
+
+def test_the_threshold_reaches_the_matching():
+    # A vs the 10x5 half of A: IoU exactly 0.5, a match at the default threshold (inclusive),
+    # not at 0.6 passed through image_ap and voc_map's tuples
+    half = rle(0, 0, 10, 5)
+    assert image_ap([half], [0.9], [1], [A], [1]) == 1.0
+    assert image_ap([half], [0.9], [1], [A], [1], 0.6) == 0.0
+
+
+def test_no_image_with_ground_truth_gives_zero_not_nan():
+    assert voc_map([([C], [0.9], [1], [], [])]) == {
+        "mAP50": 0.0,
+        "images": 0,
+        "images_skipped": 1,
+    }

@@ -109,3 +109,16 @@ def test_pickle_allow_list_is_exact_names_not_modules(tmp_path, capsys, module, 
     with pytest.raises(WeightsError, match=f"refuses to load {module}.{name}"):
         read_pkl(str(path))
     assert "pwned" not in capsys.readouterr().out
+
+
+def test_python2_model_zoo_pickles_load(tmp_path):
+    # Detectron2's zoo files are Python 2 pickles: byte strings need latin1 to become str
+    path = tmp_path / "py2.pkl"
+    path.write_bytes(b"(dp0\nS'model'\np1\n(dp2\nS'w'\np3\nS'\\xff\\xfe'\np4\nss.")
+    assert read_pkl(str(path)) == {"w": "\xff\xfe"}
+
+
+def test_a_pkl_without_a_model_key_is_the_state_itself(tmp_path):
+    path = tmp_path / "plain.pkl"
+    path.write_bytes(pickle.dumps({"w": np.ones(2)}))
+    assert np.array_equal(read_pkl(str(path))["w"], np.ones(2))

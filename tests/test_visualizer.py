@@ -4,7 +4,7 @@ import pytest
 
 from balloon_shapes.data.mapper import read_image
 from balloon_shapes.demo.predictor import as_rgb
-from balloon_shapes.demo.visualize import (
+from balloon_shapes.visualizer import (
     color_splash,
     grid,
     instance_colors,
