@@ -27,8 +27,8 @@ from balloon_shapes.config import load_config
 from balloon_shapes.data.mapper import to_tensor
 from balloon_shapes.demo.predictor import Predictor
 from balloon_shapes.demo.video import frames_per_pass, pick_codec, run_video
-from balloon_shapes.demo.visualize import color_splash
 from balloon_shapes.modeling import build_model
+from balloon_shapes.visualizer import color_splash
 
 
 def make_clip(path: str, n: int, width: int, height: int) -> None:
