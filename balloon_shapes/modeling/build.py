@@ -185,15 +185,3 @@ def set_trainable(model: MaskRCNN, trainable: str | int) -> None:
         for name in STAGES[stage]:
             if hasattr(body, name):
                 getattr(body, name).requires_grad_(False)
-
-
-def count_parameters(model: nn.Module) -> tuple[int, int]:
-    """(trainable, total) parameter counts."""
-    params = list(model.parameters())
-    return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)
-
-
-@torch.no_grad()
-def param_snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
-    """A detached copy of every parameter (tests compare before/after training)."""
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}

@@ -1,5 +1,5 @@
 """Detectron2 flavour of torchvision's Mask R-CNN: what a converted model-zoo checkpoint needs to
-give Detectron2's outputs. Each piece matches one row of the table in DESIGN.md: caffe BGR input
+give Detectron2's outputs (README: "Detectron2 checkpoints without detectron2"): caffe BGR input
 with PIL resizing, stride in the 1x1 conv, aligned ROIAlign (sampling 0) with Detectron2's level
 rule, unrounded anchors on exact strides, and grid_sample mask pasting.
 """
