@@ -92,3 +92,58 @@ def test_resize_instances_scales_image_masks_and_boxes_together():
     out, m, b = resize_instances(image, masks, np.array([[5, 10, 15, 30]]), 200)
     assert out.shape == (200, 100, 3) and m.shape == (1, 200, 100) and m.sum() == 4 * masks.sum()
     assert np.allclose(b, [[10, 20, 30, 60]])
+
+
+def test_overlay_blends_masks_and_draws_exact_boxes_and_captions():
+    image = np.full((50, 60, 3), 40, np.uint8)
+    mask = np.zeros((1, 50, 60), bool)
+    mask[0, 25:30, 15:25] = True
+    box = np.array([[10, 20, 30, 34.0]])
+    out = overlay(image, box, ["a"], np.array([0.9]), mask)
+    color = instance_colors(1)[0]
+    assert np.array_equal(
+        out[mask[0]], np.broadcast_to((40 * 0.5 + color * 0.5).astype(np.uint8), (50, 3))
+    )
+    c = tuple(int(v) for v in color)
+    assert (out[20, 10:30] == c).all() and (out[33, 10:30] == c).all()  # 1-px edges, inclusive
+    assert (out[20:34, 10] == c).all() and (out[20:34, 29] == c).all()
+    assert (out[34, 10:31] == 40).all() and (out[20:34, 30] == 40).all()  # nothing past x1-1/y1-1
+    assert (out[22, 12:28] == 40).all()  # thickness 1: inside the edge untouched
+    caption = (out[:20] != 40).any(2).sum()  # the caption sits above the box
+    bare = (overlay(image, box, ["a"], None, mask)[:20] != 40).any(2).sum()
+    assert caption > bare > 0  # "a 0.90" is wider than "a"
+
+
+def test_instance_colors_are_uint8_rgb():
+    colors = instance_colors(3)
+    assert colors.dtype == np.uint8 and colors.shape == (3, 3)
+
+
+def test_splash_with_one_mask_keeps_its_color():
+    image = np.random.default_rng(2).integers(0, 256, (6, 6, 3), dtype=np.uint8)
+    mask = np.zeros((1, 6, 6), bool)
+    mask[0, 1:3, 1:3] = True
+    assert np.array_equal(color_splash(image, mask)[mask[0]], image[mask[0]])
+
+
+def test_grid_centres_a_smaller_image_on_white():
+    g = grid([np.zeros((9, 9, 3), np.uint8), np.zeros((3, 3, 3), np.uint8)], cols=2, pad=0)
+    assert g.dtype == np.uint8 and g.shape == (9, 18, 3)
+    assert (g[3:6, 12:15] == 0).all() and (g[:3, 9:] == 255).all() and (g[6:, 9:] == 255).all()
+    assert (g[3:6, 9:12] == 255).all() and (g[3:6, 15:] == 255).all()
+
+
+def test_resize_instances_uses_area_down_nearest_up_and_keeps_shapes():
+    dot = np.zeros((3, 3, 3), np.uint8)
+    dot[1, 1] = 255
+    down, m, b = resize_instances(dot, np.ones((2, 3, 3), bool), np.zeros((2, 4)), 1)
+    assert down[0, 0, 0] == 28  # the 3x3 average (area), not the centre sample
+    assert m.dtype == bool and m.shape == (2, 1, 1) and b.shape == (2, 4)
+    edge = np.zeros((1, 2, 3), np.uint8)
+    edge[0, 1] = 255
+    up, _, _ = resize_instances(edge, np.zeros((0, 1, 2), bool), np.zeros((0, 4)), 4)
+    assert up[:, :, 0].tolist() == [[0, 0, 255, 255]] * 2  # nearest: no blended pixels
+    thin, _, _ = resize_instances(
+        np.zeros((100, 1, 3), np.uint8), np.zeros((0, 100, 1), bool), np.zeros((0, 4)), 50
+    )
+    assert thin.shape == (50, 1, 3)

@@ -37,3 +37,12 @@ def test_rng_state_survives_a_weights_only_round_trip(tmp_path):
     np.random.rand(9)
     callback.on_train_batch_start(None, None, None, 0)
     assert np.array_equal(np.random.rand(4), expected)
+
+
+def test_a_fresh_run_leaves_the_random_streams_alone():
+    callback = RNGState()
+    torch.manual_seed(3)
+    expected = torch.rand(2)
+    torch.manual_seed(3)
+    callback.on_train_batch_start(None, None, None, 0)
+    assert torch.equal(torch.rand(2), expected)

@@ -100,3 +100,10 @@ def test_no_image_with_ground_truth_gives_zero_not_nan():
         "images": 0,
         "images_skipped": 1,
     }
+
+
+def test_score_sorted_matches_defaults_to_iou_half_and_sorts_by_score():
+    from balloon_shapes.evaluation.voc_style import score_sorted_matches
+
+    half = rle(0, 0, 10, 5)  # IoU 0.5 with A
+    assert score_sorted_matches([C, half], [0.1, 0.9], [1, 1], [A], [1]).tolist() == [0, -1]
