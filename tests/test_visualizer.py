@@ -147,3 +147,36 @@ def test_resize_instances_uses_area_down_nearest_up_and_keeps_shapes():
         np.zeros((100, 1, 3), np.uint8), np.zeros((0, 100, 1), bool), np.zeros((0, 4)), 50
     )
     assert thin.shape == (50, 1, 3)
+
+
+@pytest.mark.parametrize("size", [50, 800])
+def test_overlay_caption_font_size_and_place_are_pinned(size):
+    """The caption is Hershey simplex, anti-aliased, 1 px thick, sized min(h, w) / 400 (at least
+    0.3), its baseline 2 px above the box (at least 8 px from the top)."""
+    image = np.full((size, size, 3), 40, np.uint8)
+    box = [size // 5, size // 2, size // 2, size - 2]
+    out = overlay(
+        image, np.array([box], float), ["cat"], np.array([0.875]), np.zeros((1, size, size), bool)
+    )
+    expected = image.copy()
+    c = tuple(int(v) for v in instance_colors(1)[0])
+    cv2.rectangle(expected, (box[0], box[1]), (box[2] - 1, box[3] - 1), c, 1)
+    scale = max(0.3, size / 400)
+    cv2.putText(
+        expected,
+        "cat 0.88",
+        (box[0], box[1] - 2),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        scale,
+        c,
+        1,
+        cv2.LINE_AA,
+    )
+    assert np.array_equal(out, expected)
+    top = overlay(
+        image, np.array([[5.0, 0, 20, 10]]), ["cat"], None, np.zeros((1, size, size), bool)
+    )
+    expected = image.copy()  # a box at the top edge keeps its caption inside the image
+    cv2.rectangle(expected, (5, 0), (19, 9), c, 1)
+    cv2.putText(expected, "cat", (5, 8), cv2.FONT_HERSHEY_SIMPLEX, scale, c, 1, cv2.LINE_AA)
+    assert np.array_equal(top, expected)
