@@ -47,12 +47,10 @@ def read_image(path: str) -> np.ndarray:
 
 
 def pil_to_rgb(im: Image.Image) -> np.ndarray:
-    """Any PIL mode -> uint8 RGB: 16/32-bit gray keeps its top 8 bits, alpha is dropped."""
+    """Any PIL mode -> uint8 RGB: 16/32-bit gray keeps its top 8 bits (PIL would clip it at 255),
+    float gray is clipped to 0..255, alpha is dropped."""
     if im.mode.startswith("I"):  # I;16, I;16B, I (16-bit PNGs): 0..65535
         gray = (np.clip(np.asarray(im, np.int64), 0, 65535) >> 8).astype(np.uint8)
-        return np.repeat(gray[:, :, None], 3, axis=2)
-    if im.mode == "F":
-        gray = np.clip(np.asarray(im), 0, 255).astype(np.uint8)
         return np.repeat(gray[:, :, None], 3, axis=2)
     return np.array(im.convert("RGB"))
 

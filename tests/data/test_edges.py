@@ -165,3 +165,39 @@ def test_float_and_16_bit_images_become_three_channel_uint8():
     floats = Image.fromarray(np.array([[-5.0, 100.5, 300.0]], np.float32))
     out = pil_to_rgb(floats)
     assert out.dtype == np.uint8 and out.tolist() == [[[0, 0, 0], [100, 100, 100], [255, 255, 255]]]
+
+
+def test_32_bit_gray_is_clipped_to_16_bits_then_scaled():
+    wide = Image.fromarray(np.array([[-5, 70000, 512]], np.int32))
+    assert wide.mode == "I"
+    out = pil_to_rgb(wide)
+    assert out.dtype == np.uint8 and out.shape == (1, 3, 3)
+    assert out[..., 0].tolist() == [[0, 255, 2]]
+    deep = pil_to_rgb(Image.fromarray(np.array([[65535]], np.uint16)))
+    assert deep.dtype == np.uint8
+
+
+def test_grayscale_augment_keeps_three_channels():
+    rec = record([])
+    rec["image"][:] = (200, 10, 10)
+    image, _ = map_record(rec, Augment(grayscale=1.0), np.random.default_rng(0))
+    assert image.shape == (3, 10, 12) and torch.equal(image[0], image[2])
+
+
+@pytest.mark.parametrize(
+    "xs, ys, message",
+    [
+        ([3], [4], "polygon with 1 points"),
+        ([3, 3], [4, 4], "polygon with 1 points"),  # a repeated closing point is dropped
+    ],
+)
+def test_degenerate_polygons_count_their_points(xs, ys, message):
+    with pytest.raises(ViaError, match=message):
+        shape_polygon({"name": "polygon", "all_points_x": xs, "all_points_y": ys}, W)
+
+
+def test_a_region_without_shape_attributes_is_a_one_line_error(tmp_path):
+    Image.new("RGB", (8, 8)).save(tmp_path / "a.png")
+    entry = {"filename": "a.png", "regions": [{"region_attributes": {}}]}
+    with pytest.raises(ViaError, match="region 0: unknown shape None"):
+        entry_record(entry, str(tmp_path), 0, ViaOptions(), {}, ViaReport())

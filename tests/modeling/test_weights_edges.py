@@ -107,3 +107,38 @@ def test_unplaced_detectron2_keys_do_not_stop_the_conversion():
         {"pixel_mean": np.zeros(3), "roi_heads.box_head.fc1.weight": fc1}
     )
     assert unplaced == ["pixel_mean"] and len(state) == 1
+
+
+def test_detectron2_pkl_goes_through_the_converter_and_names_itself(tmp_path):
+    import pickle
+
+    path = tmp_path / "zoo.pkl"
+    path.write_bytes(pickle.dumps({"model": {"roi_heads.box_head.fc1.weight": np.ones((2, 3))}}))
+    with pytest.raises(WeightsError) as err:
+        load_weights(nn.Linear(3, 2), str(path))
+    assert str(err.value).startswith(f"{path}: does not fit this model (missing: weight, bias; ")
+
+
+def test_missing_and_unexpected_lists_are_cut_at_eight_and_comma_separated():
+    model = nn.Sequential(*[nn.Linear(1, 1, bias=False) for _ in range(10)])
+    with pytest.raises(WeightsError) as err:
+        load_state(model, {"a": torch.ones(1), "b": torch.ones(1)}, "s")
+    text = str(err.value)
+    assert (
+        "missing: 0.weight, 1.weight, 2.weight, 3.weight, 4.weight, 5.weight, 6.weight, 7.weight;"
+        in text
+    )
+    assert "unexpected: a, b)" in text
+
+
+def test_named_weights_log_the_layout_they_set(caplog):
+    from balloon_shapes.config import load_config
+    from balloon_shapes.modeling.weights import with_weights_layout
+
+    cfg = load_config(["model.weights=torchvision/maskrcnn_resnet50_fpn"]).model
+    with caplog.at_level(logging.WARNING):
+        merged = with_weights_layout(cfg)
+    assert merged.backbone == "resnet50"
+    (message,) = caplog.messages
+    assert message.startswith("torchvision/maskrcnn_resnet50_fpn: model layout set to r50_fpn (")
+    assert "backbone, " in message
