@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from omegaconf import DictConfig
 
-from balloon_shapes.errors import TrainingDiverged, UserError
+from balloon_shapes.errors import TrainingDiverged, UserError, first_line
 
 EXIT_BUG = 1
 EXIT_USER_ERROR = 2
@@ -32,8 +32,6 @@ def debugging() -> bool:
 
 def report(e: BaseException) -> int:
     """Print ``e`` the way its kind deserves; the exit code."""
-    from balloon_shapes.config import first_line
-
     if isinstance(e, UserError):
         print(f"error: {first_line(e)}", file=sys.stderr)
         return EXIT_USER_ERROR

@@ -9,7 +9,7 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from balloon_shapes.errors import ConfigError
+from balloon_shapes.errors import ConfigError, first_line
 
 OmegaConf.register_new_resolver("len", lambda x: len(x), replace=True)
 
@@ -26,12 +26,6 @@ def load_config(overrides: list[str] | None = None, config_name: str = "config")
         except (HydraException, OmegaConfBaseException) as e:
             raise ConfigError(first_line(e)) from e
     return cfg
-
-
-def first_line(e: BaseException) -> str:
-    """The first line of an exception's message (Hydra's are multi-line)."""
-    text = str(e).strip() or type(e).__name__
-    return text.splitlines()[0]
 
 
 def _leaves(node, prefix: str = ""):

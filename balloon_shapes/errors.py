@@ -8,6 +8,13 @@ exception is a bug in this project and is shown with its traceback (exit 1). So 
 from __future__ import annotations
 
 
+def first_line(e: BaseException) -> str:
+    """The first line of an exception's message, or its type name when it has none (Hydra's and
+    torch's messages run over many lines; a one-line error shows only the first)."""
+    text = str(e).strip() or type(e).__name__
+    return text.splitlines()[0]
+
+
 class BalloonShapesError(Exception):
     """Base of every exception this project raises on purpose."""
 

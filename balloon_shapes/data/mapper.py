@@ -15,7 +15,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 from pycocotools import mask as mask_utils
 
-from balloon_shapes.errors import DataError
+from balloon_shapes.errors import DataError, first_line
 
 BBOX_MODES = {0: "XYXY_ABS", 1: "XYWH_ABS"}
 
@@ -53,11 +53,6 @@ def pil_to_rgb(im: Image.Image) -> np.ndarray:
         gray = (np.clip(np.asarray(im, np.int64), 0, 65535) >> 8).astype(np.uint8)
         return np.repeat(gray[:, :, None], 3, axis=2)
     return np.array(im.convert("RGB"))
-
-
-def first_line(e: BaseException) -> str:
-    text = str(e).strip() or type(e).__name__
-    return text.splitlines()[0]
 
 
 def to_gray3(image: np.ndarray) -> np.ndarray:

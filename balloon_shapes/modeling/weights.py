@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from balloon_shapes.download import Resource, fetch
-from balloon_shapes.errors import WeightsError
+from balloon_shapes.errors import WeightsError, first_line
 from balloon_shapes.modeling import d2_convert
 
 log = logging.getLogger(__name__)
@@ -134,8 +134,7 @@ def load_torch_file(path: str):
             "plain containers; loading those could run code, so it is refused)"
         ) from None
     except (RuntimeError, EOFError, ValueError) as e:  # a truncated or damaged file
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise WeightsError(f"{path}: not a safe PyTorch checkpoint ({first})") from None
+        raise WeightsError(f"{path}: not a safe PyTorch checkpoint ({first_line(e)})") from None
 
 
 def read_checkpoint(path: str) -> dict[str, torch.Tensor]:

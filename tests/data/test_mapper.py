@@ -82,7 +82,7 @@ def test_read_image_converts_bgr_gray_and_reports_bad_files(tmp_path):
 
 
 def test_read_errors_name_the_file_and_the_reason_in_one_line(tmp_path):
-    from balloon_shapes.data.mapper import first_line
+    from balloon_shapes.errors import first_line
 
     assert first_line(OSError()) == "OSError"
     assert first_line(ValueError("  first\nsecond ")) == "first"
