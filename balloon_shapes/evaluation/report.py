@@ -105,7 +105,5 @@ def worst_images_png(path: str, worst: list[dict], class_names: list[str]) -> No
             cv2.LINE_AA,
         )
         tiles.append(cv2.resize(tile, (256, round(256 * tile.shape[0] / tile.shape[1]))))
-    h = max(t.shape[0] for t in tiles)
-    tiles = [np.pad(t, ((0, h - t.shape[0]), (0, 0), (0, 0))) for t in tiles]
     picture = grid(tiles, cols=min(4, len(tiles)))
     write_image(path, picture)
