@@ -14,7 +14,4 @@ from balloon_shapes.cli import run_main
 from balloon_shapes.evaluation.evaluate import evaluate
 
 if __name__ == "__main__":
-    overrides = sys.argv[1:]
-    if not any(o.lstrip("+").startswith("experiment=") for o in overrides):
-        overrides = ["+experiment=coco_eval", *overrides]  # the default job: COCO val2017
-    sys.exit(run_main(evaluate, overrides))
+    sys.exit(run_main(evaluate, sys.argv[1:], config_name="eval"))  # configs/eval.yaml

@@ -14,7 +14,4 @@ from balloon_shapes.cli import run_main
 from balloon_shapes.demo.video import run_video_demo
 
 if __name__ == "__main__":
-    overrides = sys.argv[1:]
-    if not any(o.startswith("mode=") for o in overrides):
-        overrides = ["mode=splash", *overrides]  # the video demo's default picture
-    sys.exit(run_main(run_video_demo, overrides, config_name="demo"))
+    sys.exit(run_main(run_video_demo, sys.argv[1:], config_name="video_demo"))

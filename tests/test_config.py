@@ -1,0 +1,32 @@
+"""The primary configs: each script's defaults live in yaml, and an experiment overrides them."""
+
+from __future__ import annotations
+
+import pytest
+
+from balloon_shapes.config import load_config
+
+
+def test_eval_defaults_to_coco_with_the_zoo_r101():
+    cfg = load_config([], "eval")
+    assert cfg.data.val == "coco_2017_val"
+    assert cfg.model.weights == "detectron2/mask_rcnn_R_101_FPN_3x"
+    assert cfg.output_dir == "outputs/coco_eval"
+
+
+@pytest.mark.parametrize("experiment", ["shapes", "balloon", "smoke"])
+def test_an_experiment_picks_the_same_config_for_eval_as_for_training(experiment):
+    train = load_config([f"+experiment={experiment}"], "config")
+    evaluate = load_config([f"+experiment={experiment}"], "eval")
+    assert evaluate == train
+
+
+def test_training_defaults_to_shapes():
+    cfg = load_config([], "config")
+    assert (cfg.data.train, cfg.model.weights) == ("shapes_train", None)
+
+
+def test_video_demo_splashes_by_default_and_the_image_demo_overlays():
+    assert load_config(["input=a.mp4"], "video_demo").mode == "splash"
+    assert load_config(["input=a.mp4", "mode=overlay"], "video_demo").mode == "overlay"
+    assert load_config(["input=a.jpg"], "demo").mode == "overlay"
