@@ -1,15 +1,77 @@
-"""Detections as every layer sees them: ``Instances`` and the one way a model output becomes one.
+"""Detections and annotations as every layer sees them: box modes, masks <-> RLE, ``Instances``.
 
-A leaf (numpy and torch only), so the trainer, the evaluators and the demos convert the same way,
-as Detectron2 keeps its ``Instances`` in ``structures/``.
+A leaf (numpy, torch, pycocotools), so the data loaders, the trainer, the evaluators and the
+demos convert the same way, as Detectron2 keeps ``BoxMode`` and ``Instances`` in ``structures/``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import IntEnum
 
 import numpy as np
 import torch
+from pycocotools import mask as mask_utils
+
+from balloon_shapes.errors import DataError
+
+
+class BoxMode(IntEnum):
+    """Detectron2's ``BoxMode`` values for the two modes dataset dicts use here."""
+
+    XYXY_ABS = 0
+    XYWH_ABS = 1
+
+
+def to_xyxy(box: Sequence[float], mode: int) -> list[float]:
+    """A dataset-dict box in ``mode`` as XYXY; another mode is the dataset's error."""
+    if mode == BoxMode.XYXY_ABS:
+        return list(map(float, box))
+    if mode == BoxMode.XYWH_ABS:
+        x, y, w, h = map(float, box)
+        return [x, y, x + w, y + h]
+    raise DataError(f"unsupported bbox_mode {mode}; supported: {[m.value for m in BoxMode]}")
+
+
+def segmentation_to_mask(segmentation, height: int, width: int) -> np.ndarray:
+    """Polygons (list of flat xy lists) or RLE (compressed or not) -> uint8 mask [H, W]."""
+    if isinstance(segmentation, dict):
+        rle = segmentation
+        if isinstance(rle.get("counts"), list):
+            rle = mask_utils.frPyObjects(rle, height, width)
+    else:
+        rle = mask_utils.merge(mask_utils.frPyObjects(segmentation, height, width))
+    return mask_utils.decode(rle).astype(np.uint8)
+
+
+def encode_rles(masks: np.ndarray | torch.Tensor) -> list[dict]:
+    """bool masks [N,H,W] -> COCO RLEs with str counts (json-ready)."""
+    if len(masks) == 0:
+        return []
+    if isinstance(masks, torch.Tensor):
+        masks = masks.cpu().numpy()
+    rles = mask_utils.encode(np.asfortranarray(np.moveaxis(masks, 0, -1).astype(np.uint8)))
+    for rle in rles:
+        rle["counts"] = rle["counts"].decode("ascii")
+    return rles
+
+
+def encode_rle(mask: np.ndarray) -> dict:
+    """One mask [H,W] -> its COCO RLE with str counts."""
+    return encode_rles(mask[None])[0]
+
+
+def decode_rles(rles: list[dict], height: int, width: int) -> np.ndarray:
+    """COCO RLEs -> bool masks [N,H,W] (an empty list gives [0,H,W])."""
+    if not rles:
+        return np.zeros((0, height, width), bool)
+    return mask_utils.decode(list(rles)).transpose(2, 0, 1).astype(bool)
+
+
+def label_names(labels: Sequence[int], class_names: Sequence[str]) -> list[str]:
+    """1-based labels (torchvision keeps 0 for background) -> class names."""
+    return [class_names[int(c) - 1] for c in labels]
 
 
 @dataclass
@@ -24,11 +86,17 @@ class Instances:
     def __len__(self) -> int:
         return len(self.scores)
 
+    def above(self, score_thresh: float) -> Instances:
+        """The instances scored >= ``score_thresh``."""
+        keep = self.scores >= score_thresh
+        return Instances(self.boxes[keep], self.labels[keep], self.scores[keep], self.masks[keep])
+
 
 def to_instances(
-    output: dict[str, torch.Tensor], score_thresh: float, mask_thresh: float = 0.5
+    output: dict[str, torch.Tensor], score_thresh: float, mask_thresh: float
 ) -> Instances:
-    """One torchvision Mask R-CNN output (soft masks [N,1,H,W]) -> instances scored >= thresh."""
+    """One torchvision Mask R-CNN output (soft masks [N,1,H,W]) -> instances scored >= thresh,
+    masks binarised at ``mask_thresh`` (``model.mask_thresh``): the one path every caller takes."""
     keep = output["scores"] >= score_thresh
     return Instances(
         output["boxes"][keep].float().cpu().numpy(),

@@ -1,4 +1,4 @@
-"""Pure numpy/OpenCV drawing: overlays, color splash, grids (RGB uint8 in and out)."""
+"""Pure numpy/OpenCV drawing: overlays, color splash, tiles and grids (RGB uint8 in and out)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import colorsys
 
 import cv2
 import numpy as np
+
+from balloon_shapes.structures import Instances, label_names
 
 
 def instance_colors(n: int) -> np.ndarray:
@@ -76,3 +78,33 @@ def resize_instances(image: np.ndarray, masks: np.ndarray, boxes: np.ndarray, si
         bool,
     ).reshape(len(masks), dsize[1], dsize[0])
     return image, masks, np.asarray(boxes, np.float64).reshape(-1, 4) * s
+
+
+def instances_tile(
+    image: np.ndarray,
+    inst: Instances,
+    class_names: list[str],
+    size: int,
+    outlines: np.ndarray | None = None,
+    note: str = "",
+) -> np.ndarray:
+    """``image`` scaled so its longer side is ``size`` (mixed sizes tile, text stays readable),
+    its instances drawn, ``outlines`` (bool [M,H,W], e.g. ground truth) in white, ``note``."""
+    rgb, masks, boxes = resize_instances(image, inst.masks, inst.boxes, size)
+    tile = overlay(rgb, boxes, label_names(inst.labels, class_names), inst.scores, masks)
+    if outlines is not None:
+        _, small, _ = resize_instances(image, outlines, np.zeros((0, 4)), size)
+        for m in small:
+            contours, _ = cv2.findContours(
+                m.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE
+            )
+            cv2.drawContours(tile, contours, -1, (255, 255, 255), 1)
+    if note:
+        font = cv2.FONT_HERSHEY_SIMPLEX
+        cv2.putText(tile, note, (3, 14), font, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
+    return tile
+
+
+def mosaic(tiles: list[np.ndarray], cols: int = 4) -> np.ndarray:
+    """Tiles in a grid at most ``cols`` wide: training's and evaluation's pictures."""
+    return grid(tiles, cols=min(cols, len(tiles)))

@@ -19,7 +19,7 @@ import torch
 from pycocotools import mask as mask_utils
 
 from balloon_shapes.config import load_config
-from balloon_shapes.evaluation.inference import auto_device, predict
+from balloon_shapes.evaluation.inference import InferenceSettings, auto_device, predict
 from balloon_shapes.modeling import build_model
 
 
@@ -44,9 +44,10 @@ def inference_speed(
         }
         for i in range(n + 1)
     ]
-    predict(model, records[:1], device=device, amp=amp, desc="warm-up")
+    settings = InferenceSettings(cfg.model.mask_thresh, 1, 0, device, amp)
+    predict(model, records[:1], settings, desc="warm-up")
     start = time.perf_counter()
-    predict(model, records[1:], batch_size=1, device=device, amp=amp, desc=depth)
+    predict(model, records[1:], settings, desc=depth)
     return n / (time.perf_counter() - start)
 
 

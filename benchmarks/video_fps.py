@@ -17,7 +17,6 @@ import platform
 import tempfile
 import time
 from fractions import Fraction
-from types import SimpleNamespace
 
 import av
 import numpy as np
@@ -28,6 +27,7 @@ from balloon_shapes.data.mapper import to_tensor
 from balloon_shapes.demo.predictor import Predictor
 from balloon_shapes.demo.video import frames_per_pass, pick_codec, run_video
 from balloon_shapes.modeling import build_model
+from balloon_shapes.structures import Instances, to_instances
 from balloon_shapes.visualizer import color_splash
 
 
@@ -73,10 +73,8 @@ def plain(model: torch.nn.Module, device: str):
     model = model.eval().to(dev)
 
     @torch.no_grad()
-    def predict(image: np.ndarray) -> SimpleNamespace:
-        out = model([to_tensor(image).to(dev)])[0]
-        keep = out["scores"] >= 0.5
-        return SimpleNamespace(masks=(out["masks"][keep, 0] > 0.5).cpu().numpy())
+    def predict(image: np.ndarray) -> Instances:
+        return to_instances(model([to_tensor(image).to(dev)])[0], 0.5, 0.5)
 
     return predict
 
@@ -132,7 +130,9 @@ def main() -> None:
             start = time.perf_counter()
             naive(src, os.path.join(tmp, "plain.mp4"), first_script)
             t_plain = time.perf_counter() - start
-            predictor = Predictor(model, ["x"] * 80, 0.5, device, args.amp)
+            predictor = Predictor(
+                model, ["x"] * 80, score_thresh=0.5, mask_thresh=0.5, device=device, amp=args.amp
+            )
             predictor(np.zeros((h, w, 3), np.uint8))  # warm-up
             model_s = time_model(predictor)
             start = time.perf_counter()

@@ -14,8 +14,7 @@ from collections import defaultdict
 from balloon_shapes.download import Resource
 from balloon_shapes.errors import DataError
 from balloon_shapes.io import read_json
-
-BBOX_MODE_XYWH_ABS = 1
+from balloon_shapes.structures import BoxMode
 
 
 def _coco_classes() -> list[str]:
@@ -83,7 +82,7 @@ def load_coco(json_file: str, image_root: str, limit: int | None = None) -> list
         anns = [
             {
                 "bbox": ann["bbox"],
-                "bbox_mode": BBOX_MODE_XYWH_ABS,
+                "bbox_mode": BoxMode.XYWH_ABS,
                 "segmentation": ann["segmentation"],
                 "category_id": to_contiguous[ann["category_id"]],
                 "iscrowd": ann.get("iscrowd", 0),

@@ -7,24 +7,21 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Sequence
 
-import numpy as np
-from pycocotools import mask as mask_utils
-
-from balloon_shapes.data.mapper import annotation_mask, load_pixels, xyxy
+from balloon_shapes.data.mapper import load_pixels
 from balloon_shapes.errors import OutputError
 from balloon_shapes.io import ensure_dir, write_image, write_json
+from balloon_shapes.structures import encode_rle, segmentation_to_mask, to_xyxy
 
 
 def coco_annotation(ann: dict, ann_id: int, image_id: int, height: int, width: int) -> dict:
     """One COCO annotation: RLE segmentation, XYWH box, area, 1-based category id."""
-    mask = annotation_mask(ann["segmentation"], height, width)
-    rle = mask_utils.encode(np.asfortranarray(mask))
-    x0, y0, x1, y1 = xyxy(ann["bbox"], ann.get("bbox_mode", 0))
+    mask = segmentation_to_mask(ann["segmentation"], height, width)
+    x0, y0, x1, y1 = to_xyxy(ann["bbox"], ann.get("bbox_mode", 0))
     return {
         "id": ann_id,
         "image_id": image_id,
         "category_id": ann["category_id"] + 1,
-        "segmentation": {"size": rle["size"], "counts": rle["counts"].decode("ascii")},
+        "segmentation": encode_rle(mask),
         "area": float(mask.sum()),
         "bbox": [x0, y0, x1 - x0, y1 - y0],
         "iscrowd": int(ann.get("iscrowd", 0)),

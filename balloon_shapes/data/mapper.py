@@ -13,11 +13,9 @@ import cv2
 import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
-from pycocotools import mask as mask_utils
 
 from balloon_shapes.errors import DataError, first_line
-
-BBOX_MODES = {0: "XYXY_ABS", 1: "XYWH_ABS"}
+from balloon_shapes.structures import segmentation_to_mask, to_xyxy
 
 
 class ImageReadError(DataError):
@@ -61,27 +59,6 @@ def to_gray3(image: np.ndarray) -> np.ndarray:
     return np.repeat(gray[:, :, None], 3, axis=2)
 
 
-def annotation_mask(segmentation, height: int, width: int) -> np.ndarray:
-    """Polygons (list of flat xy lists) or RLE -> uint8 mask [H, W]."""
-    if isinstance(segmentation, dict):
-        rle = segmentation
-        if isinstance(rle.get("counts"), list):
-            rle = mask_utils.frPyObjects(rle, height, width)
-    else:
-        rle = mask_utils.merge(mask_utils.frPyObjects(segmentation, height, width))
-    return mask_utils.decode(rle).astype(np.uint8)
-
-
-def xyxy(box, mode: int) -> list[float]:
-    """A Detectron2 box in ``mode`` (0 XYXY_ABS, 1 XYWH_ABS) as XYXY."""
-    if mode == 0:
-        return list(map(float, box))
-    if mode == 1:
-        x, y, w, h = map(float, box)
-        return [x, y, x + w, y + h]
-    raise DataError(f"unsupported bbox_mode {mode}; supported: {BBOX_MODES}")
-
-
 def load_pixels(record: dict) -> np.ndarray:
     """The record's image as uint8 RGB: in-memory ``image`` (generated data) or ``file_name``."""
     if "image" in record:
@@ -93,8 +70,8 @@ def targets(record: dict) -> dict[str, torch.Tensor]:
     """Non-crowd annotations of ``record`` as torchvision Mask R-CNN targets."""
     h, w = record["height"], record["width"]
     anns = [a for a in record.get("annotations", []) if not a.get("iscrowd", 0)]
-    boxes = [xyxy(a["bbox"], a.get("bbox_mode", 0)) for a in anns]
-    masks = [annotation_mask(a["segmentation"], h, w) for a in anns]
+    boxes = [to_xyxy(a["bbox"], a.get("bbox_mode", 0)) for a in anns]
+    masks = [segmentation_to_mask(a["segmentation"], h, w) for a in anns]
     return {
         "boxes": torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4),
         "labels": torch.tensor([a["category_id"] + 1 for a in anns], dtype=torch.int64),

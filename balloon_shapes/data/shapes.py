@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from pycocotools import mask as mask_utils
+
+from balloon_shapes.structures import BoxMode, encode_rle
 
 CLASSES = ("square", "circle", "triangle", "ellipse")
-BBOX_MODE_XYXY_ABS = 0  # Detectron2's BoxMode.XYXY_ABS
 
 
 @dataclass(frozen=True)
@@ -131,13 +131,11 @@ def to_record(seed: int, index: int, spec: ShapesSpec = ShapesSpec()) -> dict:
     image, instances = render(seed, index, spec)
     annotations = []
     for inst in instances:
-        rle = mask_utils.encode(np.asfortranarray(inst["mask"]))
-        rle["counts"] = rle["counts"].decode("ascii")
         annotations.append(
             {
                 "bbox": tight_box(inst["mask"]),
-                "bbox_mode": BBOX_MODE_XYXY_ABS,
-                "segmentation": rle,
+                "bbox_mode": BoxMode.XYXY_ABS,
+                "segmentation": encode_rle(inst["mask"]),
                 "category_id": inst["category_id"],
                 "iscrowd": 0,
             }

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from balloon_shapes.data.mapper import ImageReadError, read_image
 from balloon_shapes.errors import DataError
 from balloon_shapes.io import read_json
+from balloon_shapes.structures import BoxMode
 
-BBOX_MODE_XYXY_ABS = 0
 ELLIPSE_POINTS = 32  # vertices approximating circles and ellipses
 
 
@@ -207,7 +207,7 @@ def entry_record(
         annotations.append(
             {
                 "bbox": [min(xs), min(ys), max(xs), max(ys)],
-                "bbox_mode": BBOX_MODE_XYXY_ABS,
+                "bbox_mode": BoxMode.XYXY_ABS,
                 "segmentation": [polygon],
                 "category_id": options.classes.index(name),
                 "iscrowd": 0,

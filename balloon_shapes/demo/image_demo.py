@@ -11,7 +11,7 @@ from omegaconf import DictConfig
 from balloon_shapes.demo.predictor import Predictor, model_and_classes
 from balloon_shapes.errors import ConfigError, DataError, OutputError
 from balloon_shapes.io import ensure_dir, write_image
-from balloon_shapes.structures import Instances
+from balloon_shapes.structures import Instances, label_names
 from balloon_shapes.visualizer import color_splash, overlay
 
 MODES = ("overlay", "splash")
@@ -57,8 +57,7 @@ def render(image, inst: Instances, names: list[str], mode: str):
     check_mode(mode)
     if mode == "splash":
         return color_splash(image, inst.masks)
-    labels = [names[int(c) - 1] for c in inst.labels]
-    return overlay(image, inst.boxes, labels, inst.scores, inst.masks)
+    return overlay(image, inst.boxes, label_names(inst.labels, names), inst.scores, inst.masks)
 
 
 def check_mode(mode: str) -> None:
@@ -68,7 +67,7 @@ def check_mode(mode: str) -> None:
 
 
 def summary(name: str, inst: Instances, names: list[str]) -> str:
-    counts = Counter(names[int(c) - 1] for c in inst.labels)
+    counts = Counter(label_names(inst.labels, names))
     return f"{name}: " + (", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "nothing")
 
 
@@ -78,7 +77,7 @@ def run_images(cfg: DictConfig) -> dict:
     paths = list_inputs(str(cfg.input))
     dsts = dict(zip(paths, output_paths(paths, str(cfg.output))))  # fails before the model
     model, names = model_and_classes(cfg)
-    predictor = Predictor(model, names, cfg.score_thresh, cfg.device, cfg.amp, cfg.grayscale)
+    predictor = Predictor.from_config(cfg, model, names)
     counts = {}
     for start in range(0, len(paths), cfg.batch_size):
         chunk = paths[start : start + cfg.batch_size]

@@ -56,7 +56,9 @@ class Predictor:
         self,
         model: torch.nn.Module,
         class_names: list[str],
-        score_thresh: float = 0.5,
+        *,
+        score_thresh: float,
+        mask_thresh: float,
         device: str = "auto",
         amp: bool = False,
         grayscale: bool = False,
@@ -71,7 +73,21 @@ class Predictor:
             # > thresh, compared in float32, so the model gets the float32 just below ours.
             heads.score_thresh = float(np.nextafter(np.float32(score_thresh), np.float32(0)))
         self.class_names, self.score_thresh = class_names, score_thresh
+        self.mask_thresh = mask_thresh
         self.amp, self.grayscale = amp, grayscale
+
+    @classmethod
+    def from_config(cls, cfg: DictConfig, model: torch.nn.Module, names: list[str]) -> Predictor:
+        """The demos' predictor: thresholds, device, precision and grayscale from ``cfg``."""
+        return cls(
+            model,
+            names,
+            score_thresh=cfg.score_thresh,
+            mask_thresh=cfg.model.mask_thresh,
+            device=cfg.device,
+            amp=cfg.amp,
+            grayscale=cfg.grayscale,
+        )
 
     def prepare(self, image) -> np.ndarray:
         """The RGB uint8 image the model sees (gray when ``grayscale``)."""
@@ -88,7 +104,7 @@ class Predictor:
         tensors = [to_tensor(im).to(self.device) for im in images]
         with torch.autocast(self.device.type, enabled=self.amp):
             outputs = self.model(tensors)
-        return [to_instances(o, self.score_thresh) for o in outputs]
+        return [to_instances(o, self.score_thresh, self.mask_thresh) for o in outputs]
 
     def __call__(self, image) -> Instances:
         return self.batch([image])[0]

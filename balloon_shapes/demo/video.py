@@ -394,7 +394,7 @@ def run_video_demo(cfg: DictConfig) -> dict:
         stem = os.path.splitext(os.path.basename(source.name))[0]
         dst = os.path.join(dst, f"{stem}_{cfg.mode}.mp4")
     model, names = model_and_classes(cfg)
-    predictor = Predictor(model, names, cfg.score_thresh, cfg.device, cfg.amp, cfg.grayscale)
+    predictor = Predictor.from_config(cfg, model, names)
     # frames are prepared (gray when grayscale=true) once, in the decode thread: the model
     # sees and the picture shows the same pixels
     prepared = dataclasses.replace(

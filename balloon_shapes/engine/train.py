@@ -22,9 +22,7 @@ from balloon_shapes.errors import ConfigError, OutputError, WeightsError
 from balloon_shapes.io import check_writable, ensure_dir, write_image, write_json
 from balloon_shapes.modeling.weights import read_checkpoint
 from balloon_shapes.structures import to_instances
-from balloon_shapes.visualizer import grid, overlay, resize_instances
-
-TILE_SIZE = 256  # longer side of each image in predictions.png, in pixels
+from balloon_shapes.visualizer import instances_tile, mosaic
 
 
 def checkpoint_dir(cfg: DictConfig) -> str:
@@ -133,19 +131,17 @@ def make_trainer(cfg: DictConfig) -> L.Trainer:
 
 
 @torch.no_grad()
-def draw_predictions(model: torch.nn.Module, records, class_names: list[str], n: int) -> np.ndarray:
-    """A grid of the first ``n`` val images with predicted masks, boxes, classes and scores."""
+def draw_predictions(model: torch.nn.Module, records, cfg: DictConfig) -> np.ndarray:
+    """A grid of the first ``train.vis_images`` val images with predicted masks, boxes,
+    classes and scores (``score_thresh``, ``model.mask_thresh``, ``tile_size`` from cfg)."""
     model.eval()
-    data = RecordDataset(records[: min(n, len(records))])
+    names = catalog.class_names(cfg.data)
     tiles = []
-    for image, _ in data:
-        inst = to_instances(model([image])[0], 0.5)
+    for image, _ in RecordDataset(records[: cfg.train.vis_images]):
+        inst = to_instances(model([image])[0], cfg.score_thresh, cfg.model.mask_thresh)
         rgb = (image.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
-        labels = [class_names[int(c) - 1] for c in inst.labels]
-        # every image to one size: mixed-size val sets tile, and text reads on small ones
-        rgb, masks, boxes = resize_instances(rgb, inst.masks, inst.boxes, TILE_SIZE)
-        tiles.append(overlay(rgb, boxes, labels, inst.scores, masks))
-    return grid(tiles, cols=min(4, len(tiles)))
+        tiles.append(instances_tile(rgb, inst, names, cfg.tile_size))
+    return mosaic(tiles)
 
 
 def train(cfg: DictConfig) -> dict:
@@ -176,7 +172,6 @@ def fit(cfg: DictConfig, data: DataModule, module: MaskRCNNModule, ckpt: str | N
     metrics = {**module.history[-1], "history": module.history}
     if trainer.is_global_zero:
         write_json(os.path.join(cfg.output_dir, "metrics.json"), metrics)
-        names = catalog.class_names(cfg.data)
-        picture = draw_predictions(module.model, data.val_records, names, cfg.train.vis_images)
+        picture = draw_predictions(module.model, data.val_records, cfg)
         write_image(os.path.join(cfg.output_dir, "predictions.png"), picture)
     return metrics

@@ -6,22 +6,22 @@ import os
 
 import cv2
 import numpy as np
-import torch
 from omegaconf import DictConfig
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
 from balloon_shapes.data.catalog import class_names
 from balloon_shapes.data.coco import category_maps
-from balloon_shapes.data.mapper import annotation_mask, load_pixels
+from balloon_shapes.data.mapper import load_pixels
 from balloon_shapes.engine.data import load_split
 from balloon_shapes.errors import ConfigError
 from balloon_shapes.evaluation import report, robustness
 from balloon_shapes.evaluation.coco import coco_metrics, ground_truth, results_json
-from balloon_shapes.evaluation.inference import encode_masks, predict
+from balloon_shapes.evaluation.inference import InferenceSettings, predict
 from balloon_shapes.evaluation.voc_style import voc_map
 from balloon_shapes.io import check_writable, write_json
 from balloon_shapes.modeling import build_model
+from balloon_shapes.structures import encode_rle, segmentation_to_mask
 
 MODES = {"rgb": (False,), "gray": (True,), "compare": (False, True)}
 
@@ -57,8 +57,8 @@ def classes_and_gt(cfg: DictConfig, records) -> tuple[list[str], list[int], COCO
 def gt_rles(record: dict) -> tuple[list[dict], list[int]]:
     """Non-crowd ground-truth masks of a record as RLEs, with 1-based labels."""
     anns = [a for a in record.get("annotations", []) if not a.get("iscrowd", 0)]
-    masks = [annotation_mask(a["segmentation"], record["height"], record["width"]) for a in anns]
-    rles = encode_masks(torch.from_numpy(np.stack(masks)).bool()) if masks else []
+    h, w = record["height"], record["width"]
+    rles = [encode_rle(segmentation_to_mask(a["segmentation"], h, w)) for a in anns]
     return rles, [a["category_id"] + 1 for a in anns]
 
 
@@ -72,17 +72,9 @@ def missed(pred: dict, gt: tuple) -> int:
 
 
 def evaluate_mode(cfg, model, records, gts, names, ids, gt_api, gray: bool) -> dict:
-    e = cfg.eval
-    preds = predict(
-        model,
-        records,
-        e.batch_size,
-        e.num_workers,
-        e.device,
-        e.amp,
-        gray,
-        desc="inference (gray)" if gray else "inference",
-    )
+    settings = InferenceSettings.from_config(cfg)
+    desc = "inference (gray)" if gray else "inference"
+    preds = predict(model, records, settings, gray, desc)
     results = results_json(preds, ids)
     metrics = coco_metrics(gt_api, results, names)
     metrics["voc_mAP50"] = voc_map(voc_items(preds, gts))["mAP50"]
@@ -103,7 +95,8 @@ def write_outputs(cfg, run: dict, records, gts, names, suffix: str = "") -> None
     for it in worst:
         it["image"] = load_pixels(records[it["index"]])
     if worst:
-        report.worst_images_png(os.path.join(out, f"worst_images{suffix}.png"), worst, names)
+        path = os.path.join(out, f"worst_images{suffix}.png")
+        report.worst_images_png(path, worst, names, cfg.score_thresh, cfg.tile_size)
 
 
 def compare_report(cfg, records, gts, runs: dict) -> dict:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import numpy as np
+from dataclasses import dataclass
+
 import torch
-from pycocotools import mask as mask_utils
+from omegaconf import DictConfig
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from balloon_shapes.data.mapper import load_pixels, to_gray3, to_tensor
+from balloon_shapes.structures import encode_rles, to_instances
 
 
 class ImageDataset(Dataset):
@@ -27,17 +29,6 @@ class ImageDataset(Dataset):
         return to_tensor(pixels), self.records[i]["image_id"]
 
 
-def encode_masks(masks: torch.Tensor) -> list[dict]:
-    """bool [N,H,W] -> COCO RLEs with str counts."""
-    if len(masks) == 0:
-        return []
-    array = np.asfortranarray(masks.permute(1, 2, 0).cpu().numpy().astype(np.uint8))
-    rles = mask_utils.encode(array)
-    for rle in rles:
-        rle["counts"] = rle["counts"].decode("ascii")
-    return rles
-
-
 def auto_device(name: str = "auto") -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -53,45 +44,57 @@ def inference_model(model: torch.nn.Module, device: torch.device) -> torch.nn.Mo
     return model
 
 
+@dataclass(frozen=True)
+class InferenceSettings:
+    """How ``predict`` runs: from ``cfg.eval`` and the model's ``mask_thresh``."""
+
+    mask_thresh: float
+    batch_size: int = 1
+    num_workers: int = 0
+    device: str = "auto"
+    amp: bool = False
+
+    @classmethod
+    def from_config(cls, cfg: DictConfig) -> InferenceSettings:
+        e = cfg.eval
+        return cls(cfg.model.mask_thresh, e.batch_size, e.num_workers, e.device, e.amp)
+
+
+def compact(output: dict, image_id: int, mask_thresh: float) -> dict:
+    """One model output -> ``image_id``, boxes, scores, labels and RLE masks (every score)."""
+    inst = to_instances(output, 0.0, mask_thresh)
+    return {
+        "image_id": image_id,
+        "boxes": inst.boxes,
+        "scores": inst.scores,
+        "labels": inst.labels,
+        "masks": encode_rles(inst.masks),
+    }
+
+
 @torch.no_grad()
 def predict(
     model: torch.nn.Module,
     records,
-    batch_size: int = 2,
-    num_workers: int = 0,
-    device: str = "auto",
-    amp: bool = False,
+    settings: InferenceSettings,
     grayscale: bool = False,
     desc: str = "inference",
 ) -> list[dict]:
-    """Run ``model`` on every record.
-
-    Returns:
-        per image: ``image_id``, ``boxes`` XYXY float [N,4], ``scores`` [N], ``labels`` [N]
-        (1-based contiguous), ``masks`` (RLEs of the masks thresholded at 0.5).
-    """
-    dev = auto_device(device)
+    """Run ``model`` on every record: per image ``image_id``, ``boxes`` XYXY float [N,4],
+    ``scores`` [N], ``labels`` [N] (1-based contiguous), ``masks`` (RLEs)."""
+    dev = auto_device(settings.device)
     model = inference_model(model, dev)
     loader = DataLoader(
         ImageDataset(records, grayscale),
-        batch_size=batch_size,
-        num_workers=num_workers,
+        batch_size=settings.batch_size,
+        num_workers=settings.num_workers,
         collate_fn=lambda b: tuple(zip(*b)),
     )
     out = []
     with tqdm(total=len(records), unit="img", desc=desc) as bar:
         for images, ids in loader:
-            with torch.autocast(dev.type, enabled=amp):
+            with torch.autocast(dev.type, enabled=settings.amp):
                 outputs = model([im.to(dev) for im in images])
-            for o, image_id in zip(outputs, ids):
-                out.append(
-                    {
-                        "image_id": image_id,
-                        "boxes": o["boxes"].float().cpu().numpy(),
-                        "scores": o["scores"].float().cpu().numpy(),
-                        "labels": o["labels"].cpu().numpy(),
-                        "masks": encode_masks(o["masks"][:, 0] > 0.5),
-                    }
-                )
+            out += [compact(o, i, settings.mask_thresh) for o, i in zip(outputs, ids)]
             bar.update(len(images))
     return out

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import math
 
-import cv2
 import numpy as np
-from pycocotools import mask as mask_utils
 
 from balloon_shapes.evaluation.coco import STAT_NAMES
 from balloon_shapes.io import write_figure, write_image
-from balloon_shapes.visualizer import grid, overlay
+from balloon_shapes.structures import Instances, decode_rles
+from balloon_shapes.visualizer import instances_tile, mosaic
 
 
 def table(rows: list[list], header: list[str]) -> str:
@@ -71,7 +70,9 @@ def pr_curves_png(path: str, evals: dict) -> None:
     write_figure(path, fig)
 
 
-def worst_images_png(path: str, worst: list[dict], class_names: list[str]) -> None:
+def worst_images_png(
+    path: str, worst: list[dict], class_names: list[str], score_thresh: float, size: int
+) -> None:
     """Draw the given worst images: GT outlines in white, predictions filled, missed count.
 
     Args:
@@ -80,30 +81,11 @@ def worst_images_png(path: str, worst: list[dict], class_names: list[str]) -> No
     """
     tiles = []
     for it in worst:
-        p = it["pred"]
-        keep = p["scores"] >= 0.5
-        masks = (
-            mask_utils.decode(p["masks"]).transpose(2, 0, 1).astype(bool)
-            if p["masks"]
-            else np.zeros((0, *it["image"].shape[:2]), bool)
+        p, (h, w) = it["pred"], it["image"].shape[:2]
+        inst = Instances(p["boxes"], p["labels"], p["scores"], decode_rles(p["masks"], h, w))
+        gt = decode_rles(it["gt_rles"], h, w)
+        note = f"missed {it['missed']}"
+        tiles.append(
+            instances_tile(it["image"], inst.above(score_thresh), class_names, size, gt, note)
         )
-        labels = [class_names[int(c) - 1] for c in p["labels"][keep]]
-        tile = overlay(it["image"], p["boxes"][keep], labels, p["scores"][keep], masks[keep])
-        for rle in it["gt_rles"]:
-            contours, _ = cv2.findContours(
-                mask_utils.decode(rle), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE
-            )
-            cv2.drawContours(tile, contours, -1, (255, 255, 255), 1)
-        cv2.putText(
-            tile,
-            f"missed {it['missed']}",
-            (3, 14),
-            cv2.FONT_HERSHEY_SIMPLEX,
-            0.45,
-            (255, 255, 255),
-            1,
-            cv2.LINE_AA,
-        )
-        tiles.append(cv2.resize(tile, (256, round(256 * tile.shape[0] / tile.shape[1]))))
-    picture = grid(tiles, cols=min(4, len(tiles)))
-    write_image(path, picture)
+    write_image(path, mosaic(tiles))

@@ -6,14 +6,13 @@ import torch
 from balloon_shapes.data.mapper import (
     Augment,
     ImageReadError,
-    annotation_mask,
     hflip,
     map_record,
     read_image,
     targets,
-    xyxy,
 )
 from balloon_shapes.data.shapes import to_record
+from balloon_shapes.structures import segmentation_to_mask, to_xyxy
 
 
 def test_map_record_follows_the_data_contract():
@@ -61,11 +60,11 @@ def test_grayscale_augment_makes_channels_equal():
 
 
 def test_polygon_segmentation_and_xywh_boxes():
-    mask = annotation_mask([[2, 2, 8, 2, 8, 6, 2, 6]], 10, 12)
+    mask = segmentation_to_mask([[2, 2, 8, 2, 8, 6, 2, 6]], 10, 12)
     assert mask.shape == (10, 12) and mask[3:6, 3:8].all() and not mask[8:].any()
-    assert xyxy([1, 2, 3, 4], 1) == [1, 2, 4, 6]
+    assert to_xyxy([1, 2, 3, 4], 1) == [1, 2, 4, 6]
     with pytest.raises(ValueError, match="bbox_mode"):
-        xyxy([1, 2, 3, 4], 4)
+        to_xyxy([1, 2, 3, 4], 4)
 
 
 def test_read_image_converts_bgr_gray_and_reports_bad_files(tmp_path):

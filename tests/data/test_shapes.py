@@ -3,8 +3,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from balloon_shapes.data import shapes
-from balloon_shapes.data.mapper import annotation_mask
 from balloon_shapes.data.shapes import Shape, ShapesSpec, compose, render, tight_box, to_record
+from balloon_shapes.structures import segmentation_to_mask
 
 indices = st.integers(min_value=0, max_value=10**9)
 
@@ -34,7 +34,7 @@ def test_annotations_are_consistent(seed, index):
     assert image.shape == (spec.height, spec.width, 3) and image.dtype == np.uint8
     union = np.zeros(image.shape[:2], bool)
     for ann in rec["annotations"]:
-        mask = annotation_mask(ann["segmentation"], spec.height, spec.width)
+        mask = segmentation_to_mask(ann["segmentation"], spec.height, spec.width)
         assert mask.sum() >= spec.min_pixels  # non-empty
         assert ann["bbox"] == tight_box(mask)  # box is the tight box of the final mask
         assert 0 <= ann["category_id"] < len(shapes.CLASSES)

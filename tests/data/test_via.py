@@ -6,8 +6,8 @@ import pytest
 
 from balloon_shapes.data.balloon import load_split
 from balloon_shapes.data.balloon import main as check_main
-from balloon_shapes.data.mapper import annotation_mask
 from balloon_shapes.data.via import ViaError, ViaOptions, load_via
+from balloon_shapes.structures import segmentation_to_mask
 
 H, W = 60, 80
 
@@ -73,7 +73,7 @@ def test_via1_polygon_boxes_masks_and_pixel_centres(tmp_path):
     assert ann["segmentation"] == [[30.5, 10.5, 50.5, 10.5, 50.5, 40.5, 30.5, 40.5]]
     assert ann["bbox"] == [30.5, 10.5, 50.5, 40.5] and ann["bbox_mode"] == 0
     assert ann["category_id"] == 0
-    mask = annotation_mask(ann["segmentation"], H, W)
+    mask = segmentation_to_mask(ann["segmentation"], H, W)
     assert mask[11:40, 31:50].all() and mask.sum() == pytest.approx(20 * 30, rel=0.1)
     assert records[1]["annotations"] == [] and report.negatives == 1  # negatives kept
 
@@ -96,7 +96,7 @@ def test_via1_polygon_boxes_masks_and_pixel_centres(tmp_path):
 def test_every_shape_type_gives_the_right_mask(tmp_path, shape, expected):
     folder = make(tmp_path, via2_project({"a.jpg": [region(shape)]}))
     records, _ = load_via(str(folder))
-    got = annotation_mask(records[0]["annotations"][0]["segmentation"], H, W).astype(bool)
+    got = segmentation_to_mask(records[0]["annotations"][0]["segmentation"], H, W).astype(bool)
     ref = np.zeros((H, W), np.uint8)
     kind, p = expected
     if kind == "rect":

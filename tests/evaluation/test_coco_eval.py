@@ -15,7 +15,7 @@ from balloon_shapes.data.coco import load_coco
 from balloon_shapes.data.export import coco_dict
 from balloon_shapes.data.shapes import CLASSES, ShapesDicts, ShapesSpec
 from balloon_shapes.evaluation.coco import coco_metrics, ground_truth, results_json
-from balloon_shapes.evaluation.inference import encode_masks
+from balloon_shapes.structures import encode_rles
 
 NAMES = list(CLASSES)
 
@@ -36,7 +36,7 @@ def perfect_preds(recs):
                 "boxes": np.array([a["bbox"] for a in r["annotations"]]).reshape(-1, 4),
                 "scores": np.linspace(0.99, 0.5, len(masks)),
                 "labels": np.array([a["category_id"] + 1 for a in r["annotations"]]),
-                "masks": encode_masks(torch.from_numpy(np.stack(masks)).bool()) if masks else [],
+                "masks": encode_rles(torch.from_numpy(np.stack(masks)).bool()) if masks else [],
             }
         )
     return out
