@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from balloon_shapes.data.balloon import BALLOON_ZIP, load_split
+from balloon_shapes.data.balloon import BALLOON_ZIP, load_via_folder
 from balloon_shapes.datasets_download import download_dataset
 from balloon_shapes.download import DownloadError
 
@@ -25,7 +25,7 @@ def test_unpacks_atomically_and_is_idempotent(balloon_root, tmp_path, monkeypatc
     zip_dataset(balloon_root, cache / BALLOON_ZIP.filename)
     data = tmp_path / "data"
     path, fresh = download_dataset(BALLOON_ZIP, str(data), "balloon", REQUIRED)
-    assert fresh and len(load_split(path, "train")) == 3
+    assert fresh and len(load_via_folder(path, "train")) == 3
     assert sorted(p.name for p in data.iterdir()) == ["balloon"]  # no temp dirs left
     assert download_dataset(BALLOON_ZIP, str(data), "balloon", REQUIRED) == (path, False)
 

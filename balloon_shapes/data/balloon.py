@@ -25,7 +25,7 @@ BALLOON_ZIP = Resource(
 )
 
 
-def load_split(
+def load_via_folder(
     root: str,
     split: str,
     classes: list[str] | None = None,

@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from omegaconf import DictConfig, OmegaConf
+
 from balloon_shapes.data import balloon, coco, shapes
-from balloon_shapes.errors import ConfigError
+from balloon_shapes.errors import ConfigError, DataError
 
 Loader = Callable[..., Sequence[dict]]
 
@@ -55,10 +57,10 @@ VIA_META = {"evaluator_type": "coco"}  # thing_classes come from data.classes
 BUILTIN: dict[str, Entry] = {
     "shapes_train": Entry(_shapes_train, SHAPES_META),
     "shapes_val": Entry(_shapes_val, SHAPES_META),
-    "balloon_train": Entry(partial(balloon.load_split, split="train"), BALLOON_META),
-    "balloon_val": Entry(partial(balloon.load_split, split="val"), BALLOON_META),
-    "via_train": Entry(partial(balloon.load_split, split="train"), VIA_META),
-    "via_val": Entry(partial(balloon.load_split, split="val"), VIA_META),
+    "balloon_train": Entry(partial(balloon.load_via_folder, split="train"), BALLOON_META),
+    "balloon_val": Entry(partial(balloon.load_via_folder, split="val"), BALLOON_META),
+    "via_train": Entry(partial(balloon.load_via_folder, split="train"), VIA_META),
+    "via_val": Entry(partial(balloon.load_via_folder, split="val"), VIA_META),
     # COCO: the id map (and any other json's classes) come from the json (coco.coco_metadata)
     "coco_2017_val": Entry(
         coco.load_coco, {"thing_classes": coco.COCO_CLASSES, "evaluator_type": "coco"}
@@ -149,4 +151,18 @@ def register_in_detectron2(loader_args: dict[str, dict] | None = None) -> list[s
     return done
 
 
-list = names  # noqa: A001  -- the catalog's `list`, as in Detectron2's DatasetCatalog.list()
+def load_records(data_cfg: DictConfig, split: str, required: bool = False) -> Sequence[dict]:
+    """Records of ``data.<split>`` (train/val) with ``data.<split>_args``; val cut to
+    ``val_size``/``limit``. ``required``: no images at all is the user's error (training)."""
+    args = OmegaConf.to_container(data_cfg[f"{split}_args"], resolve=True) or {}
+    records = get(data_cfg[split], **args)
+    if split == "val":
+        for key in ("val_size", "limit"):
+            cap = data_cfg.get(key)
+            if cap is not None and cap < 1:
+                raise ConfigError(f"data.{key}={cap}: must be at least 1, or null for all")
+            if cap is not None and len(records) > cap:
+                records = records[:cap]
+    if required and len(records) == 0:
+        raise DataError(f"dataset {data_cfg[split]!r}: has no images; check data.root and the json")
+    return records

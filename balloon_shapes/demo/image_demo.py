@@ -14,7 +14,7 @@ from balloon_shapes.io import ensure_dir, write_image
 from balloon_shapes.structures import Instances, label_names
 from balloon_shapes.visualizer import color_splash, overlay
 
-MODES = ("overlay", "splash")
+PICTURES = ("overlay", "splash")
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
 
@@ -52,7 +52,7 @@ def output_paths(paths: list[str], output: str) -> list[str]:
     return dsts
 
 
-def render(image, inst: Instances, names: list[str], mode: str):
+def draw_picture(image, inst: Instances, names: list[str], mode: str):
     """The picture for one image: ``overlay`` (masks, boxes, labels) or ``splash``."""
     check_mode(mode)
     if mode == "splash":
@@ -62,7 +62,7 @@ def render(image, inst: Instances, names: list[str], mode: str):
 
 def check_mode(mode: str) -> None:
     """Fail on an unknown ``mode`` before any model is built."""
-    if mode not in MODES:
+    if mode not in PICTURES:
         raise ConfigError(f"mode={mode!r}: expected overlay or splash")
 
 
@@ -84,7 +84,7 @@ def run_images(cfg: DictConfig) -> dict:
         images = [predictor.prepare(p) for p in chunk]
         for path, image, inst in zip(chunk, images, predictor.infer(images)):
             name = os.path.basename(path)
-            write_image(dsts[path], render(image, inst, names, cfg.mode))
+            write_image(dsts[path], draw_picture(image, inst, names, cfg.mode))
             print(summary(name, inst, names))
             counts[name] = len(inst)
     return {"images": len(paths), "instances": sum(counts.values())}

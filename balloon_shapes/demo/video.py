@@ -24,7 +24,7 @@ import torch
 from omegaconf import DictConfig
 from tqdm import tqdm
 
-from balloon_shapes.demo.image_demo import check_mode, render
+from balloon_shapes.demo.image_demo import check_mode, draw_picture
 from balloon_shapes.demo.predictor import Predictor, model_and_classes
 from balloon_shapes.errors import DataError, OutputError
 from balloon_shapes.io import atomic_write, ensure_dir, write_json
@@ -400,7 +400,7 @@ def run_video_demo(cfg: DictConfig) -> dict:
     prepared = dataclasses.replace(
         source, read=lambda n: _mapped(predictor.prepare, source.read(n))
     )
-    draw = lambda image, inst: render(image, inst, names, cfg.mode)  # noqa: E731
+    draw = lambda image, inst: draw_picture(image, inst, names, cfg.mode)  # noqa: E731
     batch = frames_per_pass(predictor.device, cfg.batch_size)
     return run_video(
         prepared,

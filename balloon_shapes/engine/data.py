@@ -12,12 +12,11 @@ from collections.abc import Iterator, Sequence
 import lightning as L
 import numpy as np
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from torch.utils.data import DataLoader, Dataset, IterableDataset, get_worker_info
 
 from balloon_shapes.data import catalog
 from balloon_shapes.data.mapper import Augment, map_record
-from balloon_shapes.errors import ConfigError, DataError
 
 Batch = tuple[list[torch.Tensor], list[dict[str, torch.Tensor]]]
 
@@ -90,27 +89,6 @@ def collate(items: list[tuple]) -> Batch:
     return [i[0] for i in items], [i[1] for i in items]
 
 
-def load_split(cfg: DictConfig, split: str) -> Sequence[dict]:
-    """Records of ``data.<split>`` (train/val) with ``data.<split>_args``; val cut to val_size."""
-    args = OmegaConf.to_container(cfg[f"{split}_args"], resolve=True) or {}
-    records = catalog.get(cfg[split], **args)
-    if split == "val":
-        for key in ("val_size", "limit"):
-            cap = cfg.get(key)
-            if cap is not None and cap < 1:
-                raise ConfigError(f"data.{key}={cap}: must be at least 1, or null for all")
-            if cap is not None and len(records) > cap:
-                records = records[:cap]
-    return records
-
-
-def nonempty(records: Sequence[dict], name: str) -> Sequence[dict]:
-    """``records``, unless there are none: nothing to train or validate on is the user's error."""
-    if len(records) == 0:
-        raise DataError(f"dataset {name!r}: has no images; check data.root and the json")
-    return records
-
-
 class DataModule(L.LightningDataModule):
     """Train stream + val loader from the ``data`` and ``train`` configs."""
 
@@ -122,9 +100,9 @@ class DataModule(L.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_records is None and stage in (None, "fit"):
-            self.train_records = nonempty(load_split(self.cfg, "train"), self.cfg.train)
+            self.train_records = catalog.load_records(self.cfg, "train", required=True)
         if self.val_records is None:
-            self.val_records = nonempty(load_split(self.cfg, "val"), self.cfg.val)
+            self.val_records = catalog.load_records(self.cfg, "val", required=True)
 
     def _loader(self, dataset, **kwargs) -> DataLoader:
         workers = self.cfg.num_workers

@@ -1,4 +1,5 @@
-"""LightningModule around torchvision's Mask R-CNN: losses, optimizer, COCO validation."""
+"""LightningModule around torchvision's Mask R-CNN: losses, optimizer, and validation with
+the same COCO evaluator as ``eval.py``."""
 
 from __future__ import annotations
 
@@ -9,36 +10,13 @@ import lightning as L
 import torch
 from omegaconf import DictConfig, OmegaConf
 from torch.optim.lr_scheduler import LambdaLR
-from torchmetrics.detection import MeanAveragePrecision
 
 from balloon_shapes.engine.schedule import lr_factor
 from balloon_shapes.errors import ConfigError, TrainingDiverged
+from balloon_shapes.evaluation.coco_evaluation import COCOEvaluator
 from balloon_shapes.modeling import build_model
 
-METRIC_KEYS = {  # our name -> torchmetrics (pycocotools) name
-    f"{t}_{ours}": f"{t}_{theirs}"
-    for t in ("bbox", "segm")
-    for ours, theirs in (("AP", "map"), ("AP50", "map_50"), ("AP75", "map_75"))
-}
-
-
-def to_metric_preds(outputs: list[dict], mask_threshold: float = 0.5) -> list[dict]:
-    """torchvision outputs (soft masks [N,1,H,W]) -> torchmetrics inputs (bool masks [N,H,W])."""
-    return [
-        {
-            "boxes": o["boxes"],
-            "scores": o["scores"],
-            "labels": o["labels"],
-            "masks": o["masks"][:, 0] > mask_threshold,
-        }
-        for o in outputs
-    ]
-
-
-def to_metric_targets(targets: list[dict]) -> list[dict]:
-    return [
-        {"boxes": t["boxes"], "labels": t["labels"], "masks": t["masks"].bool()} for t in targets
-    ]
+METRICS = tuple(f"{t}_{k}" for t in ("bbox", "segm") for k in ("AP", "AP50", "AP75"))
 
 
 class MaskRCNNModule(L.LightningModule):
@@ -48,7 +26,7 @@ class MaskRCNNModule(L.LightningModule):
         super().__init__()
         self.cfg = cfg
         self.model = build_model(cfg.model)
-        self.val_map = MeanAveragePrecision(iou_type=("bbox", "segm"))
+        self.evaluator: COCOEvaluator | None = None  # built on the first validation
         self.train_seconds = 0.0  # training time, validation excluded (time-to-quality)
         self._tic = 0.0
         self.history: list[dict] = []
@@ -74,15 +52,21 @@ class MaskRCNNModule(L.LightningModule):
     def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
         self.train_seconds += time.perf_counter() - self._tic
 
+    def on_validation_epoch_start(self) -> None:
+        if self.evaluator is None:
+            cfg, records = self.cfg, self.trainer.datamodule.val_records
+            self.evaluator = COCOEvaluator(
+                cfg.data, records, cfg.model.mask_thresh, cfg.eval.backend
+            )
+        self.evaluator.reset()
+
     def validation_step(self, batch, batch_idx: int) -> None:
         images, targets = batch
-        outputs = self.model(images)
-        self.val_map.update(to_metric_preds(outputs), to_metric_targets(targets))
+        self.evaluator.process([int(t["image_id"]) for t in targets], self.model(images))
 
     def on_validation_epoch_end(self) -> None:
-        result = self.val_map.compute()
-        self.val_map.reset()
-        metrics = {ours: float(result[theirs]) for ours, theirs in METRIC_KEYS.items()}
+        result = self.evaluator.evaluate()
+        metrics = {m: result[m[:4]][m[5:]] for m in METRICS}
         self.log_dict({f"val/{k}": v for k, v in metrics.items()}, sync_dist=False)
         self.history.append(
             {"iter": self.global_step, "train_seconds": round(self.train_seconds, 1), **metrics}

@@ -8,50 +8,30 @@ import cv2
 import numpy as np
 from omegaconf import DictConfig
 from pycocotools import mask as mask_utils
-from pycocotools.coco import COCO
 
-from balloon_shapes.data.catalog import class_names
-from balloon_shapes.data.coco import category_maps
+from balloon_shapes.data import catalog
 from balloon_shapes.data.mapper import load_pixels
-from balloon_shapes.engine.data import load_split
 from balloon_shapes.errors import ConfigError
 from balloon_shapes.evaluation import report, robustness
-from balloon_shapes.evaluation.coco import coco_metrics, ground_truth, results_json
+from balloon_shapes.evaluation.coco_evaluation import COCOEvaluator
 from balloon_shapes.evaluation.inference import InferenceSettings, predict
 from balloon_shapes.evaluation.voc_style import voc_map
 from balloon_shapes.io import check_writable, write_json
 from balloon_shapes.modeling import build_model
 from balloon_shapes.structures import encode_rle, segmentation_to_mask
 
-MODES = {"rgb": (False,), "gray": (True,), "compare": (False, True)}
+COLOR_MODES = {"rgb": (False,), "gray": (True,), "compare": (False, True)}
 
 
 def check_config(cfg: DictConfig) -> None:
     """Values that cannot work fail in one line before hours of inference, not after."""
-    if cfg.eval.grayscale not in MODES:
-        raise ConfigError(f"eval.grayscale={cfg.eval.grayscale!r}: expected one of {list(MODES)}")
+    if cfg.eval.grayscale not in COLOR_MODES:
+        raise ConfigError(
+            f"eval.grayscale={cfg.eval.grayscale!r}: expected one of {list(COLOR_MODES)}"
+        )
     if cfg.eval.batch_size < 1:
         raise ConfigError(f"eval.batch_size={cfg.eval.batch_size}: must be at least 1")
     check_writable(cfg.output_dir, "output_dir")
-
-
-def classes_and_gt(cfg: DictConfig, records) -> tuple[list[str], list[int], COCO]:
-    """(class names, json category id of each contiguous class, COCO ground truth).
-
-    With an original json (COCO), its classes and ids come from the COCO api already parsed
-    for the evaluation, so the json is not read once more.
-    """
-    json_file = cfg.data.get("json_file")
-    if json_file:
-        gt = ground_truth(records, [], json_file, cfg.eval.backend)
-        names, to_contiguous = category_maps(gt.dataset)
-        return names, sorted(to_contiguous, key=to_contiguous.get), gt
-    names = class_names(cfg.data)
-    return (
-        names,
-        list(range(1, len(names) + 1)),
-        ground_truth(records, names, None, cfg.eval.backend),
-    )
 
 
 def gt_rles(record: dict) -> tuple[list[dict], list[int]]:
@@ -71,14 +51,14 @@ def missed(pred: dict, gt: tuple) -> int:
     return len(gt[0]) - int(robustness.found(pred, *gt).sum())
 
 
-def evaluate_mode(cfg, model, records, gts, names, ids, gt_api, gray: bool) -> dict:
+def evaluate_mode(cfg, model, records, evaluator: COCOEvaluator, gts, gray: bool) -> dict:
     settings = InferenceSettings.from_config(cfg)
-    desc = "inference (gray)" if gray else "inference"
-    preds = predict(model, records, settings, gray, desc)
-    results = results_json(preds, ids)
-    metrics = coco_metrics(gt_api, results, names)
+    preds = predict(model, records, settings, gray, "inference (gray)" if gray else "inference")
+    evaluator.reset()
+    evaluator.add(preds)
+    metrics = evaluator.evaluate()
     metrics["voc_mAP50"] = voc_map(voc_items(preds, gts))["mAP50"]
-    return {"preds": preds, "results": results, "metrics": metrics}
+    return {"preds": preds, "results": evaluator.results, "metrics": metrics}
 
 
 def write_outputs(cfg, run: dict, records, gts, names, suffix: str = "") -> None:
@@ -128,13 +108,14 @@ def public(metrics: dict) -> dict:
 def evaluate(cfg: DictConfig) -> dict:
     """Predict on ``data.val``, write results json, metrics.json, PR curves, worst images."""
     check_config(cfg)
-    records = load_split(cfg.data, "val")
-    names, ids, gt_api = classes_and_gt(cfg, records)
+    records = catalog.load_records(cfg.data, "val")
+    evaluator = COCOEvaluator(cfg.data, records, cfg.model.mask_thresh, cfg.eval.backend)
+    names = evaluator.names
     model = build_model(cfg.model)
     gts = [gt_rles(r) for r in records]
     summary, runs = {"images": len(records)}, {}
-    for gray in MODES[cfg.eval.grayscale]:
-        run = evaluate_mode(cfg, model, records, gts, names, ids, gt_api, gray)
+    for gray in COLOR_MODES[cfg.eval.grayscale]:
+        run = evaluate_mode(cfg, model, records, evaluator, gts, gray)
         runs["gray" if gray else "rgb"] = run
         suffix = "_gray" if gray else ""
         write_outputs(cfg, run, records, gts, names, suffix)

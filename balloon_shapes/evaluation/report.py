@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from balloon_shapes.evaluation.coco import STAT_NAMES
+from balloon_shapes.evaluation.coco_evaluation import STAT_NAMES
 from balloon_shapes.io import write_figure, write_image
 from balloon_shapes.structures import Instances, decode_rles
 from balloon_shapes.visualizer import instances_tile, mosaic

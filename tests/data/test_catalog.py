@@ -4,7 +4,7 @@ from balloon_shapes.data import catalog
 
 
 def test_builtin_shapes_are_registered_with_metadata():
-    assert {"shapes_train", "shapes_val"} <= set(catalog.list())
+    assert {"shapes_train", "shapes_val"} <= set(catalog.names())
     meta = catalog.metadata("shapes_val")
     assert meta["thing_classes"] == ["square", "circle", "triangle", "ellipse"]
 
@@ -32,7 +32,7 @@ def test_register_get_and_remove():
             catalog.register("tiny_test", lambda: records)
     finally:
         catalog.remove("tiny_test")
-    assert "tiny_test" not in catalog.list()
+    assert "tiny_test" not in catalog.names()
 
 
 def test_unknown_name_lists_known_ones():

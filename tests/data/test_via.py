@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from balloon_shapes.data.balloon import load_split
+from balloon_shapes.data.balloon import load_via_folder
 from balloon_shapes.data.balloon import main as check_main
 from balloon_shapes.data.via import ViaError, ViaOptions, load_via
 from balloon_shapes.structures import segmentation_to_mask
@@ -187,12 +187,12 @@ def test_splits_and_check_summary(tmp_path, capsys):
         images=("a.jpg", "b.jpg"),
     )
     make(tmp_path / "val", via2_project({"a.jpg": [region(sq)]}))
-    assert len(load_split(str(tmp_path), "train")) == 2
+    assert len(load_via_folder(str(tmp_path), "train")) == 2
     assert check_main(["--check", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "2 images (1 without regions), instances balloon: 2" in out and "duplicate" in out
     with pytest.raises(ViaError, match="download.py balloon"):
-        load_split(str(tmp_path / "nowhere"), "train")
+        load_via_folder(str(tmp_path / "nowhere"), "train")
 
 
 def test_report_format_is_one_summary_line_then_one_line_per_issue():

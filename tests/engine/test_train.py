@@ -9,6 +9,7 @@ from balloon_shapes.engine.data import TrainStream, sample_index
 from balloon_shapes.engine.module import MaskRCNNModule
 from balloon_shapes.engine.schedule import lr_factor
 from balloon_shapes.engine.train import train
+from balloon_shapes.evaluation.evaluate import evaluate
 from balloon_shapes.modeling.weights import read_checkpoint
 
 
@@ -207,3 +208,16 @@ def test_a_dataset_with_zero_images_is_a_user_error(smoke_cfg, tmp_path):
     with pytest.raises(DataError, match="has no images"):
         train(cfg)
     assert not (tmp_path / "o").exists()
+
+
+def test_training_validation_and_eval_give_the_same_ap(smoke_cfg, tmp_path):
+    """One COCO evaluator behind both: the last validation equals eval.py on last.ckpt."""
+    over = ("model.roi.score_thresh=0.0", "data.val_size=6", "train.lr=0.01")
+    over += ("train.max_iter=30", "train.eval_period=30", "train.checkpoint_period=30")
+    logged = train(smoke_cfg(*over))
+    ckpt = tmp_path / "checkpoints" / "last.ckpt"
+    out = tmp_path / "eval"
+    evaluated = evaluate(smoke_cfg(*over, f"model.weights={ckpt}", f"output_dir={out}"))
+    keys = ("bbox_AP", "bbox_AP50", "segm_AP", "segm_AP50")
+    assert logged["bbox_AP"] > 0 and logged["segm_AP"] > 0  # not trivially equal at zero
+    assert {k: evaluated[k] for k in keys} == pytest.approx({k: logged[k] for k in keys}, abs=1e-9)

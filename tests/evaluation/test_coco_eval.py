@@ -14,7 +14,7 @@ from pycocotools.cocoeval import COCOeval
 from balloon_shapes.data.coco import load_coco
 from balloon_shapes.data.export import coco_dict
 from balloon_shapes.data.shapes import CLASSES, ShapesDicts, ShapesSpec
-from balloon_shapes.evaluation.coco import coco_metrics, ground_truth, results_json
+from balloon_shapes.evaluation.coco_evaluation import coco_metrics, ground_truth, results_json
 from balloon_shapes.structures import encode_rles
 
 NAMES = list(CLASSES)

@@ -1,4 +1,5 @@
-"""COCO AP with pycocotools: results json in the standard format, bbox and segm COCOeval."""
+"""COCO AP: results json in the standard format, bbox and segm COCOeval, and the evaluator
+that training validation and ``eval.py`` share."""
 
 from __future__ import annotations
 
@@ -7,12 +8,16 @@ import copy
 import io
 
 import numpy as np
+import torch.distributed as dist
+from omegaconf import DictConfig
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from balloon_shapes.data.coco import read_coco_json
+from balloon_shapes.data.catalog import class_names
+from balloon_shapes.data.coco import category_maps, read_coco_json
 from balloon_shapes.data.export import coco_dict
 from balloon_shapes.errors import ConfigError
+from balloon_shapes.evaluation.inference import compact
 
 BACKENDS = ("pycocotools", "faster-coco-eval")
 
@@ -112,3 +117,60 @@ def coco_metrics(gt: COCO, results: list[dict], names: list[str]) -> dict:
         out[iou_type]["per_class_AP"] = per_class_ap(ev, names) if ev is not None else {}
         out[iou_type]["_eval"] = ev
     return out
+
+
+def coco_ground_truth(
+    data_cfg: DictConfig, records, backend: str
+) -> tuple[list[str], list[int], COCO]:
+    """(class names, json category id of each contiguous class, COCO ground truth).
+
+    With an original json (``data.json_file``: COCO), its classes, ids and crowd regions come
+    from that json; otherwise the ground truth is built from the records.
+    """
+    json_file = data_cfg.get("json_file")
+    if json_file:
+        gt = ground_truth(records, [], json_file, backend)
+        names, to_contiguous = category_maps(gt.dataset)
+        return names, sorted(to_contiguous, key=to_contiguous.get), gt
+    names = class_names(data_cfg)
+    return names, list(range(1, len(names) + 1)), ground_truth(records, names, None, backend)
+
+
+def gather(items: list) -> list:
+    """Every rank's ``items``, concatenated in rank order (just ``items`` without DDP)."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return items
+    parts = [None] * dist.get_world_size()
+    dist.all_gather_object(parts, items)
+    return [x for part in parts for x in part]
+
+
+class COCOEvaluator:
+    """COCO AP of a model on a dataset, in Detectron2's ``DatasetEvaluator`` protocol
+    (``reset``/``process``/``evaluate``): training validation and ``eval.py`` both use it, so
+    the two cannot disagree. Under DDP each rank processes its shard; ``evaluate`` gathers."""
+
+    def __init__(self, data_cfg: DictConfig, records, mask_thresh: float, backend: str) -> None:
+        self.names, self.dataset_ids, self.gt = coco_ground_truth(data_cfg, records, backend)
+        self.mask_thresh = mask_thresh
+        self.preds: list[dict] = []
+        self.results: list[dict] = []  # the last evaluation's coco_instances_results entries
+
+    def reset(self) -> None:
+        self.preds = []
+
+    def process(self, image_ids: list[int], outputs: list[dict]) -> None:
+        """Model outputs (torchvision format) of the images ``image_ids``."""
+        self.preds += [compact(o, int(i), self.mask_thresh) for i, o in zip(image_ids, outputs)]
+
+    def add(self, preds: list[dict]) -> None:
+        """Predictions already in ``inference.predict``'s compact form."""
+        self.preds += preds
+
+    def evaluate(self) -> dict:
+        """``{"bbox": {AP, AP50, ...}, "segm": {...}}``; each image counted once (a
+        distributed sampler pads shards with repeats)."""
+        unique = {p["image_id"]: p for p in reversed(gather(self.preds))}
+        preds = sorted(unique.values(), key=lambda p: p["image_id"])
+        self.results = results_json(preds, self.dataset_ids)
+        return coco_metrics(self.gt, self.results, self.names)
