@@ -1,12 +1,16 @@
 """Downloads with a URL, a pinned SHA-256, a cache dir, resume, a progress bar, and an offline
-error that says where to put the file by hand."""
+error that says where to put the file by hand; dataset archives unpacked atomically."""
 
 from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import stat
+import tempfile
 import urllib.error
 import urllib.request
+import zipfile
 from dataclasses import dataclass
 
 from tqdm import tqdm
@@ -17,7 +21,14 @@ from balloon_shapes.io import atomic_write
 CHUNK = 1 << 20
 
 
-__all__ = ["DownloadError", "Resource", "cache_dir", "fetch"]  # DownloadError: re-exported
+__all__ = [
+    "Archive",
+    "DownloadError",
+    "Resource",
+    "cache_dir",
+    "download_dataset",
+    "fetch",
+]  # DownloadError: re-exported
 
 
 @dataclass(frozen=True)
@@ -137,3 +148,64 @@ def fetch(resource: Resource, folder: str | None = None, timeout: float = 30.0) 
 def _write_text(path: str, text: str) -> None:
     with open(path, "w") as f:
         f.write(text)
+
+
+def check_members(archive: str, members: list[zipfile.ZipInfo]) -> None:
+    """Refuse links and paths that climb out of the folder: a zip is data, not a file system."""
+    for m in members:
+        if stat.S_ISLNK(m.external_attr >> 16):
+            raise DownloadError(f"{archive}: {m.filename} is a symbolic link; refusing to unpack")
+        parts = m.filename.replace("\\", "/").split("/")
+        if ".." in parts or m.filename.startswith("/"):
+            raise DownloadError(f"{archive}: {m.filename} points outside the dataset folder")
+
+
+def unpack(archive: str, root: str, name: str, required: list[str]) -> str:
+    """Extract top-level folder ``name`` of ``archive`` to ``root/name`` via a temp dir + rename.
+
+    ``required`` lists paths (relative to ``name``) that must exist, or nothing is moved.
+    """
+    target = os.path.join(root, name)
+    os.makedirs(root, exist_ok=True)
+    tmp = tempfile.mkdtemp(dir=root, prefix=f".{name}-")
+    try:
+        try:
+            with zipfile.ZipFile(archive) as zf:
+                members = [m for m in zf.infolist() if m.filename.startswith(f"{name}/")]
+                check_members(archive, members)
+                zf.extractall(tmp, members)
+        except zipfile.BadZipFile:
+            raise DownloadError(
+                f"{archive}: not a zip archive; delete it and download again"
+            ) from None
+        missing = [r for r in required if not os.path.exists(os.path.join(tmp, name, r))]
+        if missing:
+            raise DownloadError(f"{archive}: has no {name}/{missing[0]}; is it the right archive?")
+        os.replace(os.path.join(tmp, name), target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+@dataclass(frozen=True)
+class Archive:
+    """A zip whose top-level ``folder`` unpacks to ``<data root>/<under>/<folder>``, complete
+    when every path in ``required`` (relative to that folder) exists."""
+
+    resource: Resource
+    under: str
+    folder: str
+    required: tuple[str, ...]
+
+
+def download_dataset(archive: Archive, root: str) -> tuple[str, bool]:
+    """(path, downloaded?) of ``archive`` unpacked under ``root``; nothing happens if it is
+    there already."""
+    parent = os.path.join(root, archive.under)
+    target = os.path.join(parent, archive.folder)
+    if all(os.path.exists(os.path.join(target, r)) for r in archive.required):
+        return target, False
+    if os.path.exists(target):
+        raise DownloadError(f"{target}: exists but is incomplete; move it away and run again")
+    path = fetch(archive.resource)
+    return unpack(path, parent, archive.folder, list(archive.required)), True

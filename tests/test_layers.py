@@ -14,7 +14,6 @@ LAYERS = {  # first part of the module path below balloon_shapes -> layer (highe
     "cli": 2,
     "data": 3,
     "modeling": 3,
-    "datasets_download": 3,
     "evaluation": 4,
     "engine": 5,  # validates with the evaluation's evaluator, as Detectron2's trainer does
     "demo": 6,

@@ -13,7 +13,7 @@ import sys
 
 from balloon_shapes.cli import guarded
 from balloon_shapes.data.via import ViaError, ViaOptions, format_report, load_via
-from balloon_shapes.download import Resource
+from balloon_shapes.download import Archive, Resource
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +22,9 @@ BALLOON_ZIP = Resource(
     url="https://github.com/matterport/Mask_RCNN/releases/download/v2.1/balloon_dataset.zip",
     filename="balloon_dataset.zip",
     sha256="",
+)
+ARCHIVES = (
+    Archive(BALLOON_ZIP, "", "balloon", ("train/via_region_data.json", "val/via_region_data.json")),
 )
 
 

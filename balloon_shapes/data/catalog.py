@@ -78,6 +78,9 @@ class UnknownDatasetError(ConfigError, KeyError):
         return str(self.args[0])
 
 
+DOWNLOADS = {"balloon": balloon.ARCHIVES, "coco-val": coco.ARCHIVES}  # scripts/download.py
+
+
 def register(name: str, loader: Loader, metadata: dict[str, Any] | None = None) -> None:
     """Register ``loader`` under ``name``; re-registering a name is an error (as in Detectron2)."""
     if name in _REGISTRY:

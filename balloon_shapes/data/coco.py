@@ -11,7 +11,7 @@ import functools
 import os
 from collections import defaultdict
 
-from balloon_shapes.download import Resource
+from balloon_shapes.download import Archive, Resource
 from balloon_shapes.errors import DataError
 from balloon_shapes.io import read_json
 from balloon_shapes.structures import BoxMode
@@ -33,6 +33,10 @@ COCO_ANNOTATIONS = Resource(
     "http://images.cocodataset.org/annotations/annotations_trainval2017.zip",
     "annotations_trainval2017.zip",
     "",
+)
+ARCHIVES = (
+    Archive(COCO_ANNOTATIONS, "coco", "annotations", ("instances_val2017.json",)),
+    Archive(COCO_VAL_IMAGES, "coco", "val2017", ("000000000139.jpg",)),
 )
 
 

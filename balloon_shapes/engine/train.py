@@ -9,8 +9,8 @@ import lightning as L
 import numpy as np
 import torch
 from filelock import FileLock, Timeout
-from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
-from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from hydra.utils import instantiate
+from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
 from balloon_shapes.data import catalog
@@ -53,6 +53,9 @@ def check_config(cfg: DictConfig) -> None:
             raise ConfigError(f"train.{key}={cfg.train[key]}: must be at least 1")
     if cfg.train.vis_images < 0:
         raise ConfigError(f"train.vis_images={cfg.train.vis_images}: must be 0 or more")
+    monitors = [k for k, v in (cfg.callbacks or {}).items() if v and "LearningRate" in v._target_]
+    if monitors and not any((cfg.loggers or {}).values()):
+        raise ConfigError(f"callbacks.{monitors[0]} logs to a logger: keep one or set it to null")
 
 
 @contextlib.contextmanager
@@ -78,26 +81,24 @@ def exclusive(output_dir: str):
         lock.release()
 
 
+def instantiate_all(node: DictConfig | None) -> list:
+    """Objects of a ``name: {_target_: ...}`` config node; a ``null`` entry is switched off."""
+    return [instantiate(v) for v in (node or {}).values() if v is not None]
+
+
 def callbacks(cfg: DictConfig) -> list[L.Callback]:
+    """The config's ``callbacks`` plus those correctness needs: last.ckpt every
+    ``train.checkpoint_period`` (resume), the RNG state in it, and the progress bar."""
     t = cfg.train
     out = [
-        ModelCheckpoint(  # last.ckpt every checkpoint_period iterations, for resume
+        *instantiate_all(cfg.callbacks),
+        ModelCheckpoint(
             dirpath=checkpoint_dir(cfg),
             save_last=True,
             save_top_k=0,
             every_n_train_steps=t.checkpoint_period,
             enable_version_counter=False,
         ),
-        ModelCheckpoint(  # best.ckpt by val segm AP50
-            dirpath=checkpoint_dir(cfg),
-            filename="best",
-            monitor="val/segm_AP50",
-            mode="max",
-            save_top_k=1,
-            enable_version_counter=False,
-            auto_insert_metric_name=False,
-        ),
-        LearningRateMonitor(logging_interval="step"),
         RNGState(),
         ProgressBar(),
     ]
@@ -120,10 +121,7 @@ def make_trainer(cfg: DictConfig) -> L.Trainer:
         gradient_clip_val=t.clip_grad_norm,
         log_every_n_steps=t.log_period,
         default_root_dir=cfg.output_dir,
-        logger=[
-            TensorBoardLogger(cfg.output_dir, name="tb", version=""),
-            CSVLogger(cfg.output_dir, name="csv"),  # version_N: a resumed run keeps the old log
-        ],
+        logger=instantiate_all(cfg.loggers) or False,
         callbacks=callbacks(cfg),
         plugins=[AtomicCheckpointIO()],
         enable_model_summary=False,

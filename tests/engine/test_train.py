@@ -9,6 +9,7 @@ from balloon_shapes.engine.data import TrainStream, sample_index
 from balloon_shapes.engine.module import MaskRCNNModule
 from balloon_shapes.engine.schedule import lr_factor
 from balloon_shapes.engine.train import train
+from balloon_shapes.errors import ConfigError
 from balloon_shapes.evaluation.evaluate import evaluate
 from balloon_shapes.modeling.weights import read_checkpoint
 
@@ -221,3 +222,12 @@ def test_training_validation_and_eval_give_the_same_ap(smoke_cfg, tmp_path):
     keys = ("bbox_AP", "bbox_AP50", "segm_AP", "segm_AP50")
     assert logged["bbox_AP"] > 0 and logged["segm_AP"] > 0  # not trivially equal at zero
     assert {k: evaluated[k] for k in keys} == pytest.approx({k: logged[k] for k in keys}, abs=1e-9)
+
+
+def test_callbacks_and_loggers_come_from_the_config(smoke_cfg, tmp_path):
+    off = ("callbacks.best_checkpoint=null", "callbacks.lr_monitor=null", "loggers=null")
+    train(smoke_cfg(*off))
+    assert {p.name for p in (tmp_path / "checkpoints").iterdir()} == {"last.ckpt"}
+    assert not (tmp_path / "tb").exists() and not (tmp_path / "csv").exists()
+    with pytest.raises(ConfigError, match="callbacks.lr_monitor logs to a logger"):
+        train(smoke_cfg("loggers=null"))

@@ -3,12 +3,11 @@ from pathlib import Path
 
 import pytest
 
-from balloon_shapes.data.balloon import BALLOON_ZIP, load_via_folder
-from balloon_shapes.datasets_download import download_dataset
-from balloon_shapes.download import DownloadError
+from balloon_shapes.data.balloon import ARCHIVES, BALLOON_ZIP, load_via_folder
+from balloon_shapes.download import DownloadError, download_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
-REQUIRED = ["train/via_region_data.json", "val/via_region_data.json"]
+(BALLOON,) = ARCHIVES
 
 
 def zip_dataset(src: Path, archive: Path) -> None:
@@ -24,10 +23,10 @@ def test_unpacks_atomically_and_is_idempotent(balloon_root, tmp_path, monkeypatc
     monkeypatch.setenv("BALLOON_SHAPES_CACHE", str(cache))
     zip_dataset(balloon_root, cache / BALLOON_ZIP.filename)
     data = tmp_path / "data"
-    path, fresh = download_dataset(BALLOON_ZIP, str(data), "balloon", REQUIRED)
+    path, fresh = download_dataset(BALLOON, str(data))
     assert fresh and len(load_via_folder(path, "train")) == 3
     assert sorted(p.name for p in data.iterdir()) == ["balloon"]  # no temp dirs left
-    assert download_dataset(BALLOON_ZIP, str(data), "balloon", REQUIRED) == (path, False)
+    assert download_dataset(BALLOON, str(data)) == (path, False)
 
 
 def test_wrong_archive_leaves_nothing(tmp_path, monkeypatch):
@@ -38,7 +37,7 @@ def test_wrong_archive_leaves_nothing(tmp_path, monkeypatch):
         zf.writestr("balloon/readme.txt", "no annotations here")
     data = tmp_path / "data"
     with pytest.raises(DownloadError, match="right archive"):
-        download_dataset(BALLOON_ZIP, str(data), "balloon", REQUIRED)
+        download_dataset(BALLOON, str(data))
     assert list(data.iterdir()) == []
 
 
@@ -56,7 +55,7 @@ def test_links_in_an_archive_are_refused(tmp_path, monkeypatch):
         zf.writestr("balloon/val/via_region_data.json", "{}")
     data = tmp_path / "data"
     with pytest.raises(DownloadError, match="balloon/train is a symbolic link"):
-        download_dataset(BALLOON_ZIP, str(data), "balloon", REQUIRED)
+        download_dataset(BALLOON, str(data))
     assert list(data.iterdir()) == []
 
 
