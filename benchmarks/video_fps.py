@@ -25,7 +25,8 @@ import torch
 from balloon_shapes.config import load_config
 from balloon_shapes.data.mapper import to_tensor
 from balloon_shapes.demo.predictor import Predictor
-from balloon_shapes.demo.video import frames_per_pass, pick_codec, run_video
+from balloon_shapes.demo.video import VideoOptions, frames_per_pass, run_video
+from balloon_shapes.demo.video_io import pick_codec
 from balloon_shapes.modeling import build_model
 from balloon_shapes.structures import Instances, to_instances
 from balloon_shapes.visualizer import color_splash
@@ -140,7 +141,9 @@ def main() -> None:
             t_naive, m_naive = time.perf_counter() - start, model_s.pop()
             start = time.perf_counter()
             batch = frames_per_pass(predictor.device, args.batch_size)  # as the demo does
-            run_video(src, os.path.join(tmp, "piped.mp4"), predictor.batch, draw, batch)
+            run_video(
+                src, os.path.join(tmp, "piped.mp4"), predictor.batch, draw, VideoOptions(batch)
+            )
             t_piped, m_piped = time.perf_counter() - start, model_s.pop()
             print(
                 f"{w}x{h} {depth}-FPN: naive with the plain model {n / t_plain:.2f} fps,"

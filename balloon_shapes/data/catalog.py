@@ -61,7 +61,7 @@ BUILTIN: dict[str, Entry] = {
     "balloon_val": Entry(partial(balloon.load_via_folder, split="val"), BALLOON_META),
     "via_train": Entry(partial(balloon.load_via_folder, split="train"), VIA_META),
     "via_val": Entry(partial(balloon.load_via_folder, split="val"), VIA_META),
-    # COCO: the id map (and any other json's classes) come from the json (coco.coco_metadata)
+    # coco_json: classes and the id map come from the json (class_names, coco.coco_metadata)
     "coco_2017_val": Entry(
         coco.load_coco, {"thing_classes": coco.COCO_CLASSES, "evaluator_type": "coco"}
     ),
@@ -110,12 +110,17 @@ def metadata(name: str) -> dict[str, Any]:
     return dict(_entry(name).metadata)
 
 
-def class_names(data_cfg) -> list[str]:
-    """The classes of a ``data`` config: ``data.classes`` where it names them (VIA datasets),
-    else the val dataset's ``thing_classes``."""
+def class_names(data_cfg: DictConfig) -> list[str]:
+    """The classes of a ``data`` config, the one place every layer asks: ``data.classes`` where
+    it names them (VIA), the val dataset's ``thing_classes``, else its json's categories."""
     if data_cfg.get("classes"):
-        return [str(c) for c in data_cfg.classes]  # (this module rebinds `list`)
-    return metadata(data_cfg.val)["thing_classes"]
+        return [str(c) for c in data_cfg.classes]
+    meta = metadata(data_cfg.val)
+    if "thing_classes" in meta:
+        return list(meta["thing_classes"])
+    if data_cfg.get("json_file"):
+        return coco.coco_metadata(data_cfg.json_file)["thing_classes"]
+    raise ConfigError(f"dataset {data_cfg.val!r}: names no classes; set data.classes=[...]")
 
 
 def names() -> list[str]:
@@ -147,9 +152,7 @@ def register_in_detectron2(loader_args: dict[str, dict] | None = None) -> list[s
         if name in DatasetCatalog.list():
             continue
         DatasetCatalog.register(name, bind(name, **loader_args.get(name, {})))
-        meta = metadata(name)
-        if "thing_classes" in meta:
-            MetadataCatalog.get(name).set(thing_classes=meta["thing_classes"])
+        MetadataCatalog.get(name).set(**metadata(name))  # thing_classes, evaluator_type
         done.append(name)
     return done
 

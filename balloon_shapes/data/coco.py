@@ -73,14 +73,15 @@ def category_maps(data: dict) -> tuple[list[str], dict[int, int]]:
     return [c["name"] for c in cats], {c["id"]: i for i, c in enumerate(cats)}
 
 
-def load_coco(json_file: str, image_root: str, limit: int | None = None) -> list[dict]:
-    """Records of a COCO json (first ``limit`` images by id), annotations in XYWH_ABS."""
+def load_coco(json_file: str, image_root: str) -> list[dict]:
+    """Records of a COCO json sorted by image id (``data.limit`` keeps the first N),
+    annotations in XYWH_ABS."""
     data = read_coco_json(json_file)
     _, to_contiguous = category_maps(data)
     per_image = defaultdict(list)
     for ann in data["annotations"]:
         per_image[ann["image_id"]].append(ann)
-    images = sorted(data["images"], key=lambda im: im["id"])[:limit]
+    images = sorted(data["images"], key=lambda im: im["id"])
     records = []
     for im in images:
         anns = [

@@ -1,6 +1,10 @@
+import json
+
 import pytest
 
+from balloon_shapes.config import load_config
 from balloon_shapes.data import catalog
+from balloon_shapes.errors import ConfigError
 
 
 def test_builtin_shapes_are_registered_with_metadata():
@@ -69,6 +73,7 @@ def test_register_in_detectron2_uses_its_catalogs(monkeypatch):
     assert len(registered["shapes_val"]()) == 3
     assert meta["shapes_val"]["thing_classes"][0] == "square"
     assert meta["balloon_val"]["thing_classes"] == ["balloon"]
+    assert meta["shapes_val"]["evaluator_type"] == "coco"
     assert catalog.register_in_detectron2() == []  # already registered: nothing twice
 
 
@@ -77,3 +82,23 @@ def test_register_in_detectron2_without_detectron2(monkeypatch):
 
     monkeypatch.setitem(sys.modules, "detectron2", None)  # import fails
     assert catalog.register_in_detectron2() == []
+
+
+def test_class_names_come_from_config_metadata_or_the_json(tmp_path):
+    gt = {
+        "images": [],
+        "annotations": [],
+        "categories": [{"id": 9, "name": "kite"}, {"id": 2, "name": "cat"}],
+    }
+    (tmp_path / "gt.json").write_text(json.dumps(gt))
+    coco_json = load_config(["data=coco_json", f"data.json_file={tmp_path}/gt.json"]).data
+    assert catalog.class_names(coco_json) == ["cat", "kite"]  # json id order
+    assert catalog.class_names(load_config(["+experiment=balloon"]).data) == ["balloon"]
+    via = load_config(["+experiment=my_via", "data.root=x", "data.classes=[a,b]"]).data
+    assert catalog.class_names(via) == ["a", "b"]
+    catalog.register("nameless_test", lambda: [])
+    try:
+        with pytest.raises(ConfigError, match="'nameless_test': names no classes"):
+            catalog.class_names(load_config(["data.val=nameless_test"]).data)
+    finally:
+        catalog.remove("nameless_test")

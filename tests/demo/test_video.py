@@ -8,7 +8,8 @@ import av
 import numpy as np
 import pytest
 
-from balloon_shapes.demo.video import VideoError, open_camera, open_source, probe, run_video
+from balloon_shapes.demo.video import VideoOptions, run_video
+from balloon_shapes.demo.video_io import VideoError, open_camera, open_source, probe
 from balloon_shapes.errors import OutputError
 from balloon_shapes.structures import Instances
 from balloon_shapes.visualizer import color_splash
@@ -89,8 +90,7 @@ def test_output_keeps_frames_fps_size_and_audio(tmp_path, audio):
         str(dst),
         FakePredictor().batch,
         splash,
-        batch_size=4,
-        detections_json=str(tmp_path / "det.json"),
+        VideoOptions(batch_size=4, detections_json=str(tmp_path / "det.json")),
     )
     frames, fps, size, streams = read_clip(dst)
     assert info["frames"] == len(frames) == 12 and fps == 15 and size == (64, 48)
@@ -106,9 +106,8 @@ def test_every_n_and_max_frames(tmp_path):
     src = tmp_path / "in.mp4"
     write_clip(src)
     pred = FakePredictor()
-    info = run_video(
-        str(src), str(tmp_path / "o.mp4"), pred.batch, splash, batch_size=2, every_n=3, max_frames=8
-    )
+    options = VideoOptions(batch_size=2, every_n=3, max_frames=8)
+    info = run_video(str(src), str(tmp_path / "o.mp4"), pred.batch, splash, options)
     assert info["frames"] == len(read_clip(tmp_path / "o.mp4")[0]) == 8
     assert pred.calls == 3  # frames 0, 3, 6 went to the model, in batches of <= 2 frames read
 
@@ -173,8 +172,7 @@ def test_each_frame_gets_its_own_detections(tmp_path):
         str(tmp_path / "o.mp4"),
         FakePredictor().batch,
         splash,
-        batch_size=3,
-        detections_json=str(det),
+        VideoOptions(batch_size=3, detections_json=str(det)),
     )
     records = json.loads(det.read_text())
     assert info["frames"] == 20 and [r["frame"] for r in records] == list(range(20))
@@ -187,7 +185,9 @@ def test_webcam_reader_on_a_file_and_a_missing_camera(tmp_path):
     write_clip(src, n=6, fps=15)
     camera = open_camera(str(src))  # the live reader, fed by a file
     assert camera.live and (camera.width, camera.height) == (64, 48) and camera.count is None
-    info = run_video(camera, str(tmp_path / "cam.mp4"), FakePredictor().batch, splash, max_frames=4)
+    info = run_video(
+        camera, str(tmp_path / "cam.mp4"), FakePredictor().batch, splash, VideoOptions(max_frames=4)
+    )
     frames, fps, size, _ = read_clip(tmp_path / "cam.mp4")
     assert info["frames"] == len(frames) == 4 and fps == 15 and size == (64, 48)
     with pytest.raises(VideoError, match="webcam 9: cannot be opened"):
@@ -198,12 +198,20 @@ def test_ctrl_c_ends_a_live_recording_cleanly(tmp_path):
     src, dst = tmp_path / "in.mp4", tmp_path / "cam.mp4"
     write_clip(src, n=12)
     info = run_video(
-        open_camera(str(src)), str(dst), CtrlCPredictor(at=6).batch, splash, batch_size=1
+        open_camera(str(src)),
+        str(dst),
+        CtrlCPredictor(at=6).batch,
+        splash,
+        VideoOptions(batch_size=1),
     )
     assert info["frames"] == len(read_clip(dst)[0]) == 5
     with pytest.raises(KeyboardInterrupt):  # a file is not live: Ctrl-C leaves nothing
         run_video(
-            str(src), str(tmp_path / "f.mp4"), CtrlCPredictor(at=3).batch, splash, batch_size=1
+            str(src),
+            str(tmp_path / "f.mp4"),
+            CtrlCPredictor(at=3).batch,
+            splash,
+            VideoOptions(batch_size=1),
         )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cam.mp4", "in.mp4"]
 
