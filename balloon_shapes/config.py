@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 
 from hydra import compose, initialize_config_dir
@@ -14,6 +15,13 @@ from balloon_shapes.errors import ConfigError, first_line
 OmegaConf.register_new_resolver("len", lambda x: len(x), replace=True)
 
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs")
+
+
+@functools.cache
+def yaml_node(path: str) -> DictConfig:
+    """One file under ``configs/`` as written (uninterpolated): the dataset modules read their
+    defaults from it, so the yaml stays the one place a default is set."""
+    return OmegaConf.load(os.path.join(CONFIG_DIR, path))
 
 
 def load_config(overrides: list[str] | None = None, config_name: str = "config") -> DictConfig:

@@ -30,3 +30,15 @@ def test_video_demo_splashes_by_default_and_the_image_demo_overlays():
     assert load_config(["input=a.mp4"], "video_demo").mode == "splash"
     assert load_config(["input=a.mp4", "mode=overlay"], "video_demo").mode == "overlay"
     assert load_config(["input=a.jpg"], "demo").mode == "overlay"
+
+
+def test_dataset_defaults_in_code_are_the_yaml_ones():
+    from balloon_shapes.data import catalog
+    from balloon_shapes.data.shapes import ShapesSpec
+    from balloon_shapes.data.via import ViaOptions
+
+    shapes = load_config([]).data
+    assert ShapesSpec() == ShapesSpec(**shapes.shapes)
+    assert len(catalog.get("shapes_val")) == shapes.val_size
+    balloon = load_config(["+experiment=balloon"]).data
+    assert ViaOptions() == ViaOptions(list(balloon.classes), balloon.class_key, balloon.json_name)

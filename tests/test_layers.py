@@ -58,6 +58,21 @@ def test_no_import_climbs_to_a_higher_layer():
     assert climbs == []
 
 
+def package(module: str) -> str:
+    return module.split(".")[1] if "." in module else module
+
+
+def test_sibling_packages_do_not_import_each_other():
+    """data and modeling share a layer: neither may lean on the other."""
+    sideways = [
+        f"{m} -> {t}"
+        for m, targets in imports().items()
+        for t in targets
+        if layer(t) == layer(m) >= 3 and package(t) != package(m)
+    ]
+    assert sideways == []
+
+
 def test_no_import_circle():
     graph, state, circles = imports(), {}, []
 

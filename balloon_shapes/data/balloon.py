@@ -33,7 +33,7 @@ def load_via_folder(
     split: str,
     classes: list[str] | None = None,
     class_key: str | None = None,
-    json_name: str = "via_region_data.json",
+    json_name: str | None = None,
 ) -> list[dict]:
     """Records of ``<root>/<split>``; problems that did not stop loading are logged."""
     folder = os.path.join(os.path.expanduser(root), split)
@@ -42,7 +42,10 @@ def load_via_folder(
             f"{folder}: no such folder; for balloons run `python scripts/download.py balloon`"
             " or set data.root"
         )
-    options = ViaOptions(list(classes or ["balloon"]), class_key, json_name)
+    default = ViaOptions()
+    options = ViaOptions(
+        list(classes or default.classes), class_key, json_name or default.json_name
+    )
     records, report = load_via(folder, options)
     if report.problems:
         log.warning("%s: %d problems, e.g. %s", folder, len(report.problems), report.problems[0])
@@ -52,9 +55,10 @@ def load_via_folder(
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description="Check a VIA dataset folder (train/ and val/).")
     parser.add_argument("--check", metavar="ROOT", required=True, help="dataset root")
-    parser.add_argument("--classes", nargs="+", default=["balloon"], help="class names")
+    default = ViaOptions()
+    parser.add_argument("--classes", nargs="+", default=default.classes, help="class names")
     parser.add_argument("--class-key", default=None, help="region_attributes key of the class")
-    parser.add_argument("--json-name", default="via_region_data.json")
+    parser.add_argument("--json-name", default=default.json_name)
     args = parser.parse_args(argv)
     options = ViaOptions(args.classes, args.class_key, args.json_name)
     return guarded(lambda: check(args.check, options))

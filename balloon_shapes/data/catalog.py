@@ -13,6 +13,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from balloon_shapes.config import yaml_node
 from balloon_shapes.data import balloon, coco, shapes
 from balloon_shapes.errors import ConfigError, DataError
 
@@ -45,9 +46,10 @@ def _shapes_train(
 
 
 def _shapes_val(
-    seed: int = 0, size: int = 200, spec: shapes.ShapesSpec | dict | None = None
+    seed: int = 0, size: int | None = None, spec: shapes.ShapesSpec | dict | None = None
 ) -> Sequence[dict]:
-    """The fixed val set: images 0..size-1 of stream ``seed``."""
+    """The fixed val set: images 0..size-1 of stream ``seed`` (``data.val_size`` by default)."""
+    size = yaml_node("data/shapes.yaml").val_size if size is None else size
     return shapes.ShapesDicts(seed, size, _spec(spec))
 
 

@@ -12,7 +12,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from balloon_shapes.config import yaml_node
 from balloon_shapes.structures import BoxMode, encode_rle
+
+DEFAULTS = yaml_node("data/shapes.yaml").shapes  # the defaults of every ShapesSpec field
 
 CLASSES = ("square", "circle", "triangle", "ellipse")
 
@@ -21,14 +24,14 @@ CLASSES = ("square", "circle", "triangle", "ellipse")
 class ShapesSpec:
     """How images are drawn; every field is a config knob (``data.shapes``)."""
 
-    height: int = 128
-    width: int = 128
-    min_shapes: int = 1
-    max_shapes: int = 4
-    min_size: float = 0.08  # shape radius as a fraction of the shorter image side
-    max_size: float = 0.25
-    min_pixels: int = 20  # occluded shapes left with fewer pixels are dropped
-    min_color_dist: float = 60.0  # L2 distance in RGB between a shape and the background
+    height: int = DEFAULTS.height
+    width: int = DEFAULTS.width
+    min_shapes: int = DEFAULTS.min_shapes
+    max_shapes: int = DEFAULTS.max_shapes
+    min_size: float = DEFAULTS.min_size  # shape radius as a fraction of the shorter side
+    max_size: float = DEFAULTS.max_size
+    min_pixels: int = DEFAULTS.min_pixels  # occluded shapes left with fewer are dropped
+    min_color_dist: float = DEFAULTS.min_color_dist  # RGB L2 from the background
 
 
 def _random_color(

@@ -15,6 +15,7 @@ import urllib.parse
 from collections import Counter
 from dataclasses import dataclass, field
 
+from balloon_shapes.config import yaml_node
 from balloon_shapes.data.mapper import ImageReadError, read_image
 from balloon_shapes.errors import DataError
 from balloon_shapes.io import read_json
@@ -27,13 +28,16 @@ class ViaError(DataError):
     """Bad VIA input; the message names the file (and region) and the problem."""
 
 
+DEFAULTS = yaml_node("data/balloon.yaml")  # ViaOptions defaults: the balloon dataset
+
+
 @dataclass
 class ViaOptions:
     """How regions become classes: one class, or ``class_key`` in region_attributes."""
 
-    classes: list[str] = field(default_factory=lambda: ["balloon"])
-    class_key: str | None = None  # None: every region is classes[0]
-    json_name: str = "via_region_data.json"
+    classes: list[str] = field(default_factory=lambda: list(DEFAULTS.classes))
+    class_key: str | None = DEFAULTS.class_key  # None: every region is classes[0]
+    json_name: str = DEFAULTS.json_name
 
 
 def read_via_json(path: str) -> dict:

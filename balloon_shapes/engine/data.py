@@ -8,6 +8,7 @@ share a sample. Workers each produce whole batches, interleaved in step order.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 import lightning as L
 import numpy as np
@@ -29,8 +30,17 @@ def sample_index(g: int, n: int, seed: int, shuffle: bool) -> int:
     return int(np.random.default_rng([seed, epoch]).permutation(n)[k])
 
 
+@dataclass(frozen=True)
+class Shard:
+    """Where a stream starts and whose share it is: resume step, DDP rank and world size."""
+
+    start_step: int = 0
+    rank: int = 0
+    world_size: int = 1
+
+
 class TrainStream(IterableDataset):
-    """Endless stream of training batches starting at ``start_step`` for one DDP rank."""
+    """Endless stream of training batches starting at ``shard.start_step`` for one DDP rank."""
 
     def __init__(
         self,
@@ -39,13 +49,11 @@ class TrainStream(IterableDataset):
         augment: Augment,
         seed: int,
         shuffle: bool,
-        start_step: int = 0,
-        rank: int = 0,
-        world_size: int = 1,
+        shard: Shard = Shard(),
     ) -> None:
         self.records, self.batch_size, self.augment = records, batch_size, augment
         self.seed, self.shuffle = seed, shuffle
-        self.start_step, self.rank, self.world_size = start_step, rank, world_size
+        self.start_step, self.rank, self.world_size = shard.start_step, shard.rank, shard.world_size
 
     def global_ids(self, step: int) -> list[int]:
         """Global sample numbers of this rank's batch at ``step``."""
@@ -124,9 +132,9 @@ class DataModule(L.LightningDataModule):
             Augment(**self.cfg.augment),
             self.seed,
             self.cfg.shuffle,
-            start_step=trainer.global_step if trainer else 0,
-            rank=trainer.global_rank if trainer else 0,
-            world_size=trainer.world_size if trainer else 1,
+            Shard(trainer.global_step, trainer.global_rank, trainer.world_size)
+            if trainer
+            else Shard(),
         )
         return self._loader(stream, batch_size=None)
 

@@ -5,7 +5,7 @@ import torch
 
 from balloon_shapes.data import catalog
 from balloon_shapes.data.mapper import Augment
-from balloon_shapes.engine.data import TrainStream, sample_index
+from balloon_shapes.engine.data import Shard, TrainStream, sample_index
 from balloon_shapes.engine.module import MaskRCNNModule
 from balloon_shapes.engine.schedule import lr_factor
 from balloon_shapes.engine.train import train
@@ -36,12 +36,10 @@ def test_a_few_steps_on_a_fixed_batch_lower_the_loss(smoke_cfg):
 
 def test_stream_batches_are_pure_functions_of_step_and_rank():
     records = catalog.get("shapes_val", size=50)
-    a = TrainStream(records, 2, Augment(hflip=0.5), seed=1, shuffle=True, rank=0, world_size=2)
-    b = TrainStream(records, 2, Augment(hflip=0.5), seed=1, shuffle=True, rank=1, world_size=2)
+    a = TrainStream(records, 2, Augment(hflip=0.5), 1, True, Shard(rank=0, world_size=2))
+    b = TrainStream(records, 2, Augment(hflip=0.5), 1, True, Shard(rank=1, world_size=2))
     assert set(a.global_ids(3)).isdisjoint(b.global_ids(3))
-    resumed = TrainStream(
-        records, 2, Augment(hflip=0.5), seed=1, shuffle=True, start_step=3, world_size=2
-    )
+    resumed = TrainStream(records, 2, Augment(hflip=0.5), 1, True, Shard(3, world_size=2))
     first = next(iter(resumed))
     assert all(torch.equal(x, y) for x, y in zip(first[0], a.batch(3)[0]))
     # shuffle visits every record once per epoch
