@@ -6,10 +6,15 @@ STAMP := $(VENV)/.installed
 
 .PHONY: train test lint bench mutate clean
 
+# Detectron2 has no registry wheels: a test/development dependency, installed from the shared
+# wheel when this machine has one (../shared/wheels); without it its tests skip, saying why.
+D2_WHEEL := $(firstword $(wildcard ../shared/wheels/detectron2-*.whl))
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
+	$(if $(D2_WHEEL),$(PY) -m pip install -q $(D2_WHEEL),@echo "no ../shared/wheels/detectron2-*.whl: Detectron2 tests will skip")
 	touch $(STAMP)
 
 train: $(STAMP)

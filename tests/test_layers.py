@@ -16,6 +16,7 @@ LAYERS = {  # first part of the module path below balloon_shapes -> layer (highe
     "modeling": 3,
     "evaluation": 4,
     "engine": 5,  # validates with the evaluation's evaluator, as Detectron2's trainer does
+    "d2": 5,  # the same, for a real Detectron2 (optional)
     "demo": 6,
 }
 

@@ -135,30 +135,6 @@ def bind(name: str, **kwargs: Any) -> Callable[[], Sequence[dict]]:
     return partial(get, name, **kwargs)
 
 
-def register_in_detectron2(loader_args: dict[str, dict] | None = None) -> list[str]:
-    """Also register our datasets in Detectron2's catalogs when ``detectron2`` is importable.
-
-    Args:
-        loader_args: per dataset name, the keyword arguments its loader needs (e.g.
-            ``{"balloon_train": {"root": "data/balloon"}}``); names without them use defaults.
-    Returns:
-        The names registered (empty when detectron2 is not installed).
-    """
-    try:
-        from detectron2.data import DatasetCatalog, MetadataCatalog
-    except ImportError:
-        return []
-    loader_args = loader_args or {}
-    done = []
-    for name in names():
-        if name in DatasetCatalog.list():
-            continue
-        DatasetCatalog.register(name, bind(name, **loader_args.get(name, {})))
-        MetadataCatalog.get(name).set(**metadata(name))  # thing_classes, evaluator_type
-        done.append(name)
-    return done
-
-
 def load_records(data_cfg: DictConfig, split: str, required: bool = False) -> Sequence[dict]:
     """Records of ``data.<split>`` (train/val) with ``data.<split>_args``; val cut to
     ``val_size``/``limit``. ``required``: no images at all is the user's error (training)."""

@@ -6,6 +6,8 @@ same on every machine with no files, and training draws an endless stream of new
 
 from __future__ import annotations
 
+import dataclasses
+import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -13,6 +15,7 @@ import cv2
 import numpy as np
 
 from balloon_shapes.config import yaml_node
+from balloon_shapes.errors import DataError
 from balloon_shapes.structures import BoxMode, encode_rle
 
 DEFAULTS = yaml_node("data/shapes.yaml").shapes  # the defaults of every ShapesSpec field
@@ -129,6 +132,39 @@ def render(seed: int, index: int, spec: ShapesSpec = ShapesSpec()) -> tuple[np.n
     return compose(bg, scene, spec)
 
 
+PREFIX = "shapes://"
+
+
+def file_name(seed: int, index: int, spec: ShapesSpec = ShapesSpec()) -> str:
+    """``shapes://<seed>/<index>.png``, plus the spec fields that differ from the defaults as a
+    query: the name alone says how to draw the image, so readers that only see ``file_name``
+    (Detectron2's) can open it."""
+    default = ShapesSpec()
+    changed = {k: v for k, v in dataclasses.asdict(spec).items() if v != getattr(default, k)}
+    query = f"?{urllib.parse.urlencode(changed)}" if changed else ""
+    return f"{PREFIX}{seed}/{index}.png{query}"
+
+
+def parse_file_name(name: str) -> tuple[int, int, ShapesSpec]:
+    """(seed, index, spec) of a ``file_name``; anything else is a ``DataError``."""
+    parts = urllib.parse.urlsplit(name)
+    stem = parts.path.strip("/").removesuffix(".png")
+    if not name.startswith(PREFIX) or not parts.netloc.isdigit() or not stem.isdigit():
+        raise DataError(f"{name}: not a shapes image name (shapes://<seed>/<index>.png)")
+    default = ShapesSpec()
+    try:
+        fields = {k: type(getattr(default, k))(v) for k, v in urllib.parse.parse_qsl(parts.query)}
+        return int(parts.netloc), int(stem), ShapesSpec(**fields)
+    except (AttributeError, TypeError, ValueError) as e:
+        raise DataError(f"{name}: bad shapes spec in the name ({e})") from None
+
+
+def png_bytes(name: str) -> bytes:
+    """The PNG file a shapes ``file_name`` stands for, drawn now."""
+    image, _ = render(*parse_file_name(name))
+    return cv2.imencode(".png", np.ascontiguousarray(image[:, :, ::-1]))[1].tobytes()
+
+
 def to_record(seed: int, index: int, spec: ShapesSpec = ShapesSpec()) -> dict:
     """Image ``index`` as a Detectron2-format dict; the pixels ride along under ``"image"``."""
     image, instances = render(seed, index, spec)
@@ -144,7 +180,7 @@ def to_record(seed: int, index: int, spec: ShapesSpec = ShapesSpec()) -> dict:
             }
         )
     return {
-        "file_name": f"shapes://{seed}/{index}.png",
+        "file_name": file_name(seed, index, spec),
         "height": spec.height,
         "width": spec.width,
         "image_id": index,

@@ -15,10 +15,9 @@ from balloon_shapes.errors import ConfigError
 from balloon_shapes.evaluation import report, robustness
 from balloon_shapes.evaluation.coco_evaluation import COCOEvaluator
 from balloon_shapes.evaluation.inference import InferenceSettings, predict
-from balloon_shapes.evaluation.voc_style import voc_map
+from balloon_shapes.evaluation.voc_style import gt_rles, voc_items, voc_map
 from balloon_shapes.io import check_writable, write_json
 from balloon_shapes.modeling import build_model
-from balloon_shapes.structures import encode_rle, segmentation_to_mask
 
 COLOR_MODES = {"rgb": (False,), "gray": (True,), "compare": (False, True)}
 
@@ -32,18 +31,6 @@ def check_config(cfg: DictConfig) -> None:
     if cfg.eval.batch_size < 1:
         raise ConfigError(f"eval.batch_size={cfg.eval.batch_size}: must be at least 1")
     check_writable(cfg.output_dir, "output_dir")
-
-
-def gt_rles(record: dict) -> tuple[list[dict], list[int]]:
-    """Non-crowd ground-truth masks of a record as RLEs, with 1-based labels."""
-    anns = [a for a in record.get("annotations", []) if not a.get("iscrowd", 0)]
-    h, w = record["height"], record["width"]
-    rles = [encode_rle(segmentation_to_mask(a["segmentation"], h, w)) for a in anns]
-    return rles, [a["category_id"] + 1 for a in anns]
-
-
-def voc_items(preds: list[dict], gts: list[tuple]) -> list[tuple]:
-    return [(p["masks"], p["scores"], p["labels"], g[0], g[1]) for p, g in zip(preds, gts)]
 
 
 def missed(pred: dict, gt: tuple) -> int:

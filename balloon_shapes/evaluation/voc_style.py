@@ -19,6 +19,21 @@ from __future__ import annotations
 import numpy as np
 from pycocotools import mask as mask_utils
 
+from balloon_shapes.structures import encode_rle, segmentation_to_mask
+
+
+def gt_rles(record: dict) -> tuple[list[dict], list[int]]:
+    """Non-crowd ground-truth masks of a record as RLEs, with 1-based labels."""
+    anns = [a for a in record.get("annotations", []) if not a.get("iscrowd", 0)]
+    h, w = record["height"], record["width"]
+    rles = [encode_rle(segmentation_to_mask(a["segmentation"], h, w)) for a in anns]
+    return rles, [a["category_id"] + 1 for a in anns]
+
+
+def voc_items(preds: list[dict], gts: list[tuple]) -> list[tuple]:
+    """``voc_map``'s per-image tuples from compact predictions and ``gt_rles`` results."""
+    return [(p["masks"], p["scores"], p["labels"], g[0], g[1]) for p, g in zip(preds, gts)]
+
 
 def match(ious: np.ndarray, pred_labels, gt_labels, threshold: float = 0.5) -> np.ndarray:
     """For predictions in score order, the index of the matched ground truth or -1.

@@ -46,44 +46,6 @@ def test_unknown_name_lists_known_ones():
     assert "\n" not in str(err.value)
 
 
-def test_register_in_detectron2_uses_its_catalogs(monkeypatch):
-    """With a stand-in ``detectron2.data`` module (detectron2 has no wheels to install)."""
-    import sys
-    import types
-
-    registered, meta = {}, {}
-
-    class DatasetCatalog:
-        register = staticmethod(registered.__setitem__)
-        list = staticmethod(lambda: list(registered))
-
-    class Meta(dict):
-        def set(self, **kw):
-            self.update(kw)
-
-    class MetadataCatalog:
-        get = staticmethod(lambda name: meta.setdefault(name, Meta()))
-
-    fake = types.ModuleType("detectron2.data")
-    fake.DatasetCatalog, fake.MetadataCatalog = DatasetCatalog, MetadataCatalog
-    monkeypatch.setitem(sys.modules, "detectron2", types.ModuleType("detectron2"))
-    monkeypatch.setitem(sys.modules, "detectron2.data", fake)
-    done = catalog.register_in_detectron2({"shapes_val": {"size": 3}})
-    assert {"shapes_val", "shapes_train", "balloon_train"} <= set(done)
-    assert len(registered["shapes_val"]()) == 3
-    assert meta["shapes_val"]["thing_classes"][0] == "square"
-    assert meta["balloon_val"]["thing_classes"] == ["balloon"]
-    assert meta["shapes_val"]["evaluator_type"] == "coco"
-    assert catalog.register_in_detectron2() == []  # already registered: nothing twice
-
-
-def test_register_in_detectron2_without_detectron2(monkeypatch):
-    import sys
-
-    monkeypatch.setitem(sys.modules, "detectron2", None)  # import fails
-    assert catalog.register_in_detectron2() == []
-
-
 def test_class_names_come_from_config_metadata_or_the_json(tmp_path):
     gt = {
         "images": [],

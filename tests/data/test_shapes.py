@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -80,3 +81,25 @@ def test_shapes_dicts_is_a_lazy_sequence():
     assert len(ds) == 5
     assert ds[4]["image_id"] == 4 and np.array_equal(ds[-1]["image"], ds[4]["image"])
     assert [r["image_id"] for r in ds[1:3]] == [1, 2]
+
+
+def test_a_file_name_alone_says_how_to_draw_the_image():
+    import cv2
+
+    from balloon_shapes.data import shapes
+    from balloon_shapes.errors import DataError
+
+    spec = ShapesSpec(height=48, width=80, min_size=0.1)
+    record = to_record(3, 7, spec)
+    assert shapes.parse_file_name(record["file_name"]) == (3, 7, spec)
+    assert to_record(3, 7)["file_name"] == "shapes://3/7.png"  # defaults leave no query
+    png = np.frombuffer(shapes.png_bytes(record["file_name"]), np.uint8)
+    assert np.array_equal(cv2.imdecode(png, cv2.IMREAD_COLOR)[:, :, ::-1], record["image"])
+    for bad in (
+        "shapes://x/1.png",
+        "photo.png",
+        "shapes://1/2.png?height=tall",
+        "shapes://1/2.png?hue=3",
+    ):
+        with pytest.raises(DataError, match="shapes"):
+            shapes.parse_file_name(bad)

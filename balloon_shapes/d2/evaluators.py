@@ -1,0 +1,110 @@
+"""Our evaluators as Detectron2 ``DatasetEvaluator``s: the VOC-style per-image mask mAP@0.5 and
+the RGB-vs-grayscale robustness report, for ``inference_on_dataset`` and ``build_evaluator``.
+
+They turn Detectron2's outputs into the compact predictions ``eval.py`` scores and call the
+same functions, so both give the same numbers on the same predictions.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import torch
+from detectron2.data import DatasetCatalog
+from detectron2.evaluation import DatasetEvaluator
+from detectron2.utils import comm
+
+from balloon_shapes.data.mapper import load_pixels, to_gray3
+from balloon_shapes.evaluation import robustness
+from balloon_shapes.evaluation.voc_style import gt_rles, voc_items, voc_map
+from balloon_shapes.structures import decode_rles, encode_rles
+
+
+def to_compact(image_id: int, instances) -> dict:
+    """Detectron2 ``Instances`` (0-based ``pred_classes``) -> ``inference.predict``'s form."""
+    inst = instances.to("cpu")
+    return {
+        "image_id": image_id,
+        "boxes": inst.pred_boxes.tensor.numpy(),
+        "scores": inst.scores.numpy(),
+        "labels": inst.pred_classes.numpy() + 1,
+        "masks": encode_rles(inst.pred_masks.numpy().astype(bool)),
+    }
+
+
+def gathered(items: list) -> list | None:
+    """Every rank's items on the main process (None elsewhere), as Detectron2's evaluators do."""
+    parts = comm.gather(items, dst=0)
+    return [x for part in parts for x in part] if comm.is_main_process() else None
+
+
+class VOCStyleEvaluator(DatasetEvaluator):
+    """Per-image VOC-style mask mAP@0.5 (the Keras Mask R-CNN number) of ``dataset_name``."""
+
+    def __init__(self, dataset_name: str) -> None:
+        self.records = {r["image_id"]: r for r in DatasetCatalog.get(dataset_name)}
+        self.preds: list[dict] = []
+
+    def reset(self) -> None:
+        self.preds = []
+
+    def process(self, inputs: list[dict], outputs: list[dict]) -> None:
+        self.preds += [to_compact(i["image_id"], o["instances"]) for i, o in zip(inputs, outputs)]
+
+    def evaluate(self) -> dict:
+        preds = gathered(self.preds)
+        if preds is None:
+            return {}
+        gts = [gt_rles(self.records[p["image_id"]]) for p in preds]
+        result = voc_map(voc_items(preds, gts))
+        return {"voc_style": {"mAP50": result["mAP50"], "images": result["images"]}}
+
+
+class RobustnessEvaluator(DatasetEvaluator):
+    """RGB vs 3-channel grayscale: runs ``model`` once more on a gray copy of each input and
+    reports VOC-style mAP@0.5 for both and recall per object/surround luminance contrast."""
+
+    def __init__(self, dataset_name: str, model: torch.nn.Module, input_format: str) -> None:
+        self.records = {r["image_id"]: r for r in DatasetCatalog.get(dataset_name)}
+        self.model, self.bgr = model, input_format == "BGR"
+        self.runs: dict[str, list[dict]] = {"rgb": [], "gray": []}
+
+    def reset(self) -> None:
+        self.runs = {"rgb": [], "gray": []}
+
+    def gray_input(self, item: dict) -> dict:
+        """``item`` with its image (C,H,W in the model's channel order) made 3-channel gray."""
+        hwc = item["image"].permute(1, 2, 0).numpy().astype(np.uint8)
+        rgb = hwc[:, :, ::-1] if self.bgr else hwc
+        gray = to_gray3(np.ascontiguousarray(rgb))
+        return {**item, "image": torch.from_numpy(np.ascontiguousarray(gray.transpose(2, 0, 1)))}
+
+    def process(self, inputs: list[dict], outputs: list[dict]) -> None:
+        with torch.no_grad():
+            gray_outputs = self.model([self.gray_input(i) for i in inputs])
+        for i, rgb, gray in zip(inputs, outputs, gray_outputs):
+            self.runs["rgb"].append(to_compact(i["image_id"], rgb["instances"]))
+            self.runs["gray"].append(to_compact(i["image_id"], gray["instances"]))
+
+    def contrasts(self, record: dict, rles: list[dict]) -> list[float]:
+        gray = cv2.cvtColor(load_pixels(record), cv2.COLOR_RGB2GRAY).astype(np.float32)
+        masks = decode_rles(rles, record["height"], record["width"])
+        return [robustness.object_contrast(gray, m.astype(np.uint8)) for m in masks]
+
+    def evaluate(self) -> dict:
+        runs = {mode: gathered(preds) for mode, preds in self.runs.items()}
+        if runs["rgb"] is None:
+            return {}
+        out, contrasts, hits = {}, [], {"rgb": [], "gray": []}
+        for mode, preds in runs.items():
+            gts = [gt_rles(self.records[p["image_id"]]) for p in preds]
+            out[f"voc_mAP50_{mode}"] = voc_map(voc_items(preds, gts))["mAP50"]
+            hits[mode] = [robustness.found(p, *g) for p, g in zip(preds, gts)]
+            if mode == "rgb":
+                for p, g in zip(preds, gts):
+                    contrasts += self.contrasts(self.records[p["image_id"]], g[0])
+        flat = {k: np.concatenate(v) if v else np.zeros(0, bool) for k, v in hits.items()}
+        for row in robustness.recall_by_contrast(np.asarray(contrasts), flat):
+            for mode in ("rgb", "gray"):
+                out[f"recall_{mode}_{row['contrast']}"] = row[f"recall_{mode}"]
+        return {"robustness": out}

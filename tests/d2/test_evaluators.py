@@ -1,0 +1,98 @@
+"""Our evaluators inside Detectron2: same numbers as eval.py, and usable in inference_on_dataset."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+WHY = "detectron2 not installed (make installs ../shared/wheels/detectron2-*.whl if present)"
+pytest.importorskip("detectron2", reason=WHY)
+
+from detectron2.data import DatasetCatalog, build_detection_test_loader  # noqa: E402
+from detectron2.evaluation import (  # noqa: E402
+    COCOEvaluator,
+    DatasetEvaluators,
+    inference_on_dataset,
+)
+from detectron2.modeling import build_model  # noqa: E402
+from detectron2.structures import Boxes, Instances  # noqa: E402
+
+from balloon_shapes.d2.evaluators import RobustnessEvaluator, VOCStyleEvaluator  # noqa: E402
+from balloon_shapes.evaluation.voc_style import gt_rles, voc_items, voc_map  # noqa: E402
+from balloon_shapes.structures import decode_rles, encode_rles  # noqa: E402
+from tests.d2.conftest import tiny_cfg  # noqa: E402
+
+
+def our_predictions(records, rng) -> list[dict]:
+    """Per image: its ground truth kept or dropped, some shifted, some relabelled, a false
+    positive, scores at random: a case where the VOC-style mAP is neither 0 nor 1."""
+    preds = []
+    for r in records:
+        h, w = r["height"], r["width"]
+        rles, labels = gt_rles(r)
+        masks = list(decode_rles(rles, h, w))
+        labels = list(labels)
+        for k in range(len(masks)):
+            if rng.random() < 0.3:
+                masks[k] = np.roll(masks[k], int(rng.integers(3, 9)), axis=1)
+            if rng.random() < 0.2:
+                labels[k] = labels[k] % 4 + 1
+        fp = np.zeros((h, w), bool)
+        fp[:10, :10] = True
+        masks, labels = masks + [fp], labels + [1]
+        keep = rng.random(len(masks)) > 0.15
+        masks = np.array(masks, bool)[keep].reshape(-1, h, w)
+        preds.append(
+            {
+                "image_id": r["image_id"],
+                "boxes": np.tile([0.0, 0.0, 10.0, 10.0], (len(masks), 1)),
+                "scores": rng.random(len(masks)).astype(np.float32),
+                "labels": np.array(labels)[keep].astype(np.int64),
+                "masks": encode_rles(masks),
+            }
+        )
+    return preds
+
+
+def as_detectron2(pred: dict, h: int, w: int) -> dict:
+    inst = Instances((h, w))
+    inst.pred_boxes = Boxes(torch.as_tensor(pred["boxes"], dtype=torch.float32))
+    inst.scores = torch.as_tensor(pred["scores"])
+    inst.pred_classes = torch.as_tensor(pred["labels"]) - 1  # Detectron2 counts from 0
+    inst.pred_masks = torch.as_tensor(decode_rles(pred["masks"], h, w))
+    return {"instances": inst}
+
+
+def test_voc_style_evaluator_gives_eval_py_numbers_on_the_same_predictions(registered):
+    records = list(DatasetCatalog.get("shapes_val"))
+    preds = our_predictions(records, np.random.default_rng(0))
+    ours = voc_map(voc_items(preds, [gt_rles(r) for r in records]))["mAP50"]
+    assert 0.05 < ours < 0.95
+    evaluator = VOCStyleEvaluator("shapes_val")
+    evaluator.reset()
+    for r, p in zip(records, preds):
+        output = as_detectron2(p, r["height"], r["width"])
+        evaluator.process([{"image_id": r["image_id"]}], [output])
+    assert evaluator.evaluate()["voc_style"]["mAP50"] == pytest.approx(ours, abs=1e-12)
+
+
+def test_evaluators_run_in_inference_on_dataset_with_a_detectron2_model(registered, tmp_path):
+    cfg = tiny_cfg("shapes_train", str(tmp_path))
+    cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST = 0.0
+    torch.manual_seed(0)
+    model = build_model(cfg).eval()
+    loader = build_detection_test_loader(cfg, "shapes_val")
+    evaluators = DatasetEvaluators(
+        [
+            COCOEvaluator("shapes_val", output_dir=str(tmp_path / "coco")),
+            VOCStyleEvaluator("shapes_val"),
+            RobustnessEvaluator("shapes_val", model, cfg.INPUT.FORMAT),
+        ]
+    )
+    results = inference_on_dataset(model, loader, evaluators)
+    assert {"segm", "bbox", "voc_style", "robustness"} <= set(results)
+    assert results["voc_style"]["images"] == 4
+    robust = results["robustness"]
+    assert 0.0 <= robust["voc_mAP50_rgb"] <= 1.0 and 0.0 <= robust["voc_mAP50_gray"] <= 1.0
+    assert any(k.startswith("recall_gray_") for k in robust)
