@@ -23,14 +23,17 @@ __all__ = ["HeadsThenAll", "Trainer", "add_balloon_config", "load_cfg", "loader_
 def loader_args(cfg: CfgNode) -> dict[str, dict]:
     """The catalog loaders' arguments from the ``BALLOON_SHAPES`` keys (unset: our yaml's)."""
     b = cfg.BALLOON_SHAPES
-    root = b.DATA_ROOT or yaml_node("data/balloon.yaml").root
+    via = {"root": b.DATA_ROOT or yaml_node("data/balloon.yaml").root}
+    via.update({"classes": list(b.VIA_CLASSES)} if b.VIA_CLASSES else {})
+    via.update({"class_key": b.VIA_CLASS_KEY} if b.VIA_CLASS_KEY else {})
     spec = {"height": b.SHAPES_HW[0], "width": b.SHAPES_HW[1]} if b.SHAPES_HW else {}
     val = {"spec": spec, **({"size": b.SHAPES_VAL_IMAGES} if b.SHAPES_VAL_IMAGES else {})}
+    coco = {"json_file": b.COCO_JSON, "image_root": b.COCO_IMAGE_ROOT} if b.COCO_JSON else {}
     return {
-        "balloon_train": {"root": root},
-        "balloon_val": {"root": root},
+        **{f"{name}_{split}": via for name in ("balloon", "via") for split in ("train", "val")},
         "shapes_train": {"spec": spec},
         "shapes_val": val,
+        "coco_json": coco,
     }
 
 

@@ -24,6 +24,7 @@ from torchvision.ops.misc import FrozenBatchNorm2d
 
 from balloon_shapes.errors import ConfigError
 from balloon_shapes.modeling import d2_compat as d2
+from balloon_shapes.modeling.detectron2_engine import build_detectron2_model
 
 BACKBONES = {
     "resnet18": resnet.resnet18,
@@ -114,10 +115,14 @@ def box_head(cfg: DictConfig) -> nn.Module:
     raise ConfigError(f"model.roi.head={cfg.roi.head!r}: expected mlp or conv4fc")
 
 
-def build_model(cfg: DictConfig) -> MaskRCNN:
+def build_model(cfg: DictConfig) -> nn.Module:
     """Build the Mask R-CNN described by the ``model`` config and load ``cfg.weights`` into it."""
     from balloon_shapes.modeling.weights import load_weights, with_weights_layout
 
+    if cfg.get("engine", "torchvision") == "detectron2":
+        return build_detectron2_model(cfg)
+    if cfg.get("engine", "torchvision") != "torchvision":
+        raise ConfigError(f"model.engine={cfg.engine!r}: expected torchvision or detectron2")
     cfg = with_weights_layout(cfg)
     backbone = build_backbone(cfg)
     anchors, box_pool, mask_pool = anchors_and_pools(cfg)

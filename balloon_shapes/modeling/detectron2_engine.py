@@ -22,7 +22,11 @@ def add_balloon_config(cfg) -> None:
     cfg.BALLOON_SHAPES = CfgNode()
     cfg.BALLOON_SHAPES.ZOO_CONFIG = ""  # model-zoo config merged first, e.g. the COCO R101-FPN
     cfg.BALLOON_SHAPES.HEADS_ONLY_ITERS = 0  # train only the heads (backbone frozen) until then
-    cfg.BALLOON_SHAPES.DATA_ROOT = ""  # balloon root; "": data.root of configs/data/balloon.yaml
+    cfg.BALLOON_SHAPES.DATA_ROOT = ""  # balloon/VIA root; "": data.root of data/balloon.yaml
+    cfg.BALLOON_SHAPES.VIA_CLASSES = ()  # (): data.classes of configs/data/balloon.yaml
+    cfg.BALLOON_SHAPES.VIA_CLASS_KEY = ""  # "": every region is the first class
+    cfg.BALLOON_SHAPES.COCO_JSON = ""  # coco_json: the annotations file ...
+    cfg.BALLOON_SHAPES.COCO_IMAGE_ROOT = ""  # ... and the folder its file_names are under
     cfg.BALLOON_SHAPES.SHAPES_HW = ()  # (height, width); (): configs/data/shapes.yaml's
     cfg.BALLOON_SHAPES.SHAPES_VAL_IMAGES = 0  # 0: data.val_size of configs/data/shapes.yaml
 
@@ -75,6 +79,14 @@ class Detectron2Model(nn.Module):
         }
 
 
+def detectron2_weights(weights: str) -> str:
+    """A file Detectron2 can load: our named zoo weights are fetched (verified, cached) first;
+    paths and Detectron2's own URLs pass through."""
+    from balloon_shapes.modeling.weights import ZOO, resolve
+
+    return resolve(weights)[0] if weights in ZOO else weights
+
+
 def build_detectron2_model(cfg) -> Detectron2Model:
     """The model described by ``model.d2_config`` with ``model.weights``, on the CPU unless a
     GPU is there (Detectron2's own default device is CUDA)."""
@@ -89,5 +101,5 @@ def build_detectron2_model(cfg) -> Detectron2Model:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     opts = ["MODEL.DEVICE", device, "MODEL.ROI_HEADS.NUM_CLASSES", cfg.num_classes]
     if cfg.weights:
-        opts += ["MODEL.WEIGHTS", str(cfg.weights)]
+        opts += ["MODEL.WEIGHTS", detectron2_weights(str(cfg.weights))]
     return Detectron2Model(load_cfg(str(cfg.d2_config), opts))

@@ -7,6 +7,7 @@ import pytest
 
 from tests.conftest import write_balloon_dataset
 
+WHY = "detectron2 not installed (make installs ../shared/wheels/detectron2-*.whl if present)"
 SMALL = {"height": 64, "width": 96}
 ZOO_CONFIG = "COCO-InstanceSegmentation/mask_rcnn_R_50_FPN_3x.yaml"
 

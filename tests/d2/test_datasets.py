@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-WHY = "detectron2 not installed (make installs ../shared/wheels/detectron2-*.whl if present)"
-d2 = pytest.importorskip("detectron2", reason=WHY)
+from tests.d2.conftest import WHY  # noqa: E402
+
+pytest.importorskip("detectron2", reason=WHY)
 
 from detectron2.data import (  # noqa: E402
     DatasetCatalog,

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-WHY = "detectron2 not installed (make installs ../shared/wheels/detectron2-*.whl if present)"
+from tests.d2.conftest import WHY  # noqa: E402
+
 pytest.importorskip("detectron2", reason=WHY)
 
 from detectron2.data import DatasetCatalog, build_detection_test_loader  # noqa: E402

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-WHY = "detectron2 not installed (make installs ../shared/wheels/detectron2-*.whl if present)"
+from tests.d2.conftest import WHY  # noqa: E402
+
 pytest.importorskip("detectron2", reason=WHY)
 
 from balloon_shapes.d2.trainer import Trainer, load_cfg  # noqa: E402
@@ -52,19 +53,41 @@ def test_heads_then_all_freezes_the_backbone_only_until_its_iteration(registered
     assert fpn.requires_grad  # heads (FPN included) trained all along
 
 
+def train_net(tmp_path: Path, *extra: str, flags: tuple = ()) -> subprocess.CompletedProcess:
+    args = [sys.executable, str(ROOT / "scripts" / "d2_train_net.py")]
+    args += ["--config-file", str(CONFIGS / "shapes_R50_FPN.yaml"), *flags, *TINY, *extra]
+    args += ["OUTPUT_DIR", str(tmp_path)]
+    return subprocess.run(args, capture_output=True, text=True, timeout=300, cwd=ROOT)
+
+
 @pytest.mark.slow
 def test_train_net_trains_evaluates_and_reloads(tmp_path):
-    def run(*extra: str) -> subprocess.CompletedProcess:
-        args = [sys.executable, str(ROOT / "scripts" / "d2_train_net.py")]
-        args += ["--config-file", str(CONFIGS / "shapes_R50_FPN.yaml"), *extra, *TINY]
-        small = ["BALLOON_SHAPES.SHAPES_HW", "(64, 96)", "BALLOON_SHAPES.SHAPES_VAL_IMAGES", "3"]
-        args += [*small, "TEST.EVAL_PERIOD", "2", "OUTPUT_DIR", str(tmp_path)]
-        return subprocess.run(args, capture_output=True, text=True, timeout=300, cwd=ROOT)
-
-    trained = run()
+    small = ["BALLOON_SHAPES.SHAPES_HW", "(64, 96)", "BALLOON_SHAPES.SHAPES_VAL_IMAGES", "3"]
+    trained = train_net(tmp_path, *small, "TEST.EVAL_PERIOD", "2")
     assert trained.returncode == 0, trained.stderr[-3000:]
     assert (tmp_path / "model_final.pth").exists()
     assert "voc_style" in trained.stdout + trained.stderr
-    evaluated = run("--eval-only", "MODEL.WEIGHTS", str(tmp_path / "model_final.pth"))
+    weights = ["MODEL.WEIGHTS", str(tmp_path / "model_final.pth")]
+    evaluated = train_net(tmp_path, *small, *weights, flags=("--eval-only",))
     assert evaluated.returncode == 0, evaluated.stderr[-3000:]
     assert "mAP50" in evaluated.stdout + evaluated.stderr
+
+
+@pytest.mark.slow
+def test_train_net_trains_on_messy_via_and_coco_json(tmp_path):
+    from messy_data import write_messy_via
+
+    write_messy_via(tmp_path / "via")  # sizes, EXIF, gray, CMYK, 16-bit, negatives, ...
+    via = ["DATASETS.TRAIN", "('balloon_train',)", "DATASETS.TEST", "()"]
+    via += ["BALLOON_SHAPES.DATA_ROOT", str(tmp_path / "via"), "BALLOON_SHAPES.VIA_CLASS_KEY"]
+    via += ["kind", "MODEL.ROI_HEADS.NUM_CLASSES", "1"]
+    proc = train_net(tmp_path / "out_via", *via)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    export = [sys.executable, str(ROOT / "scripts" / "export_shapes.py"), str(tmp_path / "coco")]
+    subprocess.run([*export, "--n", "4", "--size", "64"], check=True, cwd=ROOT)
+    coco = ["DATASETS.TRAIN", "('coco_json',)", "DATASETS.TEST", "()"]
+    coco += ["BALLOON_SHAPES.COCO_JSON", str(tmp_path / "coco" / "annotations.json")]
+    coco += ["BALLOON_SHAPES.COCO_IMAGE_ROOT", str(tmp_path / "coco")]
+    proc = train_net(tmp_path / "out_coco", *coco)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (tmp_path / "out_coco" / "model_final.pth").exists()

@@ -94,3 +94,16 @@ def test_own_checkpoint_round_trip_and_errors(smoke_cfg, tmp_path):
     torch.save({"state_dict": {"model.something": torch.zeros(1)}}, tmp_path / "bad.pth")
     with pytest.raises(WeightsError, match="does not fit"):
         build_model(smoke_cfg(f"model.weights={tmp_path / 'bad.pth'}").model)
+
+
+def test_detectron2_engine_without_detectron2_is_a_one_line_config_error(smoke_cfg, monkeypatch):
+    import sys
+
+    from balloon_shapes.errors import ConfigError
+
+    monkeypatch.setitem(sys.modules, "detectron2", None)  # as on a machine without it
+    cfg = smoke_cfg("model.engine=detectron2", "model.d2_config=x.yaml").model
+    with pytest.raises(ConfigError, match="detectron2 is not installed"):
+        build_model(cfg)
+    with pytest.raises(ConfigError, match="model.engine='caffe2'"):
+        build_model(smoke_cfg("model.engine=caffe2").model)
