@@ -7,17 +7,16 @@ same functions, so both give the same numbers on the same predictions.
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import torch
 from detectron2.data import DatasetCatalog
 from detectron2.evaluation import DatasetEvaluator
 from detectron2.utils import comm
 
-from balloon_shapes.data.mapper import load_pixels, to_gray3
+from balloon_shapes.data.mapper import to_gray3
 from balloon_shapes.evaluation import robustness
 from balloon_shapes.evaluation.voc_style import gt_rles, voc_items, voc_map
-from balloon_shapes.structures import decode_rles, encode_rles
+from balloon_shapes.structures import encode_rles
 
 
 def to_compact(image_id: int, instances) -> dict:
@@ -86,25 +85,17 @@ class RobustnessEvaluator(DatasetEvaluator):
             self.runs["rgb"].append(to_compact(i["image_id"], rgb["instances"]))
             self.runs["gray"].append(to_compact(i["image_id"], gray["instances"]))
 
-    def contrasts(self, record: dict, rles: list[dict]) -> list[float]:
-        gray = cv2.cvtColor(load_pixels(record), cv2.COLOR_RGB2GRAY).astype(np.float32)
-        masks = decode_rles(rles, record["height"], record["width"])
-        return [robustness.object_contrast(gray, m.astype(np.uint8)) for m in masks]
-
     def evaluate(self) -> dict:
         runs = {mode: gathered(preds) for mode, preds in self.runs.items()}
         if runs["rgb"] is None:
             return {}
-        out, contrasts, hits = {}, [], {"rgb": [], "gray": []}
-        for mode, preds in runs.items():
-            gts = [gt_rles(self.records[p["image_id"]]) for p in preds]
-            out[f"voc_mAP50_{mode}"] = voc_map(voc_items(preds, gts))["mAP50"]
-            hits[mode] = [robustness.found(p, *g) for p, g in zip(preds, gts)]
-            if mode == "rgb":
-                for p, g in zip(preds, gts):
-                    contrasts += self.contrasts(self.records[p["image_id"]], g[0])
-        flat = {k: np.concatenate(v) if v else np.zeros(0, bool) for k, v in hits.items()}
-        for row in robustness.recall_by_contrast(np.asarray(contrasts), flat):
-            for mode in ("rgb", "gray"):
+        order = [p["image_id"] for p in runs["rgb"]]
+        by_id = {mode: {p["image_id"]: p for p in preds} for mode, preds in runs.items()}
+        runs = {mode: [by_id[mode][i] for i in order] for mode in runs}
+        records = [self.records[i] for i in order]
+        gts = [gt_rles(r) for r in records]
+        out = {f"voc_mAP50_{m}": voc_map(voc_items(p, gts))["mAP50"] for m, p in runs.items()}
+        for row in robustness.contrast_recall(records, gts, runs):  # eval.py's very function
+            for mode in runs:
                 out[f"recall_{mode}_{row['contrast']}"] = row[f"recall_{mode}"]
         return {"robustness": out}

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import os
 
-import cv2
-import numpy as np
 from omegaconf import DictConfig
-from pycocotools import mask as mask_utils
 
 from balloon_shapes.data import catalog
 from balloon_shapes.data.mapper import load_pixels
@@ -68,14 +65,8 @@ def write_outputs(cfg, run: dict, records, gts, names, suffix: str = "") -> None
 
 def compare_report(cfg, records, gts, runs: dict) -> dict:
     """Recall by luminance contrast and AP drop per size, RGB vs gray; table, json and PNG."""
-    contrasts, hits = [], {"rgb": [], "gray": []}
-    for rec, gt, p_rgb, p_gray in zip(records, gts, runs["rgb"]["preds"], runs["gray"]["preds"]):
-        gray = cv2.cvtColor(load_pixels(rec), cv2.COLOR_RGB2GRAY).astype(np.float32)
-        contrasts += [robustness.object_contrast(gray, mask_utils.decode(r)) for r in gt[0]]
-        hits["rgb"].append(robustness.found(p_rgb, *gt))
-        hits["gray"].append(robustness.found(p_gray, *gt))
-    hits = {k: np.concatenate(v) if v else np.zeros(0, bool) for k, v in hits.items()}
-    rows = robustness.recall_by_contrast(np.asarray(contrasts), hits)
+    preds = {mode: run["preds"] for mode, run in runs.items()}
+    rows = robustness.contrast_recall(records, gts, preds)
     drop = robustness.size_drop(runs["rgb"]["metrics"], runs["gray"]["metrics"])
     robustness.robustness_png(os.path.join(cfg.output_dir, "robustness.png"), rows, drop)
     print("\nrecall by luminance contrast (object vs its 5 px ring):")

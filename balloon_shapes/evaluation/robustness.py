@@ -11,8 +11,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from balloon_shapes.data.mapper import load_pixels
 from balloon_shapes.evaluation.voc_style import score_sorted_matches
 from balloon_shapes.io import write_figure
+from balloon_shapes.structures import decode_rles
 
 CONTRAST_BINS = (0, 8, 16, 32, 64, 256)
 RING_PX = 5
@@ -60,6 +62,20 @@ def recall_by_contrast(contrasts: np.ndarray, hits: dict[str, np.ndarray]) -> li
             row[f"recall_{mode}"] = float(h[sel].mean()) if sel.any() else float("nan")
         rows.append(row)
     return rows
+
+
+def contrast_recall(records, gts: list[tuple], runs: dict[str, list[dict]]) -> list[dict]:
+    """Recall per contrast bin of each run (e.g. rgb, gray: compact predictions per record)
+    over the ground truth ``gts`` (``voc_style.gt_rles`` of each record)."""
+    contrasts, hits = [], {mode: [] for mode in runs}
+    for k, (rec, gt) in enumerate(zip(records, gts)):
+        gray = cv2.cvtColor(load_pixels(rec), cv2.COLOR_RGB2GRAY).astype(np.float32)
+        masks = decode_rles(gt[0], rec["height"], rec["width"])
+        contrasts += [object_contrast(gray, m) for m in masks]
+        for mode, preds in runs.items():
+            hits[mode].append(found(preds[k], *gt))
+    flat = {k: np.concatenate(v) if v else np.zeros(0, bool) for k, v in hits.items()}
+    return recall_by_contrast(np.asarray(contrasts), flat)
 
 
 def size_drop(rgb: dict, gray: dict) -> dict:

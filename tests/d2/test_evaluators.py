@@ -97,3 +97,36 @@ def test_evaluators_run_in_inference_on_dataset_with_a_detectron2_model(register
     robust = results["robustness"]
     assert 0.0 <= robust["voc_mAP50_rgb"] <= 1.0 and 0.0 <= robust["voc_mAP50_gray"] <= 1.0
     assert any(k.startswith("recall_gray_") for k in robust)
+
+
+def test_robustness_evaluator_gives_eval_py_numbers_on_the_same_predictions(registered, tmp_path):
+    from balloon_shapes.config import load_config
+    from balloon_shapes.evaluation.evaluate import compare_report
+
+    records = list(DatasetCatalog.get("shapes_val"))
+    rgb = our_predictions(records, np.random.default_rng(1))
+    gray = our_predictions(records, np.random.default_rng(2))
+    by_id = {p["image_id"]: p for p in gray}
+
+    def gray_model(inputs):  # stands for the model on the gray copies: fixed predictions
+        return [as_detectron2(by_id[i["image_id"]], i["height"], i["width"]) for i in inputs]
+
+    evaluator = RobustnessEvaluator("shapes_val", gray_model, "BGR")
+    evaluator.reset()
+    for r, p in zip(records, rgb):
+        item = {"image_id": r["image_id"], "height": r["height"], "width": r["width"]}
+        item["image"] = torch.zeros(3, r["height"], r["width"], dtype=torch.uint8)
+        evaluator.process([item], [as_detectron2(p, r["height"], r["width"])])
+    got = evaluator.evaluate()["robustness"]
+    gts = [gt_rles(r) for r in records]
+    metrics = {t: {k: 0.5 for k in ("AP", "AP50", "APs", "APm", "APl")} for t in ("bbox", "segm")}
+    runs = {m: {"preds": p, "metrics": metrics} for m, p in (("rgb", rgb), ("gray", gray))}
+    cfg = load_config(["+experiment=smoke", f"output_dir={tmp_path}"])
+    rows = compare_report(cfg, records, gts, runs)["recall_by_contrast"]
+    assert sum(r["objects"] for r in rows) > 0
+    for row in rows:
+        for mode in ("rgb", "gray"):
+            want, key = row[f"recall_{mode}"], f"recall_{mode}_{row['contrast']}"
+            assert got[key] == pytest.approx(want, nan_ok=True)
+    for mode, preds in (("rgb", rgb), ("gray", gray)):
+        assert got[f"voc_mAP50_{mode}"] == pytest.approx(voc_map(voc_items(preds, gts))["mAP50"])
