@@ -19,6 +19,7 @@ from iopath.common.file_io import PathHandler
 from torch.utils.data import IterableDataset, get_worker_info
 
 from balloon_shapes.data import catalog, shapes
+from balloon_shapes.errors import DataError
 
 ENDLESS = ("shapes_train",)  # 2**31 images: Detectron2 would list them all; stream them instead
 
@@ -36,7 +37,11 @@ class ShapesPathHandler(PathHandler):
         return io.BytesIO(shapes.png_bytes(path))
 
     def _exists(self, path: str, **kwargs) -> bool:
-        return shapes.parse_file_name(path) is not None
+        try:
+            shapes.parse_file_name(path)
+        except DataError:
+            return False
+        return True
 
     def _isfile(self, path: str, **kwargs) -> bool:
         return self._exists(path)

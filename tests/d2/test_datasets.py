@@ -36,6 +36,10 @@ def test_detectron2_reads_generated_images_by_name(registered):
     assert record["file_name"].startswith("shapes://0/2.png?")
     bgr = read_image(record["file_name"], format="BGR")
     assert np.array_equal(bgr[:, :, ::-1], record["image"])  # the same pixels, BGR as it wants
+    from detectron2.utils.file_io import PathManager
+
+    assert PathManager.exists(record["file_name"]) and PathManager.isfile(record["file_name"])
+    assert not PathManager.exists("shapes://x/2.png")  # not one of ours: False, not an error
 
 
 @pytest.mark.parametrize(
