@@ -73,11 +73,15 @@ def resize_instances(image: np.ndarray, masks: np.ndarray, boxes: np.ndarray, si
     s = size / max(h, w)
     dsize = (max(1, round(w * s)), max(1, round(h * s)))
     image = cv2.resize(image, dsize, interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_NEAREST)
-    masks = np.array(
+    return image, resize_masks(masks, dsize), np.asarray(boxes, np.float64).reshape(-1, 4) * s
+
+
+def resize_masks(masks: np.ndarray, dsize: tuple[int, int]) -> np.ndarray:
+    """bool masks [N,H,W] to ``dsize`` (width, height), nearest neighbour."""
+    return np.array(
         [cv2.resize(m.astype(np.uint8), dsize, interpolation=cv2.INTER_NEAREST) for m in masks],
         bool,
     ).reshape(len(masks), dsize[1], dsize[0])
-    return image, masks, np.asarray(boxes, np.float64).reshape(-1, 4) * s
 
 
 def instances_tile(
@@ -93,8 +97,7 @@ def instances_tile(
     rgb, masks, boxes = resize_instances(image, inst.masks, inst.boxes, size)
     tile = overlay(rgb, boxes, label_names(inst.labels, class_names), inst.scores, masks)
     if outlines is not None:
-        _, small, _ = resize_instances(image, outlines, np.zeros((0, 4)), size)
-        for m in small:
+        for m in resize_masks(outlines, (tile.shape[1], tile.shape[0])):
             contours, _ = cv2.findContours(
                 m.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE
             )

@@ -15,20 +15,15 @@ from detectron2.utils import comm
 
 from balloon_shapes.data.mapper import to_gray3
 from balloon_shapes.evaluation import robustness
+from balloon_shapes.evaluation.inference import compact
 from balloon_shapes.evaluation.voc_style import gt_rles, voc_items, voc_map
-from balloon_shapes.structures import encode_rles
+from balloon_shapes.modeling.detectron2_engine import as_torchvision
 
 
 def to_compact(image_id: int, instances) -> dict:
-    """Detectron2 ``Instances`` (0-based ``pred_classes``) -> ``inference.predict``'s form."""
-    inst = instances.to("cpu")
-    return {
-        "image_id": image_id,
-        "boxes": inst.pred_boxes.tensor.numpy(),
-        "scores": inst.scores.numpy(),
-        "labels": inst.pred_classes.numpy() + 1,
-        "masks": encode_rles(inst.pred_masks.numpy().astype(bool)),
-    }
+    """Detectron2 ``Instances`` -> ``inference.predict``'s form, through the same conversion
+    ``model.engine=detectron2`` uses (its masks are already 0/1: any threshold in (0, 1))."""
+    return compact(as_torchvision(instances), image_id, mask_thresh=0.5)
 
 
 def gathered(items: list) -> list | None:
@@ -89,10 +84,7 @@ class RobustnessEvaluator(DatasetEvaluator):
         runs = {mode: gathered(preds) for mode, preds in self.runs.items()}
         if runs["rgb"] is None:
             return {}
-        order = [p["image_id"] for p in runs["rgb"]]
-        by_id = {mode: {p["image_id"]: p for p in preds} for mode, preds in runs.items()}
-        runs = {mode: [by_id[mode][i] for i in order] for mode in runs}
-        records = [self.records[i] for i in order]
+        records = [self.records[p["image_id"]] for p in runs["rgb"]]  # gray: same order
         gts = [gt_rles(r) for r in records]
         out = {f"voc_mAP50_{m}": voc_map(voc_items(p, gts))["mAP50"] for m, p in runs.items()}
         for row in robustness.contrast_recall(records, gts, runs):  # eval.py's very function

@@ -14,10 +14,11 @@ import lightning as L
 import numpy as np
 import torch
 from omegaconf import DictConfig
-from torch.utils.data import DataLoader, Dataset, IterableDataset, get_worker_info
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from balloon_shapes.data import catalog
 from balloon_shapes.data.mapper import Augment, map_record
+from balloon_shapes.evaluation.inference import ImageDataset
 
 Batch = tuple[list[torch.Tensor], list[dict[str, torch.Tensor]]]
 
@@ -79,21 +80,8 @@ class TrainStream(IterableDataset):
             step += workers
 
 
-class RecordDataset(Dataset):
-    """Map-style view of records for evaluation: item ``i`` -> ``(image, target)``."""
-
-    def __init__(self, records: Sequence[dict]) -> None:
-        self.records = records
-
-    def __len__(self) -> int:
-        return len(self.records)
-
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        return map_record(self.records[i])
-
-
-def collate(items: list[tuple]) -> Batch:
-    """Detection batches are lists: images differ in size and targets in length."""
+def collate(items: list[tuple]) -> tuple[list, list]:
+    """Detection batches are lists: images differ in size (val items: image, image_id)."""
     return [i[0] for i in items], [i[1] for i in items]
 
 
@@ -140,5 +128,5 @@ class DataModule(L.LightningDataModule):
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(
-            RecordDataset(self.val_records), batch_size=self.batch_size, collate_fn=collate
+            ImageDataset(self.val_records), batch_size=self.batch_size, collate_fn=collate
         )

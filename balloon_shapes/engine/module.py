@@ -61,8 +61,8 @@ class MaskRCNNModule(L.LightningModule):
         self.evaluator.reset()
 
     def validation_step(self, batch, batch_idx: int) -> None:
-        images, targets = batch
-        self.evaluator.process([int(t["image_id"]) for t in targets], self.model(images))
+        images, image_ids = batch  # no ground truth here: the evaluator holds it
+        self.evaluator.process(image_ids, self.model(images))
 
     def on_validation_epoch_end(self) -> None:
         result = self.evaluator.evaluate()

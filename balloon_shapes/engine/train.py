@@ -16,9 +16,10 @@ from omegaconf import DictConfig, OmegaConf
 from balloon_shapes.data import catalog
 from balloon_shapes.engine.callbacks import ProgressBar, RNGState, SampleIds, TrainableStages
 from balloon_shapes.engine.checkpoint_io import AtomicCheckpointIO
-from balloon_shapes.engine.data import DataModule, RecordDataset
+from balloon_shapes.engine.data import DataModule
 from balloon_shapes.engine.module import MaskRCNNModule
 from balloon_shapes.errors import ConfigError, OutputError, WeightsError
+from balloon_shapes.evaluation.inference import ImageDataset
 from balloon_shapes.io import check_writable, ensure_dir, write_image, write_json
 from balloon_shapes.modeling.weights import read_checkpoint
 from balloon_shapes.structures import to_instances
@@ -135,7 +136,7 @@ def draw_predictions(model: torch.nn.Module, records, cfg: DictConfig) -> np.nda
     model.eval()
     names = catalog.class_names(cfg.data)
     tiles = []
-    for image, _ in RecordDataset(records[: cfg.train.vis_images]):
+    for image, _ in ImageDataset(records[: cfg.train.vis_images]):
         inst = to_instances(model([image])[0], cfg.score_thresh, cfg.model.mask_thresh)
         rgb = (image.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
         tiles.append(instances_tile(rgb, inst, names, cfg.tile_size))

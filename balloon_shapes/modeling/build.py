@@ -119,10 +119,11 @@ def build_model(cfg: DictConfig) -> nn.Module:
     """Build the Mask R-CNN described by the ``model`` config and load ``cfg.weights`` into it."""
     from balloon_shapes.modeling.weights import load_weights, with_weights_layout
 
-    if cfg.get("engine", "torchvision") == "detectron2":
+    engine = cfg.get("engine", "torchvision")  # configs stored before the key: torchvision
+    if engine == "detectron2":
         return build_detectron2_model(cfg)
-    if cfg.get("engine", "torchvision") != "torchvision":
-        raise ConfigError(f"model.engine={cfg.engine!r}: expected torchvision or detectron2")
+    if engine != "torchvision":
+        raise ConfigError(f"model.engine={engine!r}: expected torchvision or detectron2")
     cfg = with_weights_layout(cfg)
     backbone = build_backbone(cfg)
     anchors, box_pool, mask_pool = anchors_and_pools(cfg)

@@ -70,13 +70,19 @@ class Detectron2Model(nn.Module):
     def one(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         rgb = (image.permute(1, 2, 0) * 255).round().byte().cpu().numpy()
         original = rgb[:, :, ::-1] if self.predictor.input_format == "BGR" else rgb
-        inst = self.predictor(original)["instances"].to("cpu")
-        return {
-            "boxes": inst.pred_boxes.tensor,
-            "labels": inst.pred_classes + 1,
-            "scores": inst.scores,
-            "masks": inst.pred_masks[:, None].float(),
-        }
+        return as_torchvision(self.predictor(original)["instances"])
+
+
+def as_torchvision(instances) -> dict[str, torch.Tensor]:
+    """Detectron2 ``Instances`` (0-based ``pred_classes``, bool ``pred_masks``) as a torchvision
+    output: ``boxes``, 1-based ``labels``, ``scores``, masks [N,1,H,W] (0/1)."""
+    inst = instances.to("cpu")
+    return {
+        "boxes": inst.pred_boxes.tensor,
+        "labels": inst.pred_classes + 1,
+        "scores": inst.scores,
+        "masks": inst.pred_masks[:, None].float(),
+    }
 
 
 def detectron2_weights(weights: str) -> str:
