@@ -92,6 +92,21 @@ class Instances:
         return Instances(self.boxes[keep], self.labels[keep], self.scores[keep], self.masks[keep])
 
 
+def rle_instances(
+    rles: list[dict], labels: Sequence[int], height: int, width: int, scores=None
+) -> Instances:
+    """Instances from COCO RLE masks (ground truth: scores 1), boxes tight around each mask."""
+    boxes = (
+        np.asarray(mask_utils.toBbox(list(rles)), np.float64).reshape(-1, 4)
+        if rles
+        else np.zeros((0, 4))
+    )
+    boxes[:, 2:] += boxes[:, :2]
+    labels = np.asarray(labels, np.int64).reshape(-1)
+    scores = np.ones(len(labels)) if scores is None else np.asarray(scores, np.float64)
+    return Instances(boxes, labels, scores, decode_rles(rles, height, width))
+
+
 def to_instances(
     output: dict[str, torch.Tensor], score_thresh: float, mask_thresh: float
 ) -> Instances:

@@ -4,11 +4,14 @@ import pytest
 
 from balloon_shapes.data.mapper import read_image
 from balloon_shapes.demo.predictor import as_rgb
+from balloon_shapes.structures import Instances
 from balloon_shapes.visualizer import (
+    class_colors,
     color_splash,
+    comparison_tile,
+    draw_instances,
     grid,
     instance_colors,
-    overlay,
     resize_instances,
 )
 
@@ -39,21 +42,6 @@ def test_splash_without_masks_is_all_gray():
     image = np.random.default_rng(1).integers(0, 256, (8, 8, 3), dtype=np.uint8)
     out = color_splash(image, np.zeros((0, 8, 8), bool))
     assert (out[..., 0] == out[..., 1]).all() and (out[..., 1] == out[..., 2]).all()
-
-
-def test_overlay_draws_only_near_instances():
-    image = np.zeros((40, 50, 3), np.uint8)
-    masks = masks_for(40, 50)
-    out = overlay(
-        image,
-        np.array([[3, 2, 12, 10], [15, 20, 40, 30.0]]),
-        ["a", "b"],
-        np.array([0.9, 0.8]),
-        masks,
-    )
-    assert out[masks[0]].any() and out[35:, :].sum() == 0 and image.sum() == 0  # copy, not in place
-    colors = instance_colors(10)
-    assert len({tuple(c) for c in colors}) == 10
 
 
 def test_grid_tiles_row_major():
@@ -89,29 +77,11 @@ def test_resize_instances_scales_image_masks_and_boxes_together():
     image = np.zeros((100, 50, 3), np.uint8)
     masks = np.zeros((1, 100, 50), bool)
     masks[0, 10:30, 5:15] = True
-    out, m, b = resize_instances(image, masks, np.array([[5, 10, 15, 30]]), 200)
-    assert out.shape == (200, 100, 3) and m.shape == (1, 200, 100) and m.sum() == 4 * masks.sum()
-    assert np.allclose(b, [[10, 20, 30, 60]])
-
-
-def test_overlay_blends_masks_and_draws_exact_boxes_and_captions():
-    image = np.full((50, 60, 3), 40, np.uint8)
-    mask = np.zeros((1, 50, 60), bool)
-    mask[0, 25:30, 15:25] = True
-    box = np.array([[10, 20, 30, 34.0]])
-    out = overlay(image, box, ["a"], np.array([0.9]), mask)
-    color = instance_colors(1)[0]
-    assert np.array_equal(
-        out[mask[0]], np.broadcast_to((40 * 0.5 + color * 0.5).astype(np.uint8), (50, 3))
+    out, inst = resize_instances(
+        image, Instances(np.array([[5, 10, 15, 30]]), [1], [1], masks), 200
     )
-    c = tuple(int(v) for v in color)
-    assert (out[20, 10:30] == c).all() and (out[33, 10:30] == c).all()  # 1-px edges, inclusive
-    assert (out[20:34, 10] == c).all() and (out[20:34, 29] == c).all()
-    assert (out[34, 10:31] == 40).all() and (out[20:34, 30] == 40).all()  # nothing past x1-1/y1-1
-    assert (out[22, 12:28] == 40).all()  # thickness 1: inside the edge untouched
-    caption = (out[:20] != 40).any(2).sum()  # the caption sits above the box
-    bare = (overlay(image, box, ["a"], None, mask)[:20] != 40).any(2).sum()
-    assert caption > bare > 0  # "a 0.90" is wider than "a"
+    assert out.shape == (200, 100, 3) and inst.masks.shape == (1, 200, 100)
+    assert inst.masks.sum() == 4 * masks.sum() and np.allclose(inst.boxes, [[10, 20, 30, 60]])
 
 
 def test_instance_colors_are_uint8_rgb():
@@ -133,50 +103,120 @@ def test_grid_centres_a_smaller_image_on_white():
     assert (g[3:6, 9:12] == 255).all() and (g[3:6, 15:] == 255).all()
 
 
+def none(h, w):
+    return Instances(np.zeros((0, 4)), np.zeros(0, int), np.zeros(0), np.zeros((0, h, w), bool))
+
+
 def test_resize_instances_uses_area_down_nearest_up_and_keeps_shapes():
     dot = np.zeros((3, 3, 3), np.uint8)
     dot[1, 1] = 255
-    down, m, b = resize_instances(dot, np.ones((2, 3, 3), bool), np.zeros((2, 4)), 1)
+    two = Instances(np.zeros((2, 4)), [1, 2], [1, 1], np.ones((2, 3, 3), bool))
+    down, inst = resize_instances(dot, two, 1)
     assert down[0, 0, 0] == 28  # the 3x3 average (area), not the centre sample
-    assert m.dtype == bool and m.shape == (2, 1, 1) and b.shape == (2, 4)
+    assert inst.masks.dtype == bool and inst.masks.shape == (2, 1, 1) and inst.boxes.shape == (2, 4)
     edge = np.zeros((1, 2, 3), np.uint8)
     edge[0, 1] = 255
-    up, _, _ = resize_instances(edge, np.zeros((0, 1, 2), bool), np.zeros((0, 4)), 4)
+    up, _ = resize_instances(edge, none(1, 2), 4)
     assert up[:, :, 0].tolist() == [[0, 0, 255, 255]] * 2  # nearest: no blended pixels
-    thin, _, _ = resize_instances(
-        np.zeros((100, 1, 3), np.uint8), np.zeros((0, 100, 1), bool), np.zeros((0, 4)), 50
-    )
+    thin, _ = resize_instances(np.zeros((100, 1, 3), np.uint8), none(100, 1), 50)
     assert thin.shape == (50, 1, 3)
 
 
-@pytest.mark.parametrize("size", [50, 800])
-def test_overlay_caption_font_size_and_place_are_pinned(size):
-    """The caption is Hershey simplex, anti-aliased, 1 px thick, sized min(h, w) / 400 (at least
-    0.3), its baseline 2 px above the box (at least 8 px from the top)."""
-    image = np.full((size, size, 3), 40, np.uint8)
-    box = [size // 5, size // 2, size // 2, size - 2]
-    out = overlay(
-        image, np.array([box], float), ["cat"], np.array([0.875]), np.zeros((1, size, size), bool)
-    )
-    expected = image.copy()
-    c = tuple(int(v) for v in instance_colors(1)[0])
-    cv2.rectangle(expected, (box[0], box[1]), (box[2] - 1, box[3] - 1), c, 1)
-    scale = max(0.3, size / 400)
-    cv2.putText(
-        expected,
-        "cat 0.88",
-        (box[0], box[1] - 2),
-        cv2.FONT_HERSHEY_SIMPLEX,
-        scale,
-        c,
-        1,
-        cv2.LINE_AA,
-    )
-    assert np.array_equal(out, expected)
-    top = overlay(
-        image, np.array([[5.0, 0, 20, 10]]), ["cat"], None, np.zeros((1, size, size), bool)
-    )
-    expected = image.copy()  # a box at the top edge keeps its caption inside the image
-    cv2.rectangle(expected, (5, 0), (19, 9), c, 1)
-    cv2.putText(expected, "cat", (5, 8), cv2.FONT_HERSHEY_SIMPLEX, scale, c, 1, cv2.LINE_AA)
-    assert np.array_equal(top, expected)
+def disks(h, w, n, seed=0, radius=(30, 80), spread=(150, 360)):
+    """``n`` overlapping disks crowded in the middle of an h x w image, random classes."""
+    rng = np.random.default_rng(seed)
+    masks, boxes = [], []
+    for _ in range(n):
+        m = np.zeros((h, w), np.uint8)
+        cx, cy = (int(v) for v in rng.integers(*spread, 2))
+        r = int(rng.integers(*radius))
+        cv2.circle(m, (cx, cy), r, 1, -1)
+        masks.append(m.astype(bool))
+        boxes.append([cx - r, cy - r, cx + r + 1, cy + r + 1])
+    return Instances(np.array(boxes, float), rng.integers(1, 4, n), rng.random(n), np.array(masks))
+
+
+NAMES = ["circle", "square", "triangle"]
+
+
+@pytest.mark.parametrize("n", [3, 12, 30])
+def test_labels_never_overlap_and_stay_inside_the_image(n):
+    image = np.full((512, 512, 3), (200, 120, 60), np.uint8)
+    drawn = draw_instances(image, disks(512, 512, n), NAMES)
+    b = drawn.label_boxes
+    assert b.shape == (n, 4)
+    assert (b[:, :2] >= 0).all() and (b[:, 2] <= 512).all() and (b[:, 3] <= 512).all()
+    for i in range(n):
+        for j in range(i + 1, n):
+            iw = min(b[i, 2], b[j, 2]) - max(b[i, 0], b[j, 0])
+            ih = min(b[i, 3], b[j, 3]) - max(b[i, 1], b[j, 1])
+            assert iw <= 0 or ih <= 0, f"labels {i} and {j} overlap: {b[i]} {b[j]}"
+
+
+def test_a_label_at_the_top_edge_moves_inside_and_the_best_score_keeps_its_corner():
+    image = np.zeros((200, 300, 3), np.uint8)
+    masks = np.zeros((2, 200, 300), bool)
+    inst = Instances(np.array([[10.0, 0, 80, 40], [12, 2, 80, 40]]), [1, 2], [0.6, 0.9], masks)
+    b = draw_instances(image, inst, NAMES).label_boxes
+    assert b[1, 0] == 12 and b[1, 1] == 0  # higher score first: at its corner, pushed inside
+    assert b[0, 1] >= b[1, 3]  # the other label moved below it, not on top of it
+
+
+def test_outline_is_drawn_darker_along_every_mask_border_and_fill_is_blended():
+    image = np.full((300, 300, 3), 160, np.uint8)
+    inst = disks(300, 300, 4, seed=3, radius=(20, 40), spread=(60, 240))
+    inst.scores[:] = 0.5
+    out = draw_instances(image, inst, NAMES, alpha=0.5)
+    colors = class_colors(inst.labels)
+    labels = np.zeros((300, 300), bool)
+    for x0, y0, x1, y1 in out.label_boxes:
+        labels[y0:y1, x0:x1] = True
+    lines = np.zeros((300, 300), np.uint8)  # box edges, +-1 px
+    for x0, y0, x1, y1 in inst.boxes.astype(int):
+        cv2.rectangle(lines, (x0, y0), (x1 - 1, y1 - 1), 1, 3)
+    labels |= lines.astype(bool)
+    for i, (m, color) in enumerate(zip(inst.masks, colors)):
+        m8 = m.astype(np.uint8)
+        cross = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+        border = (m8 - cv2.erode(m8, cross)).astype(bool) & ~labels  # a 4-neighbour outside
+        others = np.zeros_like(m)
+        for j, o in enumerate(inst.masks):
+            if j != i:
+                others |= cv2.dilate(o.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+        border &= ~others
+        assert border.sum() > 20
+        fill = (160 * 0.5 + color * 0.5).astype(np.uint8)
+        edge = (color * 0.45).astype(int)
+        # at least 90 % of the border is nearer the dark outline color than the fill
+        px = out.image[border].astype(int)
+        dark = (np.abs(px - edge).sum(1) < np.abs(px - fill.astype(int)).sum(1)).mean()
+        assert dark > 0.9, f"mask {i}: only {dark:.0%} of its border is outlined"
+        inner = cv2.erode(m8, np.ones((9, 9), np.uint8)).astype(bool) & ~labels & ~others
+        assert inner.any() and (out.image[inner] == fill).all()
+
+
+def test_colors_are_stable_per_class():
+    assert np.array_equal(class_colors([2, 1, 2])[0], class_colors([2])[0])
+    assert np.array_equal(class_colors([3])[0], instance_colors(4)[3])
+    assert len({tuple(c) for c in class_colors([1, 2, 3, 4])}) == 4
+
+
+def test_text_grows_with_the_image():
+    inst = Instances(np.array([[10.0, 10, 40, 40]]), [1], [0.9], np.zeros((1, 100, 100), bool))
+    small = draw_instances(np.zeros((100, 100, 3), np.uint8), inst, NAMES).label_boxes[0]
+    big_inst = Instances(inst.boxes * 10, [1], [0.9], np.zeros((1, 1000, 1000), bool))
+    big = draw_instances(np.zeros((1000, 1000, 3), np.uint8), big_inst, NAMES).label_boxes[0]
+    assert (big[3] - big[1]) > 1.3 * (small[3] - small[1])
+    gt = draw_instances(np.zeros((100, 100, 3), np.uint8), inst, NAMES, scores=False)
+    assert gt.label_boxes[0, 2] - gt.label_boxes[0, 0] < small[2] - small[0]  # no " 0.90"
+
+
+def test_comparison_tile_puts_ground_truth_left_and_prediction_right():
+    image = np.zeros((100, 200, 3), np.uint8)
+    masks = np.zeros((1, 100, 200), bool)
+    masks[0, 40:60, 20:60] = True
+    gt = Instances(np.array([[20.0, 40, 60, 60]]), [1], [1.0], masks)
+    tile = comparison_tile(image, gt, none(100, 200), NAMES, 100)
+    assert tile.shape[1] == 100 + 3 + 100
+    left, right = tile[-50:, :100], tile[-50:, 103:]
+    assert left.any() and not right.any()  # the missed object shows on the left only

@@ -57,7 +57,7 @@ def draw_picture(image, inst: Instances, names: list[str], mode: str):
     check_mode(mode)
     if mode == "splash":
         return color_splash(image, inst.masks)
-    return overlay(image, inst.boxes, label_names(inst.labels, names), inst.scores, inst.masks)
+    return overlay(image, inst, names)
 
 
 def check_mode(mode: str) -> None:

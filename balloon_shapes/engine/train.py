@@ -20,10 +20,11 @@ from balloon_shapes.engine.data import DataModule
 from balloon_shapes.engine.module import MaskRCNNModule
 from balloon_shapes.errors import ConfigError, OutputError, WeightsError
 from balloon_shapes.evaluation.inference import ImageDataset
+from balloon_shapes.evaluation.voc_style import gt_rles
 from balloon_shapes.io import check_writable, ensure_dir, write_image, write_json
 from balloon_shapes.modeling.weights import read_checkpoint
-from balloon_shapes.structures import to_instances
-from balloon_shapes.visualizer import instances_tile, mosaic
+from balloon_shapes.structures import rle_instances, to_instances
+from balloon_shapes.visualizer import comparison_tile, mosaic
 
 
 def checkpoint_dir(cfg: DictConfig) -> str:
@@ -131,16 +132,18 @@ def make_trainer(cfg: DictConfig) -> L.Trainer:
 
 @torch.no_grad()
 def draw_predictions(model: torch.nn.Module, records, cfg: DictConfig) -> np.ndarray:
-    """A grid of the first ``train.vis_images`` val images with predicted masks, boxes,
-    classes and scores (``score_thresh``, ``model.mask_thresh``, ``tile_size`` from cfg)."""
+    """A grid of the first ``train.vis_images`` val images, ground truth beside predicted masks,
+    boxes, classes and scores (``score_thresh``, ``model.mask_thresh``, ``tile_size`` from cfg)."""
     model.eval()
     names = catalog.class_names(cfg.data)
     tiles = []
-    for image, _ in ImageDataset(records[: cfg.train.vis_images]):
+    shown = records[: cfg.train.vis_images]
+    for record, (image, _) in zip(shown, ImageDataset(shown)):
         inst = to_instances(model([image])[0], cfg.score_thresh, cfg.model.mask_thresh)
         rgb = (image.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
-        tiles.append(instances_tile(rgb, inst, names, cfg.tile_size))
-    return mosaic(tiles)
+        gt = rle_instances(*gt_rles(record), *rgb.shape[:2])
+        tiles.append(comparison_tile(rgb, gt, inst, names, cfg.tile_size))
+    return mosaic(tiles, cols=2)
 
 
 def train(cfg: DictConfig) -> dict:

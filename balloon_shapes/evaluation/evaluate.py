@@ -52,7 +52,7 @@ def write_outputs(cfg, run: dict, records, gts, names, suffix: str = "") -> None
     if evals:
         report.pr_curves_png(os.path.join(out, f"pr_curves{suffix}.png"), evals)
     items = [
-        {"missed": missed(p, g), "pred": p, "gt_rles": g[0], "index": i}
+        {"missed": missed(p, g), "pred": p, "gt": g, "index": i}
         for i, (p, g) in enumerate(zip(run["preds"], gts))
     ]
     worst = sorted(items, key=lambda it: -it["missed"])[: cfg.eval.worst_images]

@@ -8,8 +8,8 @@ import numpy as np
 
 from balloon_shapes.evaluation.coco_evaluation import STAT_NAMES
 from balloon_shapes.io import write_figure, write_image
-from balloon_shapes.structures import Instances, decode_rles
-from balloon_shapes.visualizer import instances_tile, mosaic
+from balloon_shapes.structures import Instances, decode_rles, rle_instances
+from balloon_shapes.visualizer import comparison_tile, mosaic
 
 
 def table(rows: list[list], header: list[str]) -> str:
@@ -73,19 +73,19 @@ def pr_curves_png(path: str, evals: dict) -> None:
 def worst_images_png(
     path: str, worst: list[dict], class_names: list[str], score_thresh: float, size: int
 ) -> None:
-    """Draw the given worst images: GT outlines in white, predictions filled, missed count.
+    """Draw the given worst images: ground truth beside prediction, captioned the missed count.
 
     Args:
-        worst: per image ``image`` (RGB), ``missed``, ``gt_rles``, ``pred`` (boxes, scores,
-            labels, masks as RLEs).
+        worst: per image ``image`` (RGB), ``missed``, ``gt`` (RLEs, labels), ``pred``
+            (boxes, scores, labels, masks as RLEs).
     """
     tiles = []
     for it in worst:
         p, (h, w) = it["pred"], it["image"].shape[:2]
         inst = Instances(p["boxes"], p["labels"], p["scores"], decode_rles(p["masks"], h, w))
-        gt = decode_rles(it["gt_rles"], h, w)
+        gt = rle_instances(*it["gt"], h, w)
         note = f"missed {it['missed']}"
         tiles.append(
-            instances_tile(it["image"], inst.above(score_thresh), class_names, size, gt, note)
+            comparison_tile(it["image"], gt, inst.above(score_thresh), class_names, size, note)
         )
     write_image(path, mosaic(tiles))
