@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: train test lint bench mutate clean
+.PHONY: train test lint bench mutate clean browser
 
 # Detectron2 has no registry wheels: a test/development dependency, installed from the shared
 # wheel when this machine has one (../shared/wheels); without it its tests skip, saying why.
@@ -20,8 +20,15 @@ $(STAMP): pyproject.toml
 train: $(STAMP)
 	$(PY) scripts/train.py +experiment=shapes
 
+# The report test opens report.html in Debian's Chromium (driven by Playwright, a dev dependency);
+# installed here when missing and apt-get can (as root); otherwise that test skips, saying why.
+browser:
+	@command -v chromium >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
+	  && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
+	  >/dev/null) || echo "no chromium and no root apt-get: the browser test will skip"; }
+
 # pytest exits 5 when it collects nothing: that is a failure here, as every non-zero code is.
-test: $(STAMP)
+test: $(STAMP) browser
 	$(PY) -m pytest
 
 lint: $(STAMP)

@@ -10,6 +10,7 @@ LAYERS = {  # first part of the module path below balloon_shapes -> layer (highe
     "config": 0,
     "io": 1,
     "visualizer": 1,
+    "html_report": 1,
     "download": 2,
     "cli": 2,
     "data": 3,

@@ -18,6 +18,7 @@ from balloon_shapes.engine.callbacks import ProgressBar, RNGState, SampleIds, Tr
 from balloon_shapes.engine.checkpoint_io import AtomicCheckpointIO
 from balloon_shapes.engine.data import DataModule
 from balloon_shapes.engine.module import MaskRCNNModule
+from balloon_shapes.engine.run_report import write_run_report
 from balloon_shapes.errors import ConfigError, OutputError, WeightsError
 from balloon_shapes.evaluation.inference import ImageDataset
 from balloon_shapes.evaluation.voc_style import gt_rles
@@ -176,4 +177,5 @@ def fit(cfg: DictConfig, data: DataModule, module: MaskRCNNModule, ckpt: str | N
         write_json(os.path.join(cfg.output_dir, "metrics.json"), metrics)
         picture = draw_predictions(module.model, data.val_records, cfg)
         write_image(os.path.join(cfg.output_dir, "predictions.png"), picture)
+        print(f"report: {write_run_report(cfg, metrics)}")
     return metrics

@@ -9,10 +9,11 @@ from omegaconf import DictConfig
 from balloon_shapes.data import catalog
 from balloon_shapes.data.mapper import load_pixels
 from balloon_shapes.errors import ConfigError
-from balloon_shapes.evaluation import report, robustness
+from balloon_shapes.evaluation import eval_report, report, robustness
 from balloon_shapes.evaluation.coco_evaluation import COCOEvaluator
 from balloon_shapes.evaluation.inference import InferenceSettings, predict
 from balloon_shapes.evaluation.voc_style import gt_rles, voc_items, voc_map
+from balloon_shapes.html_report import write_page
 from balloon_shapes.io import check_writable, write_json
 from balloon_shapes.modeling import build_model
 
@@ -27,6 +28,8 @@ def check_config(cfg: DictConfig) -> None:
         )
     if cfg.eval.batch_size < 1:
         raise ConfigError(f"eval.batch_size={cfg.eval.batch_size}: must be at least 1")
+    if cfg.eval.report_images is not None and cfg.eval.report_images < 0:
+        raise ConfigError(f"eval.report_images={cfg.eval.report_images}: must be >= 0 or null")
     check_writable(cfg.output_dir, "output_dir")
 
 
@@ -76,6 +79,14 @@ def compare_report(cfg, records, gts, runs: dict) -> dict:
     return {"recall_by_contrast": rows, "ap_drop": drop}
 
 
+def error_analysis(cfg, preds: list[dict], gts, names: list[str]) -> dict:
+    """TIDE-style errors, confusion matrix, per-class P/R: printed and drawn (errors.png)."""
+    analysis = eval_report.analyse(preds, gts, names, cfg.score_thresh)
+    eval_report.print_analysis(analysis, names, report.table)
+    eval_report.errors_png(os.path.join(cfg.output_dir, "errors.png"), analysis, names)
+    return analysis
+
+
 def public(metrics: dict) -> dict:
     return {
         k: ({n: v for n, v in m.items() if n != "_eval"} if isinstance(m, dict) else m)
@@ -112,5 +123,11 @@ def evaluate(cfg: DictConfig) -> dict:
         "voc_mAP50": main["voc_mAP50"],
         **summary,
     }
+    main_run = runs.get("rgb") or runs["gray"]
+    analysis = error_analysis(cfg, main_run["preds"], gts, names)
+    metrics["errors"] = {k: v for k, v in analysis.items() if k != "images_with"}
     write_json(os.path.join(cfg.output_dir, "metrics.json"), metrics)
+    page = eval_report.page(cfg, metrics, analysis, records, main_run["preds"], gts, names)
+    write_page(os.path.join(cfg.output_dir, "report.html"), page)
+    print(f"\nreport: {os.path.join(cfg.output_dir, 'report.html')}")
     return metrics

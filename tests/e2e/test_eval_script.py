@@ -7,25 +7,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
-def test_eval_on_an_exported_coco_dataset_with_a_trained_checkpoint(script, tmp_path):
-    train = script("train.py", "+experiment=smoke", f"output_dir={tmp_path / 'run'}")
-    assert train.returncode == 0, train.stderr[-2000:]
-    data = tmp_path / "coco"
-    assert script("export_shapes.py", str(data), "--n", "6", "--size", "64").returncode == 0
-    out = tmp_path / "eval"
-    proc = script(
-        "eval.py",
-        "+experiment=smoke",
-        "data=coco_json",
-        f"data.json_file={data}/annotations.json",
-        f"data.image_root={data}",
-        "data.num_classes=4",
-        "model.roi.score_thresh=0.0",
-        f"model.weights={tmp_path / 'run' / 'checkpoints' / 'last.ckpt'}",
-        "eval.grayscale=compare",
-        f"output_dir={out}",
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+def test_eval_on_an_exported_coco_dataset_with_a_trained_checkpoint(evaluated):
+    out, proc = evaluated
     metrics = json.loads((out / "metrics.json").read_text())
     for mode in ("rgb", "gray"):
         assert {"AP", "AP50", "APs", "per_class_AP"} <= set(metrics[mode]["segm"])
@@ -39,11 +22,20 @@ def test_eval_on_an_exported_coco_dataset_with_a_trained_checkpoint(script, tmp_
         "worst_images.png",
         "pr_curves_gray.png",
         "coco_instances_results_gray.json",
+        "errors.png",
+        "report.html",
     ):
         assert (out / name).stat().st_size > 0, name
     assert "VOC-style" in proc.stdout and "recall by luminance contrast" in proc.stdout
+    assert "errors (TIDE-style" in proc.stdout and "confusion matrix" in proc.stdout
     rows = metrics["robustness"]["recall_by_contrast"]
     assert sum(r["objects"] for r in rows) > 0
+    errors = metrics["errors"]
+    assert set(errors["breakdown"]["counts"]) == {"cls", "loc", "both", "dupe", "bkg", "miss"}
+    n_objects = sum(r["objects"] for r in errors["per_class"])
+    confusion = errors["confusion"]
+    assert sum(map(sum, confusion[:-1])) == n_objects  # every object in one cell of its row
+    assert errors["breakdown"]["AP50"] == pytest.approx(metrics["rgb"]["segm"]["AP50"], abs=1e-6)
 
 
 def test_default_coco_eval_offline_fails_in_one_line(script, tmp_path):

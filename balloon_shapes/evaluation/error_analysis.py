@@ -1,0 +1,238 @@
+"""Why AP is what it is: TIDE-style error breakdown, confusion matrix, per-class P/R.
+
+TIDE (Bolya et al., ECCV 2020) sorts every prediction that is not a true positive at the
+foreground IoU ``t_f`` (0.5) into one error, by its best mask IoU with the ground truth:
+
+- ``dupe``: IoU >= t_f with a same-class object that a higher-scored prediction already took;
+- ``cls``: IoU >= t_f with an object of another class (right place, wrong class);
+- ``loc``: t_b <= IoU < t_f with a same-class object (right class, poorly placed);
+- ``both``: t_b <= IoU < t_f with an object of another class only;
+- ``bkg``: IoU < t_b (0.1) with every object: a detection of nothing;
+- ``miss``: an object no true positive took and no ``cls``/``loc`` error points at.
+
+Each error's weight is dAP50: AP50 with that kind of error fixed by an oracle minus AP50 as is
+(``cls``/``loc`` become true positives of the object they point at unless another prediction
+already has it; ``dupe``/``bkg``/``both`` are dropped; ``miss``ed objects leave the ground
+truth). The TIDE package itself (tidecv 1.0.1, 2020) needs numpy < 2, so its definitions are
+implemented here and each is tested on a hand-built case.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from pycocotools import mask as mask_utils
+
+ERROR_TYPES = ("cls", "loc", "both", "dupe", "bkg", "miss")
+ERROR_NAMES = {
+    "cls": "classification",
+    "loc": "localisation",
+    "both": "class and location",
+    "dupe": "duplicate",
+    "bkg": "background",
+    "miss": "missed",
+}
+
+
+@dataclass
+class Detection:
+    """One prediction's outcome: class, score, image and the object it took or points at."""
+
+    label: int
+    score: float
+    image: int
+    kind: str  # "tp" or one of ERROR_TYPES but "miss"
+    target: int = -1  # ground-truth index in its image (tp, cls, loc), else -1
+
+
+@dataclass
+class Outcomes:
+    """Every prediction's outcome and every object's class, per image."""
+
+    detections: list[Detection] = field(default_factory=list)
+    gt_labels: list[np.ndarray] = field(default_factory=list)
+    missed: list[np.ndarray] = field(default_factory=list)  # per image: bool per object
+
+
+def mask_ious(pred_rles: list, gt_rles: list) -> np.ndarray:
+    """Mask IoU [P, G] (empty-safe)."""
+    if not pred_rles or not gt_rles:
+        return np.zeros((len(pred_rles), len(gt_rles)))
+    return np.asarray(mask_utils.iou(list(pred_rles), list(gt_rles), [0] * len(gt_rles)))
+
+
+def classify_image(pred: dict, gt: tuple, image: int, t_f: float, t_b: float) -> tuple:
+    """Detections of one image (score order) and which objects are missed."""
+    gt_rles, gt_labels = gt[0], np.asarray(gt[1], np.int64)
+    order = np.argsort(-np.asarray(pred["scores"]), kind="stable")
+    ious = mask_ious([pred["masks"][i] for i in order], gt_rles)
+    used = np.zeros(len(gt_labels), bool)
+    dets = []
+    for row, i in zip(ious, order):
+        label, score = int(pred["labels"][i]), float(pred["scores"][i])
+        same = gt_labels == label
+        free = np.where(same & ~used & (row >= t_f), row, -1.0)
+        if free.max(initial=-1.0) >= t_f:
+            j = int(np.argmax(free))
+            used[j] = True
+            dets.append(Detection(label, score, image, "tp", j))
+            continue
+        kind, target = error_kind(row, same, t_f, t_b)
+        dets.append(Detection(label, score, image, kind, target))
+    pointed = {d.target for d in dets if d.kind in ("cls", "loc")}
+    missed = ~used & ~np.isin(np.arange(len(gt_labels)), list(pointed))
+    return dets, gt_labels, missed
+
+
+def error_kind(row: np.ndarray, same: np.ndarray, t_f: float, t_b: float) -> tuple[str, int]:
+    """The TIDE error of a non-true-positive prediction from its IoUs with every object."""
+    best_same = np.where(same, row, 0.0)
+    best_other = np.where(same, 0.0, row)
+    if best_same.max(initial=0.0) >= t_f:
+        return "dupe", -1
+    if best_other.max(initial=0.0) >= t_f:
+        return "cls", int(np.argmax(best_other))
+    if best_same.max(initial=0.0) >= t_b:
+        return "loc", int(np.argmax(best_same))
+    if best_other.max(initial=0.0) >= t_b:
+        return "both", -1
+    return "bkg", -1
+
+
+def outcomes(preds: list[dict], gts: list[tuple], t_f: float = 0.5, t_b: float = 0.1) -> Outcomes:
+    """Classify every prediction of every image (compact predictions, ``gt_rles`` tuples)."""
+    out = Outcomes()
+    for image, (pred, gt) in enumerate(zip(preds, gts)):
+        dets, labels, missed = classify_image(pred, gt, image, t_f, t_b)
+        out.detections += dets
+        out.gt_labels.append(labels)
+        out.missed.append(missed)
+    return out
+
+
+def ap50(dets: list[tuple[int, float, bool]], num_gt: dict[int, int]) -> float:
+    """COCO-style AP (101 recall points, precision made monotone) per class, mean over the
+    classes that have ground truth. ``dets``: (label, score, is_true_positive)."""
+    aps = []
+    for c, n in sorted(num_gt.items()):
+        if n <= 0:
+            continue
+        mine = [(s, tp) for lab, s, tp in dets if lab == c]
+        order = np.argsort([-s for s, _ in mine], kind="mergesort")  # ties: input order, as COCO
+        tp = np.cumsum([mine[i][1] for i in order], dtype=np.float64)
+        precision = tp / np.arange(1, len(mine) + 1)
+        recall = tp / n
+        precision = np.maximum.accumulate(precision[::-1])[::-1] if len(mine) else precision
+        idx = np.searchsorted(recall, np.linspace(0, 1, 101), side="left")
+        aps.append(float(np.mean([precision[i] if i < len(mine) else 0.0 for i in idx])))
+    return float(np.mean(aps)) if aps else 0.0
+
+
+def fixed(o: Outcomes, kind: str | None) -> tuple[list[tuple[int, float, bool]], dict[int, int]]:
+    """Detections and object counts with every error of ``kind`` fixed by the oracle."""
+    taken = {(d.image, d.target) for d in o.detections if d.kind == "tp"}
+    dets = []
+    for d in sorted(o.detections, key=lambda d: -d.score):
+        if d.kind == kind and kind in ("cls", "loc"):
+            if (d.image, d.target) in taken:
+                continue  # another prediction has that object: this one is a duplicate
+            taken.add((d.image, d.target))
+            dets.append((int(o.gt_labels[d.image][d.target]), d.score, True))
+        elif d.kind != kind or kind is None:
+            dets.append((d.label, d.score, d.kind == "tp"))
+    num_gt: dict[int, int] = {}
+    for labels, missed in zip(o.gt_labels, o.missed):
+        for lab, m in zip(labels, missed):
+            num_gt[int(lab)] = num_gt.get(int(lab), 0) + (0 if kind == "miss" and m else 1)
+    return dets, num_gt
+
+
+def breakdown(preds: list[dict], gts: list[tuple]) -> dict:
+    """AP50, and per error type its count and dAP50 (AP50 gained by fixing it)."""
+    o = outcomes(preds, gts)
+    base = ap50(*fixed(o, None))
+    counts = {k: sum(d.kind == k for d in o.detections) for k in ERROR_TYPES}
+    counts["miss"] = int(sum(m.sum() for m in o.missed))
+    return {
+        "AP50": base,
+        "dAP50": {k: ap50(*fixed(o, k)) - base for k in ERROR_TYPES},
+        "counts": counts,
+        "true_positives": sum(d.kind == "tp" for d in o.detections),
+    }
+
+
+def images_with(preds: list[dict], gts: list[tuple], min_score: float) -> dict[str, list[int]]:
+    """Per error type, the images (indices) with such an error scored >= ``min_score``."""
+    o = outcomes(preds, gts)
+    found: dict[str, list[int]] = {k: [] for k in ERROR_TYPES}
+    for d in o.detections:
+        if d.kind != "tp" and d.score >= min_score and d.image not in found[d.kind]:
+            found[d.kind].append(d.image)
+    found["miss"] = [i for i, m in enumerate(o.missed) if m.any()]
+    return found
+
+
+def confusion(
+    preds: list[dict], gts: list[tuple], num_classes: int, min_score: float
+) -> np.ndarray:
+    """[C+1, C+1] counts: row = true class, column = predicted class, last row/column
+    background. Predictions >= ``min_score`` take the best-IoU free object (any class) at mask
+    IoU >= 0.5 in score order; an unmatched prediction counts in the background row, an
+    unmatched object in the background column."""
+    bg = num_classes
+    m = np.zeros((num_classes + 1, num_classes + 1), np.int64)
+    for pred, (gt_rles, gt_labels) in zip(preds, gts):
+        keep = [
+            i
+            for i in np.argsort(-np.asarray(pred["scores"]), kind="stable")
+            if pred["scores"][i] >= min_score
+        ]
+        ious = mask_ious([pred["masks"][i] for i in keep], gt_rles)
+        used = np.zeros(len(gt_rles), bool)
+        for row, i in zip(ious, keep):
+            p = int(pred["labels"][i]) - 1
+            cand = np.where(~used & (row >= 0.5), row, -1.0)
+            if cand.max(initial=-1.0) >= 0.5:
+                j = int(np.argmax(cand))
+                used[j] = True
+                m[int(gt_labels[j]) - 1, p] += 1
+            else:
+                m[bg, p] += 1
+        for j in np.flatnonzero(~used):
+            m[int(gt_labels[j]) - 1, bg] += 1
+    return m
+
+
+def per_class(
+    preds: list[dict], gts: list[tuple], names: list[str], min_score: float
+) -> list[dict]:
+    """Per class: objects, predictions >= ``min_score``, precision and recall at mask IoU 0.5
+    (a prediction counts only for an object of its own class)."""
+    rows = []
+    kept = [
+        {
+            k: (
+                np.asarray(p[k])[np.asarray(p["scores"]) >= min_score]
+                if k != "masks"
+                else [r for r, s in zip(p["masks"], p["scores"]) if s >= min_score]
+            )
+            for k in ("scores", "labels", "masks")
+        }
+        for p in preds
+    ]
+    o = outcomes(kept, gts)
+    for c, name in enumerate(names, start=1):
+        n_gt = int(sum((lab == c).sum() for lab in o.gt_labels))
+        mine = [d for d in o.detections if d.label == c]
+        tp = sum(d.kind == "tp" for d in mine)
+        rows.append(
+            {
+                "class": name,
+                "objects": n_gt,
+                "predictions": len(mine),
+                "precision": tp / len(mine) if mine else float("nan"),
+                "recall": tp / n_gt if n_gt else float("nan"),
+            }
+        )
+    return rows
