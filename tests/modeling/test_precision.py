@@ -1,0 +1,54 @@
+import pytest
+import torch
+
+from balloon_shapes.errors import ConfigError
+from balloon_shapes.modeling.precision import autocast, autocast_dtype, cpu_flags
+
+CPU, GPU = torch.device("cpu"), torch.device("cuda")
+AMX = frozenset({"avx512f", "amx_tile", "amx_bf16"})
+EPYC = frozenset({"avx512f", "avx512_bf16", "avx512_vnni"})
+OLD = frozenset({"avx2", "fma"})
+
+
+@pytest.mark.parametrize(
+    "amp, device, flags, dtype",
+    [
+        ("auto", CPU, AMX, torch.bfloat16),
+        ("auto", CPU, EPYC, torch.bfloat16),
+        ("auto", CPU, OLD, None),
+        ("auto", GPU, OLD, torch.float16),
+        (True, GPU, OLD, torch.float16),
+        (True, CPU, AMX, torch.bfloat16),
+        (False, CPU, AMX, None),
+        (False, GPU, AMX, None),
+    ],
+)
+def test_auto_picks_bf16_only_with_bf16_units(amp, device, flags, dtype, recwarn):
+    assert autocast_dtype(amp, device, flags) == dtype
+    assert len(recwarn) == 0
+
+
+def test_forcing_bf16_without_units_warns_once_in_one_line():
+    with pytest.warns(UserWarning, match="no bf16 units") as caught:
+        assert autocast_dtype(True, CPU, OLD) == torch.bfloat16
+    assert len(caught) == 1 and "\n" not in str(caught[0].message)
+
+
+def test_unknown_amp_is_a_config_error():
+    with pytest.raises(ConfigError, match="amp='bf16'"):
+        autocast_dtype("bf16", CPU, AMX)
+
+
+def test_cpu_flags_reads_the_flags_line(tmp_path):
+    f = tmp_path / "cpuinfo"
+    f.write_text("processor : 0\nflags\t\t: fpu avx512_bf16 amx_tile\nbugs : none\n")
+    assert cpu_flags.__wrapped__(str(f)) == {"fpu", "avx512_bf16", "amx_tile"}
+    assert cpu_flags.__wrapped__(str(tmp_path / "missing")) == frozenset()
+
+
+def test_autocast_runs_a_matmul_in_the_chosen_dtype():
+    a = torch.ones(4, 4)
+    with autocast(torch.bfloat16, CPU):
+        assert (a @ a).dtype == torch.bfloat16
+    with autocast(None, CPU):
+        assert (a @ a).dtype == torch.float32
