@@ -159,3 +159,12 @@ def test_images_with_each_error():
     found = images_with(preds, [GT, GT, GT], min_score=0.5)
     assert found["cls"] == [0] and found["miss"] == [0] and found["bkg"] == [1]
     assert found["loc"] == [] and found["dupe"] == []
+
+
+def test_only_the_best_scored_error_pointing_at_an_object_is_fixed_as_tide_does():
+    # A loc error (0.9) and a cls error (0.8) both point at A: fixing cls fixes nothing,
+    # fixing loc makes the 0.9 prediction A's true positive and drops nothing else
+    o = outcomes([pred((SHIFTED_A, 1, 0.9), (A, 2, 0.8))], [GT])
+    assert [(d.kind, d.target) for d in o.detections] == [("loc", 0), ("cls", 0)]
+    assert fixed(o, "cls")[0] == [(1, 0.9, False)]
+    assert fixed(o, "loc")[0] == [(1, 0.9, True), (2, 0.8, False)]
