@@ -44,6 +44,9 @@ def _leaves(node, prefix: str = ""):
         yield prefix[:-1], node
 
 
+AUTO_SWITCHES = ("amp",)  # true | false | auto keys: auto lets the hardware decide
+
+
 def check_types(cfg: DictConfig, reference: DictConfig) -> None:
     """Numbers must stay numbers: ``train.batch_size=many`` fails now, naming the key."""
     ref = dict(_leaves(OmegaConf.to_container(reference, resolve=True)))
@@ -52,5 +55,7 @@ def check_types(cfg: DictConfig, reference: DictConfig) -> None:
         numeric = isinstance(default, (int, float)) and not isinstance(default, bool)
         if numeric and (isinstance(value, bool) or not isinstance(value, (int, float, type(None)))):
             raise ConfigError(f"{key}={value!r}: expected a number like {default!r}")
-        if isinstance(default, bool) and not isinstance(value, bool):
-            raise ConfigError(f"{key}={value!r}: expected true or false")
+        auto = value == "auto" and key.rsplit(".", 1)[-1] in AUTO_SWITCHES
+        if isinstance(default, bool) and not isinstance(value, bool) and not auto:
+            expected = "true, false or auto" if key.rsplit(".", 1)[-1] in AUTO_SWITCHES else ""
+            raise ConfigError(f"{key}={value!r}: expected {expected or 'true or false'}")

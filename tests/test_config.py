@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from balloon_shapes.config import load_config
+from balloon_shapes.errors import ConfigError
 
 
 def test_eval_defaults_to_coco_with_the_zoo_r101():
@@ -42,3 +43,13 @@ def test_dataset_defaults_in_code_are_the_yaml_ones():
     assert len(catalog.get("shapes_val")) == shapes.val_size
     balloon = load_config(["+experiment=balloon"]).data
     assert ViaOptions() == ViaOptions(list(balloon.classes), balloon.class_key, balloon.json_name)
+
+
+def test_amp_takes_auto_but_other_switches_do_not():
+    assert load_config(["eval.amp=auto"], "eval").eval.amp == "auto"
+    assert load_config([], "demo").amp == "auto"
+    assert load_config(["amp=false"], "demo").amp is False
+    with pytest.raises(ConfigError, match="eval.amp='fast': expected true, false or auto"):
+        load_config(["eval.amp=fast"], "eval")
+    with pytest.raises(ConfigError, match="resume='auto': expected true or false"):
+        load_config(["resume=auto"])

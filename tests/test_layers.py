@@ -11,6 +11,7 @@ LAYERS = {  # first part of the module path below balloon_shapes -> layer (highe
     "io": 1,
     "visualizer": 1,
     "html_report": 1,
+    "runtime": 1,  # numpy + onnxruntime only: a deployed model needs no torch
     "download": 2,
     "cli": 2,
     "data": 3,
@@ -19,6 +20,7 @@ LAYERS = {  # first part of the module path below balloon_shapes -> layer (highe
     "engine": 5,  # validates with the evaluation's evaluator, as Detectron2's trainer does
     "d2": 5,  # the same, for a real Detectron2 (optional)
     "demo": 6,
+    "deploy": 7,  # export: builds models as the demos do
 }
 
 

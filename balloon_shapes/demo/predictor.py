@@ -15,6 +15,8 @@ from balloon_shapes.data.catalog import class_names
 from balloon_shapes.data.mapper import read_image, to_gray3, to_tensor
 from balloon_shapes.evaluation.inference import auto_device, inference_model
 from balloon_shapes.modeling import build_model
+from balloon_shapes.modeling.exported import is_exported
+from balloon_shapes.modeling.precision import autocast, autocast_dtype
 from balloon_shapes.modeling.weights import load_torch_file
 from balloon_shapes.structures import Instances, to_instances
 
@@ -60,7 +62,7 @@ class Predictor:
         score_thresh: float,
         mask_thresh: float,
         device: str = "auto",
-        amp: bool = False,
+        amp: str | bool = False,
         grayscale: bool = False,
     ) -> None:
         self.device = auto_device(device)
@@ -74,7 +76,8 @@ class Predictor:
             heads.score_thresh = float(np.nextafter(np.float32(score_thresh), np.float32(0)))
         self.class_names, self.score_thresh = class_names, score_thresh
         self.mask_thresh = mask_thresh
-        self.amp, self.grayscale = amp, grayscale
+        self.dtype = autocast_dtype(amp, self.device)  # None: fp32
+        self.grayscale = grayscale
 
     @classmethod
     def from_config(cls, cfg: DictConfig, model: torch.nn.Module, names: list[str]) -> Predictor:
@@ -102,7 +105,7 @@ class Predictor:
     def infer(self, images: list[np.ndarray]) -> list[Instances]:
         """Instances for images already ``prepare``d (demos draw on those same pixels)."""
         tensors = [to_tensor(im).to(self.device) for im in images]
-        with torch.autocast(self.device.type, enabled=self.amp):
+        with autocast(self.dtype, self.device):
             outputs = self.model(tensors)
         return [to_instances(o, self.score_thresh, self.mask_thresh) for o in outputs]
 
@@ -113,6 +116,9 @@ class Predictor:
 def model_and_classes(cfg: DictConfig) -> tuple[torch.nn.Module, list[str]]:
     """Build from a checkpoint's own config when ``model.weights`` is one of ours, else from cfg."""
     weights = cfg.model.weights
+    if is_exported(weights):  # an exported file carries its class names
+        model = build_model(cfg.model)
+        return model, model.class_names or class_names(cfg.data)
     if isinstance(weights, str) and weights.endswith(".ckpt"):
         stored = checkpoint_config(weights)
         if stored is not None:

@@ -211,6 +211,7 @@ def page(cfg, metrics: dict, analysis: dict, records, preds, gts, names) -> Page
         ("weights", str(cfg.model.weights)),
         ("images", str(len(records))),
         ("color", str(cfg.eval.grayscale)),
+        ("precision", str(metrics.get("precision", "fp32"))),
     ]
     figures = [
         f

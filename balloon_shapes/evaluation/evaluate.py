@@ -11,11 +11,12 @@ from balloon_shapes.data.mapper import load_pixels
 from balloon_shapes.errors import ConfigError
 from balloon_shapes.evaluation import eval_report, report, robustness
 from balloon_shapes.evaluation.coco_evaluation import COCOEvaluator
-from balloon_shapes.evaluation.inference import InferenceSettings, predict
+from balloon_shapes.evaluation.inference import InferenceSettings, auto_device, predict
 from balloon_shapes.evaluation.voc_style import gt_rles, voc_items, voc_map
 from balloon_shapes.html_report import write_page
 from balloon_shapes.io import check_writable, write_json
 from balloon_shapes.modeling import build_model
+from balloon_shapes.modeling.precision import autocast_dtype, precision_name
 
 COLOR_MODES = {"rgb": (False,), "gray": (True,), "compare": (False, True)}
 
@@ -102,7 +103,8 @@ def evaluate(cfg: DictConfig) -> dict:
     names = evaluator.names
     model = build_model(cfg.model)
     gts = [gt_rles(r) for r in records]
-    summary, runs = {"images": len(records)}, {}
+    dtype = autocast_dtype(cfg.eval.amp, auto_device(cfg.eval.device))
+    summary, runs = {"images": len(records), "precision": precision_name(dtype)}, {}
     for gray in COLOR_MODES[cfg.eval.grayscale]:
         run = evaluate_mode(cfg, model, records, evaluator, gts, gray)
         runs["gray" if gray else "rgb"] = run

@@ -10,6 +10,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from balloon_shapes.data.mapper import load_pixels, to_gray3, to_tensor
+from balloon_shapes.modeling.precision import autocast, autocast_dtype
 from balloon_shapes.structures import encode_rles, to_instances
 
 
@@ -52,7 +53,7 @@ class InferenceSettings:
     batch_size: int = 1
     num_workers: int = 0
     device: str = "auto"
-    amp: bool = False
+    amp: str | bool = False  # auto | true | false (modeling.precision)
 
     @classmethod
     def from_config(cls, cfg: DictConfig) -> InferenceSettings:
@@ -83,6 +84,7 @@ def predict(
     """Run ``model`` on every record: per image ``image_id``, ``boxes`` XYXY float [N,4],
     ``scores`` [N], ``labels`` [N] (1-based contiguous), ``masks`` (RLEs)."""
     dev = auto_device(settings.device)
+    dtype = autocast_dtype(settings.amp, dev)
     model = inference_model(model, dev)
     loader = DataLoader(
         ImageDataset(records, grayscale),
@@ -93,7 +95,7 @@ def predict(
     out = []
     with tqdm(total=len(records), unit="img", desc=desc) as bar:
         for images, ids in loader:
-            with torch.autocast(dev.type, enabled=settings.amp):
+            with autocast(dtype, dev):
                 outputs = model([im.to(dev) for im in images])
             out += [compact(o, i, settings.mask_thresh) for o, i in zip(outputs, ids)]
             bar.update(len(images))

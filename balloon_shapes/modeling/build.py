@@ -25,6 +25,7 @@ from torchvision.ops.misc import FrozenBatchNorm2d
 from balloon_shapes.errors import ConfigError
 from balloon_shapes.modeling import d2_compat as d2
 from balloon_shapes.modeling.detectron2_engine import build_detectron2_model
+from balloon_shapes.modeling.exported import ExportedDetector, is_exported
 
 BACKBONES = {
     "resnet18": resnet.resnet18,
@@ -119,6 +120,8 @@ def build_model(cfg: DictConfig) -> nn.Module:
     """Build the Mask R-CNN described by the ``model`` config and load ``cfg.weights`` into it."""
     from balloon_shapes.modeling.weights import load_weights, with_weights_layout
 
+    if is_exported(cfg.weights):
+        return ExportedDetector(cfg.weights)
     engine = cfg.get("engine", "torchvision")  # configs stored before the key: torchvision
     if engine == "detectron2":
         return build_detectron2_model(cfg)

@@ -6,7 +6,7 @@ without the units bf16 is a slowdown), so forcing it there earns a one-line warn
 from __future__ import annotations
 
 import functools
-import warnings
+import logging
 
 import torch
 
@@ -14,6 +14,7 @@ from balloon_shapes.errors import ConfigError
 
 BF16_UNITS = frozenset({"amx_bf16", "avx512_bf16"})
 CHOICES = ("auto", True, False)
+log = logging.getLogger(__name__)
 
 
 @functools.lru_cache(maxsize=1)
@@ -43,12 +44,16 @@ def autocast_dtype(
     if amp == "auto":
         return torch.bfloat16 if has_units else None
     if not has_units:
-        warnings.warn(
+        log.warning(
             "amp=true: this CPU has no bf16 units (AMX or AVX512-BF16); bf16 is emulated and "
-            "usually slower than fp32 (amp=auto picks fp32 here)",
-            stacklevel=2,
+            "usually slower than fp32 (amp=auto picks fp32 here)"
         )
     return torch.bfloat16
+
+
+def precision_name(dtype: torch.dtype | None) -> str:
+    """ "fp32", "bf16" or "fp16": what metrics.json records."""
+    return {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[dtype]
 
 
 def autocast(dtype: torch.dtype | None, device: torch.device) -> torch.autocast:

@@ -61,6 +61,6 @@ def test_batch_matches_single_images_and_bf16_runs(smoke_cfg):
     for got, single in zip(batched, (predictor(image), predictor(other))):
         assert len(got) == len(single) > 0
         np.testing.assert_allclose(got.boxes, single.boxes, atol=1e-2)
-    predictor.amp = True  # bf16 autocast on a CPU: numpy float32 out, masks bool
+    predictor.dtype = torch.bfloat16  # bf16 autocast on a CPU: numpy float32 out, masks bool
     out = predictor(image)
     assert out.boxes.dtype == out.scores.dtype == np.float32 and out.masks.dtype == bool

@@ -1,0 +1,96 @@
+"""``scripts/export.py``: a model (our checkpoint, zoo weights) -> an .onnx file that
+``model.weights=`` takes everywhere, checked against the eager model before it is kept."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+from omegaconf import DictConfig
+from pycocotools import mask as mask_utils
+
+from balloon_shapes.data import catalog
+from balloon_shapes.data.mapper import load_pixels, to_tensor
+from balloon_shapes.demo.predictor import model_and_classes
+from balloon_shapes.errors import ConfigError, OutputError
+from balloon_shapes.io import check_writable
+from balloon_shapes.modeling.export import OPSET, export_onnx
+from balloon_shapes.modeling.exported import is_exported
+from balloon_shapes.runtime import ExportedModel
+from balloon_shapes.structures import encode_rles
+
+FORMATS = ("onnx",)
+TOLERANCE = {"box_px": 0.5, "score": 1e-3, "mask_iou": 0.98}  # fp32 export vs eager
+
+
+def check_config(cfg: DictConfig) -> None:
+    """Mistakes fail in one line before the model is built."""
+    if cfg.format not in FORMATS:
+        raise ConfigError(f"format={cfg.format!r}: expected one of {list(FORMATS)}")
+    if not str(cfg.output).endswith(f".{cfg.format}"):
+        raise ConfigError(f"output={cfg.output}: expected a .{cfg.format} file name")
+    if is_exported(cfg.model.weights):
+        raise ConfigError(f"model.weights={cfg.model.weights}: already exported")
+    weights = cfg.model.weights
+    if isinstance(weights, str) and os.path.exists(weights) and os.path.exists(cfg.output):
+        if os.path.samefile(weights, cfg.output):
+            raise OutputError(f"{cfg.output}: output would overwrite the weights")
+    check_writable(os.path.dirname(os.path.abspath(cfg.output)), "output folder")
+
+
+def example_image(cfg: DictConfig) -> torch.Tensor:
+    """The first val image with objects: a traced branch that never ran is not exported."""
+    records = catalog.load_records(cfg.data, "val")
+    record = next((r for r in records if r.get("annotations")), records[0])
+    return to_tensor(load_pixels(record))
+
+
+def compare(eager: dict, exported: dict, mask_thresh: float) -> dict:
+    """How far the exported outputs are from eager's: detections, box px, score, mask IoU."""
+    n = len(eager["scores"])
+    out = {"detections": n, "exported_detections": len(exported["scores"])}
+    if n == 0 or n != out["exported_detections"]:
+        return {**out, "box_px": 0.0 if n == 0 else float("inf"), "score": 0.0, "mask_iou": 1.0}
+    e_masks = eager["masks"][:, 0].numpy() > mask_thresh
+    x_masks = exported["masks"][:, 0] > mask_thresh
+    ious = [
+        mask_utils.iou(encode_rles(a[None]), encode_rles(b[None]), [0])[0][0]
+        if a.any() or b.any()
+        else 1.0
+        for a, b in zip(e_masks, x_masks)
+    ]
+    return {
+        **out,
+        "box_px": float(np.abs(exported["boxes"] - eager["boxes"].numpy()).max()),
+        "score": float(np.abs(exported["scores"] - eager["scores"].numpy()).max()),
+        "mask_iou": float(min(ious)),
+    }
+
+
+def run_export(cfg: DictConfig) -> dict:
+    """Export ``cfg.model`` to ``cfg.output`` and compare it with the eager model."""
+    check_config(cfg)
+    model, names = model_and_classes(cfg)
+    image = example_image(cfg)
+    meta = {
+        "class_names": list(names),
+        "mask_thresh": float(cfg.model.mask_thresh),
+        "source_weights": str(cfg.model.weights),
+        "opset": OPSET,
+    }
+    print(f"exporting to {cfg.output} (traced on a {image.shape[2]}x{image.shape[1]} image)")
+    export_onnx(model, str(cfg.output), image, meta)
+    with torch.no_grad():
+        eager = model.eval()([image])[0]
+    report = compare(eager, ExportedModel(str(cfg.output))(image.numpy()), cfg.model.mask_thresh)
+    ok = all(
+        [
+            report["exported_detections"] == report["detections"],
+            report["box_px"] <= TOLERANCE["box_px"],
+            report["score"] <= TOLERANCE["score"],
+            report["mask_iou"] >= TOLERANCE["mask_iou"],
+        ]
+    )
+    print(f"exported vs eager on that image: {report} -> {'ok' if ok else 'MISMATCH'}")
+    return {**report, "matches_eager": ok, "output": str(cfg.output)}

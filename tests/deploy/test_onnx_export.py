@@ -1,0 +1,127 @@
+"""Export round trip: the .onnx file gives the eager model's instances (masks included), runs
+with torch blocked from import, and a broken file is a one-line error."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("onnxruntime", reason="onnxruntime not installed (a project dependency)")
+
+from balloon_shapes.config import load_config  # noqa: E402
+from balloon_shapes.demo.predictor import model_and_classes  # noqa: E402
+from balloon_shapes.deploy.export import TOLERANCE, compare, run_export  # noqa: E402
+from balloon_shapes.errors import WeightsError  # noqa: E402
+from balloon_shapes.runtime import ExportedModel  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def export(tmp_path, *overrides, seed=0):
+    """Export the smoke model (random weights from ``seed``); (path, the same eager model)."""
+    out = tmp_path / "model.onnx"
+    cfg = load_config(["+experiment=smoke", f"output={out}", *overrides], "export")
+    torch.manual_seed(seed)
+    report = run_export(cfg)
+    torch.manual_seed(seed)
+    model, _ = model_and_classes(cfg)
+    return out, model.eval(), report
+
+
+def within_tolerance(r):
+    return (
+        r["exported_detections"] == r["detections"]
+        and r["box_px"] <= TOLERANCE["box_px"]
+        and r["score"] <= TOLERANCE["score"]
+        and r["mask_iou"] >= TOLERANCE["mask_iou"]
+    )
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    return export(tmp_path_factory.mktemp("export"))
+
+
+@pytest.mark.parametrize("shape", [(3, 64, 64), (3, 90, 150), (3, 200, 120)])
+def test_exported_model_gives_eager_instances_at_any_size(exported, shape):
+    path, model, report = exported
+    assert report["matches_eager"] and report["detections"] > 0
+    image = torch.rand(*shape, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        eager = model([image])[0]
+    out = ExportedModel(str(path))(image.numpy())
+    assert out["masks"].shape[1:] == (1, *shape[1:])  # pasted at image resolution
+    r = compare(eager, out, 0.5)
+    assert r["detections"] > 0 and within_tolerance(r), r
+
+
+def test_an_image_with_no_detections_gives_empty_outputs(tmp_path):
+    path, model, report = export(tmp_path, "model.roi.score_thresh=0.99")
+    image = torch.rand(3, 80, 96)
+    with torch.no_grad():
+        assert len(model([image])[0]["scores"]) == 0
+    out = ExportedModel(str(path))(image.numpy())
+    assert out["boxes"].shape == (0, 4) and out["masks"].shape == (0, 1, 80, 96)
+    assert report["detections"] == 0 and report["matches_eager"]
+
+
+def test_the_file_carries_class_names_and_thresholds(exported):
+    meta = ExportedModel(str(exported[0])).meta
+    assert meta["class_names"] == ["square", "circle", "triangle", "ellipse"]
+    assert meta["mask_thresh"] == 0.5
+
+
+def test_exported_model_runs_without_torch(exported):
+    code = (
+        "import sys, json, numpy as np\n"
+        "sys.modules['torch'] = None  # import torch now raises ImportError\n"
+        "from balloon_shapes.runtime import ExportedModel\n"
+        f"m = ExportedModel({str(exported[0])!r})\n"
+        "out = m(np.random.default_rng(0).random((3, 70, 90), dtype=np.float32))\n"
+        "print(json.dumps({k: list(v.shape) for k, v in out.items()}))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    shapes = json.loads(proc.stdout)
+    assert shapes["masks"][1:] == [1, 70, 90] and shapes["boxes"][1] == 4
+
+
+@pytest.mark.parametrize("content", [b"", b"not an onnx file", "truncated"])
+def test_a_broken_file_is_a_one_line_error(exported, tmp_path, content):
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(exported[0].read_bytes()[:5000] if content == "truncated" else content)
+    with pytest.raises(WeightsError, match="bad.onnx: not a readable ONNX model"):
+        ExportedModel(str(bad))
+    with pytest.raises(WeightsError, match="no such exported model file"):
+        ExportedModel(str(tmp_path / "missing.onnx"))
+
+
+@pytest.mark.slow
+def test_scripts_take_the_exported_file(exported, script, tmp_path):
+    path = exported[0]
+    proc = script(
+        "eval.py", "+experiment=smoke", f"model.weights={path}", f"output_dir={tmp_path / 'e'}"
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads((tmp_path / "e" / "metrics.json").read_text())["images"] == 4
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    import cv2
+
+    cv2.imwrite(str(photos / "a.png"), (np.random.default_rng(0).random((50, 70, 3)) * 255))
+    demo = script(
+        "image_demo.py", f"input={photos}", f"output={tmp_path / 'out'}", f"model.weights={path}"
+    )
+    assert demo.returncode == 0, demo.stderr[-2000:]
+    assert (tmp_path / "out" / "a.png").exists()
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"junk")
+    bad = script("eval.py", "+experiment=smoke", f"model.weights={broken}", timeout=120)
+    lines = bad.stderr.strip().splitlines()
+    assert bad.returncode == 2 and len(lines) == 1 and "broken.onnx" in lines[0], bad.stderr
