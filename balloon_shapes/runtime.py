@@ -1,9 +1,10 @@
-"""Run an exported Mask R-CNN (``scripts/export.py``: .onnx) with numpy and ONNX Runtime only.
+"""Run an exported Mask R-CNN (``scripts/export.py``: .onnx or OpenVINO .xml) with numpy and a
+runtime only: ONNX Runtime for .onnx, OpenVINO for .xml (or for .onnx with ``backend``).
 
-A deployed model needs neither torch nor the training stack: this module imports numpy,
-onnxruntime and the project's error types, nothing else (a test runs it with torch blocked).
-The graph holds the whole detector, pre-processing (resize, normalise) and the mask paste at
-image resolution included; only decoding the image stays outside.
+A deployed model needs neither torch nor the training stack: this module imports numpy, the
+runtime and the project's error types, nothing else (a test runs it with torch blocked). The
+graph holds the whole detector, pre-processing (resize, normalise) and the mask paste at image
+resolution included; only decoding the image stays outside.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ import os
 
 import numpy as np
 
-from balloon_shapes.errors import WeightsError, first_line
+from balloon_shapes.errors import ConfigError, WeightsError, first_line
 
-META_KEY = "balloon_shapes"  # ONNX metadata: class names, mask threshold, source weights
+META_KEY = "balloon_shapes"  # metadata: class names, mask threshold, source weights
 OUTPUTS = ("boxes", "labels", "scores", "masks")
+BACKENDS = ("onnxruntime", "openvino")
 
 
 def available_cores() -> int:
@@ -24,10 +26,39 @@ def available_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
-class ExportedModel:
-    """An exported detector: ``model(image)`` -> torchvision-style outputs as numpy arrays."""
+def backend_for(path: str, backend: str | None) -> str:
+    """ONNX Runtime for .onnx, OpenVINO for .xml, unless ``backend`` names one."""
+    chosen = backend or ("openvino" if path.endswith(".xml") else "onnxruntime")
+    if chosen not in BACKENDS:
+        raise ConfigError(f"backend={chosen!r}: expected one of {list(BACKENDS)}")
+    if chosen == "onnxruntime" and path.endswith(".xml"):
+        raise ConfigError(f"{path}: an OpenVINO model runs on openvino, not onnxruntime")
+    return chosen
 
-    def __init__(self, path: str, threads: int | None = None) -> None:
+
+class ExportedModel:
+    """An exported detector: ``model(image)`` -> torchvision-style outputs as numpy arrays.
+
+    ``precision`` (OpenVINO): ``f32`` (default: the eager model's numbers) or ``bf16``, which
+    OpenVINO would otherwise pick by itself on a CPU with AMX."""
+
+    def __init__(
+        self,
+        path: str,
+        threads: int | None = None,
+        backend: str | None = None,
+        precision: str = "f32",
+    ) -> None:
+        if not os.path.isfile(path):
+            raise WeightsError(f"{path}: no such exported model file")
+        self.path, self.backend = path, backend_for(path, backend)
+        threads = threads or available_cores()  # intra-op threads = the cores given
+        if self.backend == "openvino":
+            self._open_openvino(threads, precision)
+        else:
+            self._open_onnxruntime(threads)
+
+    def _open_onnxruntime(self, threads: int) -> None:
         import onnxruntime as ort
         from onnxruntime.capi.onnxruntime_pybind11_state import (
             InvalidArgument,  # an empty file: "no graph was found"
@@ -35,18 +66,36 @@ class ExportedModel:
             InvalidProtobuf,
         )
 
-        if not os.path.isfile(path):
-            raise WeightsError(f"{path}: no such exported model file")
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads or available_cores()  # intra-op = the cores given
+        opts.intra_op_num_threads = threads
         opts.log_severity_level = 3  # errors only: ORT warns about unused initialisers
         try:
-            self.session = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+            session = ort.InferenceSession(self.path, opts, providers=["CPUExecutionProvider"])
         except (InvalidProtobuf, InvalidGraph, InvalidArgument) as e:
-            raise WeightsError(f"{path}: not a readable ONNX model ({first_line(e)})") from None
-        meta = self.session.get_modelmeta().custom_metadata_map.get(META_KEY)
+            raise WeightsError(
+                f"{self.path}: not a readable ONNX model ({first_line(e)})"
+            ) from None
+        meta = session.get_modelmeta().custom_metadata_map.get(META_KEY)
         self.meta: dict = json.loads(meta) if meta else {}
-        self.path = path
+        self._run = lambda image: session.run(None, {"image": image})
+
+    def _open_openvino(self, threads: int, precision: str) -> None:
+        import openvino as ov
+
+        core = ov.Core()
+        try:
+            model = core.read_model(self.path)
+        except RuntimeError as e:  # OpenVINO reports every unreadable file as RuntimeError
+            raise WeightsError(f"{self.path}: not a readable model ({first_line(e)})") from None
+        self.meta = {}
+        if model.has_rt_info(META_KEY):
+            self.meta = json.loads(model.get_rt_info(META_KEY).astype(str))
+        elif self.path.endswith(".onnx"):  # ONNX metadata is not carried into rt_info
+            self.meta = ExportedModel(self.path, 1, "onnxruntime").meta
+        config = {"INFERENCE_PRECISION_HINT": precision, "INFERENCE_NUM_THREADS": threads}
+        compiled = core.compile_model(model, "CPU", config)
+        outputs = [compiled.output(name) for name in OUTPUTS]
+        self._run = lambda image: [compiled({"image": image})[o] for o in outputs]
 
     @property
     def class_names(self) -> list[str] | None:
@@ -55,5 +104,4 @@ class ExportedModel:
     def __call__(self, image: np.ndarray) -> dict[str, np.ndarray]:
         """``image`` float32 [3, H, W], RGB, 0..1 -> ``boxes`` XYXY [N, 4], ``labels`` [N]
         (1-based), ``scores`` [N], ``masks`` soft [N, 1, H, W] at image resolution."""
-        out = self.session.run(None, {"image": np.ascontiguousarray(image, np.float32)})
-        return dict(zip(OUTPUTS, out))
+        return dict(zip(OUTPUTS, self._run(np.ascontiguousarray(image, np.float32))))

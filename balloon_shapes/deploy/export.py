@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 import numpy as np
 import torch
@@ -15,12 +16,12 @@ from balloon_shapes.data.mapper import load_pixels, to_tensor
 from balloon_shapes.demo.predictor import model_and_classes
 from balloon_shapes.errors import ConfigError, OutputError
 from balloon_shapes.io import check_writable
-from balloon_shapes.modeling.export import OPSET, export_onnx
+from balloon_shapes.modeling.export import OPSET, export_onnx, onnx_to_openvino
 from balloon_shapes.modeling.exported import is_exported
 from balloon_shapes.runtime import ExportedModel
 from balloon_shapes.structures import encode_rles
 
-FORMATS = ("onnx",)
+FORMATS = {"onnx": ".onnx", "openvino": ".xml"}
 TOLERANCE = {"box_px": 0.5, "score": 1e-3, "mask_iou": 0.98}  # fp32 export vs eager
 
 
@@ -28,8 +29,8 @@ def check_config(cfg: DictConfig) -> None:
     """Mistakes fail in one line before the model is built."""
     if cfg.format not in FORMATS:
         raise ConfigError(f"format={cfg.format!r}: expected one of {list(FORMATS)}")
-    if not str(cfg.output).endswith(f".{cfg.format}"):
-        raise ConfigError(f"output={cfg.output}: expected a .{cfg.format} file name")
+    if not str(cfg.output).endswith(FORMATS[cfg.format]):
+        raise ConfigError(f"output={cfg.output}: expected a {FORMATS[cfg.format]} file name")
     if is_exported(cfg.model.weights):
         raise ConfigError(f"model.weights={cfg.model.weights}: already exported")
     weights = cfg.model.weights
@@ -80,7 +81,12 @@ def run_export(cfg: DictConfig) -> dict:
         "opset": OPSET,
     }
     print(f"exporting to {cfg.output} (traced on a {image.shape[2]}x{image.shape[1]} image)")
-    export_onnx(model, str(cfg.output), image, meta)
+    if cfg.format == "onnx":
+        export_onnx(model, str(cfg.output), image, meta)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            export_onnx(model, os.path.join(tmp, "model.onnx"), image, meta)
+            onnx_to_openvino(os.path.join(tmp, "model.onnx"), str(cfg.output), meta)
     with torch.no_grad():
         eager = model.eval()([image])[0]
     report = compare(eager, ExportedModel(str(cfg.output))(image.numpy()), cfg.model.mask_thresh)

@@ -8,6 +8,8 @@ dynamic image size and detection count. Class names and thresholds go into the m
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 
 import torch
 
@@ -44,3 +46,19 @@ def export_onnx(model: torch.nn.Module, path: str, example: torch.Tensor, meta: 
         onnx.save(proto, tmp)
 
     atomic_write(path, write, suffix=".onnx")
+
+
+def onnx_to_openvino(onnx_path: str, xml_path: str, meta: dict) -> None:
+    """Convert an exported .onnx to OpenVINO IR (``.xml`` + ``.bin``, fp32 weights), the
+    metadata carried in its rt_info. The .bin is renamed into place before the .xml, so a
+    reader never finds an .xml without its weights."""
+    import openvino as ov
+
+    model = ov.convert_model(onnx_path)
+    model.set_rt_info(json.dumps(meta), META_KEY)
+    folder = os.path.dirname(os.path.abspath(xml_path))
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".tmp-") as tmp:
+        tmp_xml = os.path.join(tmp, os.path.basename(xml_path))
+        ov.save_model(model, tmp_xml, compress_to_fp16=False)  # fp16 weights moved boxes 6e-3 px
+        os.replace(tmp_xml[:-4] + ".bin", xml_path[:-4] + ".bin")
+        os.replace(tmp_xml, xml_path)

@@ -7,7 +7,7 @@ import torch
 
 from balloon_shapes.runtime import ExportedModel
 
-EXPORTED_SUFFIXES = (".onnx",)
+EXPORTED_SUFFIXES = (".onnx", ".xml")  # ONNX Runtime, OpenVINO
 
 
 def is_exported(weights) -> bool:

@@ -21,10 +21,10 @@ from balloon_shapes.runtime import ExportedModel  # noqa: E402
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def export(tmp_path, *overrides, seed=0):
+def export(tmp_path, *overrides, seed=0, fmt="onnx"):
     """Export the smoke model (random weights from ``seed``); (path, the same eager model)."""
-    out = tmp_path / "model.onnx"
-    cfg = load_config(["+experiment=smoke", f"output={out}", *overrides], "export")
+    out = tmp_path / ("model.onnx" if fmt == "onnx" else "model.xml")
+    cfg = load_config(["+experiment=smoke", f"output={out}", f"format={fmt}", *overrides], "export")
     torch.manual_seed(seed)
     report = run_export(cfg)
     torch.manual_seed(seed)
@@ -46,14 +46,20 @@ def exported(tmp_path_factory):
     return export(tmp_path_factory.mktemp("export"))
 
 
+@pytest.fixture(scope="module")
+def exported_ir(tmp_path_factory):
+    return export(tmp_path_factory.mktemp("export_ir"), fmt="openvino")
+
+
 @pytest.mark.parametrize("shape", [(3, 64, 64), (3, 90, 150), (3, 200, 120)])
-def test_exported_model_gives_eager_instances_at_any_size(exported, shape):
-    path, model, report = exported
+@pytest.mark.parametrize("runtime", ["onnx/onnxruntime", "onnx/openvino", "xml/openvino"])
+def test_exported_model_gives_eager_instances_at_any_size(exported, exported_ir, shape, runtime):
+    path, model, report = exported if runtime.startswith("onnx") else exported_ir
     assert report["matches_eager"] and report["detections"] > 0
     image = torch.rand(*shape, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         eager = model([image])[0]
-    out = ExportedModel(str(path))(image.numpy())
+    out = ExportedModel(str(path), backend=runtime.split("/")[1])(image.numpy())
     assert out["masks"].shape[1:] == (1, *shape[1:])  # pasted at image resolution
     r = compare(eager, out, 0.5)
     assert r["detections"] > 0 and within_tolerance(r), r
@@ -69,18 +75,22 @@ def test_an_image_with_no_detections_gives_empty_outputs(tmp_path):
     assert report["detections"] == 0 and report["matches_eager"]
 
 
-def test_the_file_carries_class_names_and_thresholds(exported):
-    meta = ExportedModel(str(exported[0])).meta
-    assert meta["class_names"] == ["square", "circle", "triangle", "ellipse"]
-    assert meta["mask_thresh"] == 0.5
+def test_the_file_carries_class_names_and_thresholds(exported, exported_ir):
+    for path in (exported[0], exported_ir[0]):
+        meta = ExportedModel(str(path)).meta
+        assert meta["class_names"] == ["square", "circle", "triangle", "ellipse"]
+        assert meta["mask_thresh"] == 0.5
+    assert ExportedModel(str(exported_ir[0])).backend == "openvino"
 
 
-def test_exported_model_runs_without_torch(exported):
+@pytest.mark.parametrize("ir", [False, True])
+def test_exported_model_runs_without_torch(exported, exported_ir, ir):
+    path = exported_ir[0] if ir else exported[0]
     code = (
         "import sys, json, numpy as np\n"
         "sys.modules['torch'] = None  # import torch now raises ImportError\n"
         "from balloon_shapes.runtime import ExportedModel\n"
-        f"m = ExportedModel({str(exported[0])!r})\n"
+        f"m = ExportedModel({str(path)!r})\n"
         "out = m(np.random.default_rng(0).random((3, 70, 90), dtype=np.float32))\n"
         "print(json.dumps({k: list(v.shape) for k, v in out.items()}))\n"
     )
@@ -100,6 +110,10 @@ def test_a_broken_file_is_a_one_line_error(exported, tmp_path, content):
         ExportedModel(str(bad))
     with pytest.raises(WeightsError, match="no such exported model file"):
         ExportedModel(str(tmp_path / "missing.onnx"))
+    bad_ir = tmp_path / "bad.xml"
+    bad_ir.write_bytes(b"<net" if content == "truncated" else content)
+    with pytest.raises(WeightsError, match="bad.xml: not a readable model"):
+        ExportedModel(str(bad_ir))
 
 
 @pytest.mark.slow
