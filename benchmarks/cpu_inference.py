@@ -1,5 +1,6 @@
 """CPU inference, variant beside variant in one run: eager fp32 (NHWC), eager bf16 autocast
-(where the CPU has bf16 units), the ONNX export on ONNX Runtime fp32; with the model's FLOPs
+(where the CPU has bf16 units), the ONNX export on ONNX Runtime fp32 and on OpenVINO (fp32, bf16,
+INT8 backbone with the rest in bf16 or fp32); with the model's FLOPs
 (torch's flop counter) and the achieved rate as a fraction of this machine's fp32 GEMM rate
 (a 4096x4096 matmul timed in the same run), so the distance to the hardware is a ratio.
 
@@ -25,7 +26,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from balloon_shapes.config import load_config
 from balloon_shapes.evaluation.inference import inference_model
 from balloon_shapes.modeling import build_model
-from balloon_shapes.modeling.export import export_onnx
+from balloon_shapes.modeling.export import export_onnx, onnx_to_openvino, quantize_int8
 from balloon_shapes.modeling.precision import BF16_UNITS, autocast, cpu_flags
 from balloon_shapes.runtime import ExportedModel, available_cores
 
@@ -94,6 +95,17 @@ def time_depth(depth: str, size: int, images: list, fp32_rate: float) -> list[li
         export_onnx(model_for(depth, size), path, images[0], {})
         exported = ExportedModel(path)
         variants["ONNX Runtime fp32"] = lambda im: exported(im.numpy())
+        xml, int8_xml = os.path.join(tmp, "model.xml"), os.path.join(tmp, "int8.xml")
+        onnx_to_openvino(path, xml, {})
+        quantize_int8(xml, int8_xml, [im.numpy() for im in images[:2]], {})  # speed only
+        runtimes = {"OpenVINO fp32": ExportedModel(xml), "OpenVINO INT8 backbone": None}
+        if BF16_UNITS & cpu_flags():
+            runtimes["OpenVINO bf16"] = ExportedModel(xml, precision="bf16")
+        runtimes["OpenVINO INT8 backbone"] = ExportedModel(
+            int8_xml, precision="bf16" if BF16_UNITS & cpu_flags() else "f32"
+        )
+        for name, rt in runtimes.items():
+            variants[name] = lambda im, rt=rt: rt(im.numpy())
         for name, fn in variants.items():
             s = per_image(fn, images)
             base = base or s

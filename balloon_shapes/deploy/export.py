@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import tempfile
 
@@ -15,8 +16,9 @@ from balloon_shapes.data import catalog
 from balloon_shapes.data.mapper import load_pixels, to_tensor
 from balloon_shapes.demo.predictor import model_and_classes
 from balloon_shapes.errors import ConfigError, OutputError
+from balloon_shapes.evaluation.evaluate import evaluate
 from balloon_shapes.io import check_writable
-from balloon_shapes.modeling.export import OPSET, export_onnx, onnx_to_openvino
+from balloon_shapes.modeling.export import OPSET, export_onnx, onnx_to_openvino, quantize_int8
 from balloon_shapes.modeling.exported import is_exported
 from balloon_shapes.runtime import ExportedModel
 from balloon_shapes.structures import encode_rles
@@ -29,6 +31,12 @@ def check_config(cfg: DictConfig) -> None:
     """Mistakes fail in one line before the model is built."""
     if cfg.format not in FORMATS:
         raise ConfigError(f"format={cfg.format!r}: expected one of {list(FORMATS)}")
+    if cfg.precision not in ("fp32", "int8"):
+        raise ConfigError(f"precision={cfg.precision!r}: expected fp32 or int8")
+    if cfg.precision == "int8" and cfg.format != "openvino":
+        raise ConfigError("precision=int8: needs format=openvino (NNCF quantizes OpenVINO IR)")
+    if cfg.calib not in ("train", "val"):
+        raise ConfigError(f"calib={cfg.calib!r}: expected train or val (a split of data)")
     if not str(cfg.output).endswith(FORMATS[cfg.format]):
         raise ConfigError(f"output={cfg.output}: expected a {FORMATS[cfg.format]} file name")
     if is_exported(cfg.model.weights):
@@ -69,8 +77,56 @@ def compare(eager: dict, exported: dict, mask_thresh: float) -> dict:
     }
 
 
+def write_fp32(cfg: DictConfig, model, image: torch.Tensor, meta: dict, path: str) -> None:
+    """The fp32 export in ``cfg.format`` at ``path``."""
+    if cfg.format == "onnx":
+        export_onnx(model, path, image, meta)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        export_onnx(model, os.path.join(tmp, "model.onnx"), image, meta)
+        onnx_to_openvino(os.path.join(tmp, "model.onnx"), path, meta)
+
+
+def matches(report: dict) -> bool:
+    return (
+        report["exported_detections"] == report["detections"]
+        and report["box_px"] <= TOLERANCE["box_px"]
+        and report["score"] <= TOLERANCE["score"]
+        and report["mask_iou"] >= TOLERANCE["mask_iou"]
+    )
+
+
+def calibration_images(cfg: DictConfig) -> list[np.ndarray]:
+    """The first ``calib_size`` images of ``data.<calib>`` (train by default: calibrating on
+    the split the AP is measured on would flatter INT8)."""
+    records = itertools.islice(iter(catalog.load_records(cfg.data, cfg.calib)), cfg.calib_size)
+    return [to_tensor(load_pixels(r)).numpy() for r in records]
+
+
+def val_ap50(cfg: DictConfig, weights: str, name: str) -> float:
+    """segm AP50 of ``weights`` on ``data.val`` (its eval outputs next to the export)."""
+    run = cfg.copy()
+    run.model.weights = weights
+    run.output_dir = os.path.join(os.path.dirname(os.path.abspath(cfg.output)), f"eval_{name}")
+    return evaluate(run)["segm_AP50"]
+
+
+def int8(cfg: DictConfig, fp32_path: str, meta: dict) -> dict:
+    """Quantize ``fp32_path`` into ``cfg.output``; segm AP50 on data.val before and after."""
+    images = calibration_images(cfg)
+    print(f"INT8: calibrating on {len(images)} images of {cfg.data[cfg.calib]}")
+    quantize_int8(fp32_path, str(cfg.output), images, meta)
+    before, after = val_ap50(cfg, fp32_path, "fp32"), val_ap50(cfg, str(cfg.output), "int8")
+    print(
+        f"segm AP50 on {cfg.data.val}: fp32 {before:.4f} -> int8 {after:.4f} "
+        f"({after - before:+.4f})"
+    )
+    return {"segm_AP50_fp32": before, "segm_AP50_int8": after}
+
+
 def run_export(cfg: DictConfig) -> dict:
-    """Export ``cfg.model`` to ``cfg.output`` and compare it with the eager model."""
+    """Export ``cfg.model`` to ``cfg.output`` (fp32, or INT8 with its accuracy cost measured)
+    and compare the fp32 export with the eager model."""
     check_config(cfg)
     model, names = model_and_classes(cfg)
     image = example_image(cfg)
@@ -81,22 +137,17 @@ def run_export(cfg: DictConfig) -> dict:
         "opset": OPSET,
     }
     print(f"exporting to {cfg.output} (traced on a {image.shape[2]}x{image.shape[1]} image)")
-    if cfg.format == "onnx":
-        export_onnx(model, str(cfg.output), image, meta)
-    else:
-        with tempfile.TemporaryDirectory() as tmp:
-            export_onnx(model, os.path.join(tmp, "model.onnx"), image, meta)
-            onnx_to_openvino(os.path.join(tmp, "model.onnx"), str(cfg.output), meta)
-    with torch.no_grad():
-        eager = model.eval()([image])[0]
-    report = compare(eager, ExportedModel(str(cfg.output))(image.numpy()), cfg.model.mask_thresh)
-    ok = all(
-        [
-            report["exported_detections"] == report["detections"],
-            report["box_px"] <= TOLERANCE["box_px"],
-            report["score"] <= TOLERANCE["score"],
-            report["mask_iou"] >= TOLERANCE["mask_iou"],
-        ]
-    )
-    print(f"exported vs eager on that image: {report} -> {'ok' if ok else 'MISMATCH'}")
-    return {**report, "matches_eager": ok, "output": str(cfg.output)}
+    with tempfile.TemporaryDirectory() as tmp:
+        fp32_path = os.path.join(tmp, "fp32.xml") if cfg.precision == "int8" else str(cfg.output)
+        write_fp32(cfg, model, image, meta, fp32_path)
+        with torch.no_grad():
+            eager = model.eval()([image])[0]
+        report = compare(eager, ExportedModel(fp32_path)(image.numpy()), cfg.model.mask_thresh)
+        print(
+            f"fp32 export vs eager on that image: {report} -> "
+            f"{'ok' if matches(report) else 'MISMATCH'}"
+        )
+        result = {**report, "matches_eager": matches(report), "output": str(cfg.output)}
+        if cfg.precision == "int8":
+            result.update(int8(cfg, fp32_path, meta))
+    return result

@@ -13,7 +13,7 @@ import tempfile
 
 import torch
 
-from balloon_shapes.io import atomic_write
+from balloon_shapes.io import atomic_write, ensure_dir
 from balloon_shapes.runtime import META_KEY, OUTPUTS
 
 OPSET = 17
@@ -49,16 +49,44 @@ def export_onnx(model: torch.nn.Module, path: str, example: torch.Tensor, meta: 
 
 
 def onnx_to_openvino(onnx_path: str, xml_path: str, meta: dict) -> None:
-    """Convert an exported .onnx to OpenVINO IR (``.xml`` + ``.bin``, fp32 weights), the
-    metadata carried in its rt_info. The .bin is renamed into place before the .xml, so a
-    reader never finds an .xml without its weights."""
+    """Convert an exported .onnx to OpenVINO IR (``.xml`` + ``.bin``, fp32 weights)."""
     import openvino as ov
 
-    model = ov.convert_model(onnx_path)
+    save_ir(ov.convert_model(onnx_path), xml_path, meta)
+
+
+def save_ir(model, xml_path: str, meta: dict) -> None:
+    """Write an OpenVINO model as IR with ``meta`` in its rt_info and fp32 weights (fp16
+    compression moved boxes by 6e-3 px). The .bin is renamed into place before the .xml, so
+    a reader never finds an .xml without its weights."""
+    import openvino as ov
+
     model.set_rt_info(json.dumps(meta), META_KEY)
-    folder = os.path.dirname(os.path.abspath(xml_path))
+    folder = ensure_dir(os.path.dirname(os.path.abspath(xml_path)))
     with tempfile.TemporaryDirectory(dir=folder, prefix=".tmp-") as tmp:
         tmp_xml = os.path.join(tmp, os.path.basename(xml_path))
-        ov.save_model(model, tmp_xml, compress_to_fp16=False)  # fp16 weights moved boxes 6e-3 px
+        ov.save_model(model, tmp_xml, compress_to_fp16=False)
         os.replace(tmp_xml[:-4] + ".bin", xml_path[:-4] + ".bin")
         os.replace(tmp_xml, xml_path)
+
+
+# INT8 where it is safe: the ResNet and FPN convolutions (90 % of the FLOPs at 800 px).
+# Quantizing the RPN, ROI heads or pre-/post-processing too took the shapes model's segm AP50
+# from 0.903 to 0.40-0.43 (NNCF 3.4, 100 calibration images); the backbone alone: 0.906.
+INT8_IGNORED = "^(?!/backbone/).*"
+
+
+def quantize_int8(xml_path: str, out_path: str, images: list, meta: dict) -> None:
+    """Post-training INT8 quantization (NNCF) of an IR's backbone, calibrated on ``images``
+    (float32 [3,H,W] arrays), written as IR to ``out_path``."""
+    import nncf
+    import openvino as ov
+
+    model = ov.Core().read_model(xml_path)
+    quantized = nncf.quantize(
+        model,
+        nncf.Dataset(images, lambda x: {"image": x}),
+        subset_size=len(images),
+        ignored_scope=nncf.IgnoredScope(patterns=[INT8_IGNORED], validate=False),
+    )
+    save_ir(quantized, out_path, {**meta, "precision": "int8"})

@@ -48,7 +48,7 @@ def exported(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def exported_ir(tmp_path_factory):
-    return export(tmp_path_factory.mktemp("export_ir"), fmt="openvino")
+    return export(tmp_path_factory.mktemp("export_ir") / "new", fmt="openvino")  # made
 
 
 @pytest.mark.parametrize("shape", [(3, 64, 64), (3, 90, 150), (3, 200, 120)])
@@ -139,3 +139,52 @@ def test_scripts_take_the_exported_file(exported, script, tmp_path):
     bad = script("eval.py", "+experiment=smoke", f"model.weights={broken}", timeout=120)
     lines = bad.stderr.strip().splitlines()
     assert bad.returncode == 2 and len(lines) == 1 and "broken.onnx" in lines[0], bad.stderr
+
+
+@pytest.mark.slow
+def test_int8_quantizes_the_backbone_only_and_reports_ap_before_and_after(tmp_path):
+    pytest.importorskip("nncf", reason="nncf not installed (a project dependency)")
+    import openvino as ov
+
+    out = tmp_path / "int8" / "model.xml"
+    cfg = load_config(
+        ["+experiment=smoke", f"output={out}", "format=openvino", "precision=int8", "calib_size=4"],
+        "export",
+    )
+    torch.manual_seed(0)
+    result = run_export(cfg)
+    assert result["matches_eager"] and 0 <= result["segm_AP50_int8"] <= 1
+    assert "segm_AP50_fp32" in result
+    model = ov.Core().read_model(str(out))
+    quantized = [
+        op.get_friendly_name()
+        for op in model.get_ordered_ops()
+        if op.get_type_name() == "FakeQuantize"
+    ]
+    assert quantized, "nothing was quantized"
+    consumers = {
+        t.get_node().get_friendly_name()
+        for op in model.get_ordered_ops()
+        if op.get_type_name() == "FakeQuantize"
+        for t in op.output(0).get_target_inputs()
+        if t.get_node().get_type_name() != "ShapeOf"  # reads the shape, not the values
+    }
+    outside = sorted(c for c in consumers if not c.startswith("/backbone/"))
+    assert outside == []
+    assert ExportedModel(str(out)).meta["precision"] == "int8"
+    assert (tmp_path / "int8" / "eval_int8" / "metrics.json").exists()
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["precision=int8"], "needs format=openvino"),
+        (["format=openvino"], "expected a .xml file name"),
+        (["format=tflite"], "format='tflite'"),
+        (["precision=int4", "format=openvino", "output=m.xml"], "precision='int4'"),
+    ],
+)
+def test_export_mistakes_fail_in_one_line_before_any_work(script, tmp_path, overrides, message):
+    proc = script("export.py", "+experiment=smoke", *overrides, timeout=120)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and message in lines[0], proc.stderr
