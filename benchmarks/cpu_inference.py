@@ -69,7 +69,11 @@ def model_for(depth: str, size: int) -> torch.nn.Module:
         ]
     )
     torch.manual_seed(0)
-    return build_model(cfg.model).eval()
+    model = build_model(cfg.model).eval()
+    for block in model.backbone.body.modules():  # calibrated: a random R101's activations grow
+        if hasattr(block, "bn3"):  # block by block until no box survives; damped residuals
+            block.bn3.weight.mul_(0.2)  # keep every image's 100 detections, as R50's
+    return model
 
 
 def time_depth(depth: str, size: int, images: list, fp32_rate: float) -> list[list]:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import tempfile
 
@@ -23,6 +24,7 @@ from balloon_shapes.modeling.exported import is_exported
 from balloon_shapes.runtime import ExportedModel
 from balloon_shapes.structures import encode_rles
 
+log = logging.getLogger(__name__)
 FORMATS = {"onnx": ".onnx", "openvino": ".xml"}
 TOLERANCE = {"box_px": 0.5, "score": 1e-3, "mask_iou": 0.98}  # fp32 export vs eager
 
@@ -48,11 +50,23 @@ def check_config(cfg: DictConfig) -> None:
     check_writable(os.path.dirname(os.path.abspath(cfg.output)), "output folder")
 
 
-def example_image(cfg: DictConfig) -> torch.Tensor:
-    """The first val image with objects: a traced branch that never ran is not exported."""
+def example_image(cfg: DictConfig, model: torch.nn.Module, tries: int = 20) -> torch.Tensor:
+    """The first val image (of ``tries`` with objects) the model detects something in: a
+    branch the trace never ran is not exported right (OpenVINO then fails on any detection)."""
     records = catalog.load_records(cfg.data, "val")
-    record = next((r for r in records if r.get("annotations")), records[0])
-    return to_tensor(load_pixels(record))
+    candidates = [r for r in records if r.get("annotations")][:tries] or list(records[:1])
+    model.eval()
+    for record in candidates:
+        image = to_tensor(load_pixels(record))
+        with torch.no_grad():
+            if len(model([image])[0]["scores"]):
+                return image
+    log.warning(
+        "no detections on %d val images: the export is traced on an image without "
+        "any, and may fail on images with some",
+        len(candidates),
+    )
+    return to_tensor(load_pixels(candidates[0]))
 
 
 def compare(eager: dict, exported: dict, mask_thresh: float) -> dict:
@@ -129,7 +143,7 @@ def run_export(cfg: DictConfig) -> dict:
     and compare the fp32 export with the eager model."""
     check_config(cfg)
     model, names = model_and_classes(cfg)
-    image = example_image(cfg)
+    image = example_image(cfg, model)
     meta = {
         "class_names": list(names),
         "mask_thresh": float(cfg.model.mask_thresh),

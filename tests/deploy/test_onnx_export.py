@@ -65,8 +65,9 @@ def test_exported_model_gives_eager_instances_at_any_size(exported, exported_ir,
     assert r["detections"] > 0 and within_tolerance(r), r
 
 
-def test_an_image_with_no_detections_gives_empty_outputs(tmp_path):
+def test_an_image_with_no_detections_gives_empty_outputs(tmp_path, caplog):
     path, model, report = export(tmp_path, "model.roi.score_thresh=0.99")
+    assert "traced on an image without any" in caplog.text  # the user is told
     image = torch.rand(3, 80, 96)
     with torch.no_grad():
         assert len(model([image])[0]["scores"]) == 0
