@@ -11,7 +11,7 @@ LAYERS = {  # first part of the module path below balloon_shapes -> layer (highe
     "io": 1,
     "visualizer": 1,
     "html_report": 1,
-    "runtime": 1,  # numpy + onnxruntime only: a deployed model needs no torch
+    "runtime": 1,  # numpy + a runtime only: a deployed model needs no torch
     "download": 2,
     "cli": 2,
     "data": 3,

@@ -7,16 +7,31 @@ dynamic image size and detection count. Class names and thresholds go into the m
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
 
 import torch
+from torchvision.models.detection import transform as tv_transform
 
 from balloon_shapes.io import atomic_write, ensure_dir
 from balloon_shapes.runtime import META_KEY, OUTPUTS
 
 OPSET = 17
+PASTE = {"paste": "runtime"}  # every export leaves the mask paste to runtime.paste_masks
+
+
+@contextlib.contextmanager
+def unpasted_masks():
+    """While tracing, torchvision's post-processing leaves each mask in its box: pasted in the
+    graph it is a per-detection loop (slow on OpenVINO); ``runtime.paste_masks`` does it."""
+    original = tv_transform.paste_masks_in_image
+    tv_transform.paste_masks_in_image = lambda masks, boxes, size: masks
+    try:
+        yield
+    finally:
+        tv_transform.paste_masks_in_image = original
 
 
 def export_onnx(model: torch.nn.Module, path: str, example: torch.Tensor, meta: dict) -> None:
@@ -26,11 +41,12 @@ def export_onnx(model: torch.nn.Module, path: str, example: torch.Tensor, meta: 
     import onnx
 
     model = model.eval().float().to(memory_format=torch.contiguous_format)
+    # masks come out [N, 1, 28, 28], each in its box: runtime.paste_masks places them
     dynamic = {"image": {1: "height", 2: "width"}, **{k: {0: "detections"} for k in OUTPUTS}}
-    dynamic["masks"] = {0: "detections", 2: "height", 3: "width"}
+    meta = {**meta, **PASTE}
 
     def write(tmp: str) -> None:
-        with torch.no_grad():
+        with torch.no_grad(), unpasted_masks():
             torch.onnx.export(
                 model,
                 ([example],),
@@ -61,7 +77,7 @@ def save_ir(model, xml_path: str, meta: dict) -> None:
     a reader never finds an .xml without its weights."""
     import openvino as ov
 
-    model.set_rt_info(json.dumps(meta), META_KEY)
+    model.set_rt_info(json.dumps({**meta, **PASTE}), META_KEY)
     folder = ensure_dir(os.path.dirname(os.path.abspath(xml_path)))
     with tempfile.TemporaryDirectory(dir=folder, prefix=".tmp-") as tmp:
         tmp_xml = os.path.join(tmp, os.path.basename(xml_path))
