@@ -3,8 +3,8 @@ runtime only: ONNX Runtime for .onnx, OpenVINO for .xml (or for .onnx with ``bac
 
 A deployed model needs neither torch nor the training stack: this module imports numpy, the
 runtime and the project's error types, nothing else (a test runs it with torch blocked). The
-graph holds the whole detector, pre-processing (resize, normalise) and the mask paste at image
-resolution included; only decoding the image stays outside.
+graph holds the whole detector, pre-processing (resize, normalise) included; decoding the
+image stays outside, and pasting each mask into the image is done here (``paste_masks``).
 """
 
 from __future__ import annotations

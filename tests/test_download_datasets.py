@@ -29,11 +29,17 @@ def test_unpacks_atomically_and_is_idempotent(balloon_root, tmp_path, monkeypatc
     assert download_dataset(BALLOON, str(data)) == (path, False)
 
 
-def test_wrong_archive_leaves_nothing(tmp_path, monkeypatch):
+@pytest.fixture
+def cached_zip(tmp_path, monkeypatch):
+    """Where the balloon zip sits in an empty download cache (BALLOON_SHAPES_CACHE set)."""
     cache = tmp_path / "cache"
     cache.mkdir()
     monkeypatch.setenv("BALLOON_SHAPES_CACHE", str(cache))
-    with zipfile.ZipFile(cache / BALLOON_ZIP.filename, "w") as zf:
+    return cache / BALLOON_ZIP.filename
+
+
+def test_wrong_archive_leaves_nothing(tmp_path, cached_zip):
+    with zipfile.ZipFile(cached_zip, "w") as zf:
         zf.writestr("balloon/readme.txt", "no annotations here")
     data = tmp_path / "data"
     with pytest.raises(DownloadError, match="right archive"):
@@ -41,13 +47,10 @@ def test_wrong_archive_leaves_nothing(tmp_path, monkeypatch):
     assert list(data.iterdir()) == []
 
 
-def test_links_in_an_archive_are_refused(tmp_path, monkeypatch):
+def test_links_in_an_archive_are_refused(tmp_path, cached_zip):
     import stat
 
-    cache = tmp_path / "cache"
-    cache.mkdir()
-    monkeypatch.setenv("BALLOON_SHAPES_CACHE", str(cache))
-    with zipfile.ZipFile(cache / BALLOON_ZIP.filename, "w") as zf:
+    with zipfile.ZipFile(cached_zip, "w") as zf:
         link = zipfile.ZipInfo("balloon/train")
         link.external_attr = (stat.S_IFLNK | 0o777) << 16
         zf.writestr(link, "/etc")

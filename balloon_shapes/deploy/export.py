@@ -1,5 +1,6 @@
-"""``scripts/export.py``: a model (our checkpoint, zoo weights) -> an .onnx file that
-``model.weights=`` takes everywhere, checked against the eager model before it is kept."""
+"""``scripts/export.py``: a model (our checkpoint, zoo weights) -> an .onnx or OpenVINO .xml
+file that ``model.weights=`` takes everywhere, checked against the eager model before it is
+kept (and for INT8, its segm AP50 measured before and after)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import tempfile
 import numpy as np
 import torch
 from omegaconf import DictConfig
-from pycocotools import mask as mask_utils
 
 from balloon_shapes.data import catalog
 from balloon_shapes.data.mapper import load_pixels, to_tensor
@@ -22,7 +22,6 @@ from balloon_shapes.io import check_writable
 from balloon_shapes.modeling.export import OPSET, export_onnx, onnx_to_openvino, quantize_int8
 from balloon_shapes.modeling.exported import is_exported
 from balloon_shapes.runtime import ExportedModel
-from balloon_shapes.structures import encode_rles
 
 log = logging.getLogger(__name__)
 FORMATS = {"onnx": ".onnx", "openvino": ".xml"}
@@ -77,12 +76,9 @@ def compare(eager: dict, exported: dict, mask_thresh: float) -> dict:
         return {**out, "box_px": 0.0 if n == 0 else float("inf"), "score": 0.0, "mask_iou": 1.0}
     e_masks = eager["masks"][:, 0].numpy() > mask_thresh
     x_masks = exported["masks"][:, 0] > mask_thresh
-    ious = [
-        mask_utils.iou(encode_rles(a[None]), encode_rles(b[None]), [0])[0][0]
-        if a.any() or b.any()
-        else 1.0
-        for a, b in zip(e_masks, x_masks)
-    ]
+    inter = (e_masks & x_masks).sum((1, 2))
+    union = (e_masks | x_masks).sum((1, 2))
+    ious = np.where(union > 0, inter / np.maximum(union, 1), 1.0)  # two empty masks agree
     return {
         **out,
         "box_px": float(np.abs(exported["boxes"] - eager["boxes"].numpy()).max()),

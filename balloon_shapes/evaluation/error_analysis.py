@@ -160,9 +160,8 @@ def fixed(o: Outcomes, kind: str | None) -> tuple[list[tuple[int, float, bool]],
     return dets, num_gt
 
 
-def breakdown(preds: list[dict], gts: list[tuple]) -> dict:
+def breakdown(o: Outcomes) -> dict:
     """AP50, and per error type its count and dAP50 (AP50 gained by fixing it)."""
-    o = outcomes(preds, gts)
     base = ap50(*fixed(o, None))
     counts = {k: sum(d.kind == k for d in o.detections) for k in ERROR_TYPES}
     counts["miss"] = int(sum(m.sum() for m in o.missed))
@@ -175,9 +174,8 @@ def breakdown(preds: list[dict], gts: list[tuple]) -> dict:
     }
 
 
-def images_with(preds: list[dict], gts: list[tuple], min_score: float) -> dict[str, list[int]]:
+def images_with(o: Outcomes, min_score: float) -> dict[str, list[int]]:
     """Per error type, the images (indices) with such an error scored >= ``min_score``."""
-    o = outcomes(preds, gts)
     found: dict[str, list[int]] = {k: [] for k in ERROR_TYPES}
     for d in o.detections:
         if d.kind != "tp" and d.score >= min_score and d.image not in found[d.kind]:
@@ -217,27 +215,14 @@ def confusion(
     return m
 
 
-def per_class(
-    preds: list[dict], gts: list[tuple], names: list[str], min_score: float
-) -> list[dict]:
+def per_class(o: Outcomes, names: list[str], min_score: float) -> list[dict]:
     """Per class: objects, predictions >= ``min_score``, precision and recall at mask IoU 0.5
-    (a prediction counts only for an object of its own class)."""
+    (a prediction counts only for an object of its own class). Matching runs in score order,
+    so the predictions >= ``min_score`` match exactly as they would without the others."""
     rows = []
-    kept = [
-        {
-            k: (
-                np.asarray(p[k])[np.asarray(p["scores"]) >= min_score]
-                if k != "masks"
-                else [r for r, s in zip(p["masks"], p["scores"]) if s >= min_score]
-            )
-            for k in ("scores", "labels", "masks")
-        }
-        for p in preds
-    ]
-    o = outcomes(kept, gts)
     for c, name in enumerate(names, start=1):
         n_gt = int(sum((lab == c).sum() for lab in o.gt_labels))
-        mine = [d for d in o.detections if d.label == c]
+        mine = [d for d in o.detections if d.label == c and d.score >= min_score]
         tp = sum(d.kind == "tp" for d in mine)
         rows.append(
             {

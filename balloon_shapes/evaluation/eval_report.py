@@ -10,22 +10,22 @@ import numpy as np
 from balloon_shapes.data.mapper import load_pixels
 from balloon_shapes.evaluation import error_analysis as ea
 from balloon_shapes.evaluation.coco_evaluation import STAT_NAMES
+from balloon_shapes.evaluation.report import pred_vs_gt_tile, table
 from balloon_shapes.html_report import Figure, Page, Table, figure_if_exists, jpeg_uri
 from balloon_shapes.io import write_figure
-from balloon_shapes.structures import Instances, decode_rles, rle_instances
-from balloon_shapes.visualizer import comparison_tile
 
 EXAMPLES_PER_ERROR = 4
 
 
 def analyse(preds: list[dict], gts: list[tuple], names: list[str], score_thresh: float) -> dict:
     """TIDE breakdown (all scores), confusion matrix and per-class P/R (>= ``score_thresh``)."""
+    o = ea.outcomes(preds, gts)  # every prediction's outcome, mask IoUs computed once
     return {
-        "breakdown": ea.breakdown(preds, gts),
+        "breakdown": ea.breakdown(o),
         "confusion": ea.confusion(preds, gts, len(names), score_thresh).tolist(),
-        "per_class": ea.per_class(preds, gts, names, score_thresh),
+        "per_class": ea.per_class(o, names, score_thresh),
         "score_thresh": score_thresh,
-        "images_with": ea.images_with(preds, gts, score_thresh),
+        "images_with": ea.images_with(o, score_thresh),
     }
 
 
@@ -84,7 +84,7 @@ def errors_png(path: str, analysis: dict, names: list[str]) -> None:
     write_figure(path, fig)
 
 
-def print_analysis(analysis: dict, names: list[str], table) -> None:
+def print_analysis(analysis: dict, names: list[str]) -> None:
     print("\nerrors (TIDE-style, mask IoU; dAP50 = AP50 gained by fixing them):")
     print(table(breakdown_rows(analysis), ["error", "count", "dAP50"]))
     print(
@@ -98,14 +98,7 @@ def print_analysis(analysis: dict, names: list[str], table) -> None:
 
 def tile(record: dict, pred: dict, gt: tuple, names, score_thresh: float, size: int, note=""):
     """Ground truth beside prediction for one image, as a report tile."""
-    image = load_pixels(record)
-    h, w = image.shape[:2]
-    inst = Instances(
-        pred["boxes"], pred["labels"], pred["scores"], decode_rles(pred["masks"], h, w)
-    )
-    return comparison_tile(
-        image, rle_instances(*gt, h, w), inst.above(score_thresh), names, size, note
-    )
+    return pred_vs_gt_tile(load_pixels(record), pred, gt, names, score_thresh, size, note)
 
 
 def defined(v: float) -> float:

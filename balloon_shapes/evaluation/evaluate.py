@@ -83,7 +83,7 @@ def compare_report(cfg, records, gts, runs: dict) -> dict:
 def error_analysis(cfg, preds: list[dict], gts, names: list[str]) -> dict:
     """TIDE-style errors, confusion matrix, per-class P/R: printed and drawn (errors.png)."""
     analysis = eval_report.analyse(preds, gts, names, cfg.score_thresh)
-    eval_report.print_analysis(analysis, names, report.table)
+    eval_report.print_analysis(analysis, names)
     eval_report.errors_png(os.path.join(cfg.output_dir, "errors.png"), analysis, names)
     return analysis
 

@@ -70,6 +70,25 @@ def pr_curves_png(path: str, evals: dict) -> None:
     write_figure(path, fig)
 
 
+def pred_vs_gt_tile(
+    image: np.ndarray,
+    pred: dict,
+    gt: tuple,
+    names: list[str],
+    score_thresh: float,
+    size: int,
+    note: str = "",
+) -> np.ndarray:
+    """Ground truth (``gt_rles`` tuple) beside a compact prediction scored >= ``score_thresh``:
+    the tile of worst_images.png and of report.html."""
+    h, w = image.shape[:2]
+    inst = Instances(
+        pred["boxes"], pred["labels"], pred["scores"], decode_rles(pred["masks"], h, w)
+    )
+    truth = rle_instances(*gt, h, w)
+    return comparison_tile(image, truth, inst.above(score_thresh), names, size, note)
+
+
 def worst_images_png(
     path: str, worst: list[dict], class_names: list[str], score_thresh: float, size: int
 ) -> None:
@@ -79,13 +98,16 @@ def worst_images_png(
         worst: per image ``image`` (RGB), ``missed``, ``gt`` (RLEs, labels), ``pred``
             (boxes, scores, labels, masks as RLEs).
     """
-    tiles = []
-    for it in worst:
-        p, (h, w) = it["pred"], it["image"].shape[:2]
-        inst = Instances(p["boxes"], p["labels"], p["scores"], decode_rles(p["masks"], h, w))
-        gt = rle_instances(*it["gt"], h, w)
-        note = f"missed {it['missed']}"
-        tiles.append(
-            comparison_tile(it["image"], gt, inst.above(score_thresh), class_names, size, note)
+    tiles = [
+        pred_vs_gt_tile(
+            it["image"],
+            it["pred"],
+            it["gt"],
+            class_names,
+            score_thresh,
+            size,
+            f"missed {it['missed']}",
         )
+        for it in worst
+    ]
     write_image(path, mosaic(tiles))

@@ -1,8 +1,10 @@
-"""Export the whole detector (boxes, classes, scores and masks at image resolution) to ONNX.
+"""Export the whole detector (boxes, classes, scores and each mask in its box) to ONNX, and
+from there to OpenVINO IR, INT8 included.
 
 torch's TorchScript-based exporter (``dynamo=False``, the path torchvision's own ONNX tests
-take for Mask R-CNN) traces the model, resize, RPN, ROI heads and mask paste included, with a
-dynamic image size and detection count. Class names and thresholds go into the metadata.
+take for Mask R-CNN) traces the model, resize, RPN, ROI and mask heads included, with a
+dynamic image size and detection count; the paste of each mask into the image is left to
+``runtime.paste_masks``. Class names and thresholds go into the metadata.
 """
 
 from __future__ import annotations

@@ -15,7 +15,8 @@ def is_exported(weights) -> bool:
 
 
 class ExportedDetector(torch.nn.Module):
-    """``model(images)`` -> one torchvision output dict per image, computed by ONNX Runtime."""
+    """``model(images)`` -> one torchvision output dict per image, computed by the runtime
+    (ONNX Runtime for .onnx, OpenVINO for .xml)."""
 
     def __init__(self, path: str) -> None:
         super().__init__()

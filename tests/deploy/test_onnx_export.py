@@ -189,3 +189,18 @@ def test_export_mistakes_fail_in_one_line_before_any_work(script, tmp_path, over
     proc = script("export.py", "+experiment=smoke", *overrides, timeout=120)
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 2 and len(lines) == 1 and message in lines[0], proc.stderr
+
+
+def test_compare_measures_mask_iou_boxes_and_scores():
+    masks = torch.zeros(2, 1, 10, 10)
+    masks[0, 0, :4, :5] = 1  # 20 pixels
+    masks[1, 0, 5:, 5:] = 1
+    eager = {"boxes": torch.zeros(2, 4), "scores": torch.tensor([0.9, 0.8]), "masks": masks}
+    shifted = masks.numpy().copy()
+    shifted[0, 0, :4, :5], shifted[0, 0, :4, 1:6] = 0, 1  # 16 of 24 pixels shared
+    shifted[1] = 0  # an exported mask that lost its object
+    exported = {"boxes": np.full((2, 4), 0.25), "scores": np.array([0.9, 0.7]), "masks": shifted}
+    r = compare(eager, exported, 0.5)
+    assert r["mask_iou"] == 0.0 and r["box_px"] == 0.25 and r["score"] == pytest.approx(0.1)
+    shifted[1] = masks[1].numpy()
+    assert compare(eager, exported, 0.5)["mask_iou"] == pytest.approx(16 / 24)

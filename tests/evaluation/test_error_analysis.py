@@ -56,7 +56,7 @@ def test_each_error_lands_in_its_bucket(items, kind):
     kinds = [d.kind for d in o.detections]
     assert kinds[-1] == kind and kinds.count(kind) == 1
     assert all(k == "tp" for k in kinds[:-1])
-    counts = breakdown([pred(*items)], [GT])["counts"]
+    counts = breakdown(outcomes([pred(*items)], [GT]))["counts"]
     assert counts[kind] == 1
     assert sum(counts.values()) == 1 + counts["miss"]
 
@@ -64,10 +64,10 @@ def test_each_error_lands_in_its_bucket(items, kind):
 def test_missed_objects_are_those_no_prediction_took_or_points_at():
     o = outcomes([pred((A, 2, 0.9))], [GT])  # A pointed at by a cls error, B untouched
     assert o.missed[0].tolist() == [False, True]
-    assert breakdown([pred((A, 2, 0.9))], [GT])["counts"]["miss"] == 1
+    assert breakdown(outcomes([pred((A, 2, 0.9))], [GT]))["counts"]["miss"] == 1
     both = outcomes([pred((SHIFTED_A, 2, 0.9))], [GT])  # "both" points at nothing
     assert both.missed[0].tolist() == [True, True]
-    empty = breakdown([pred()], [GT])
+    empty = breakdown(outcomes([pred()], [GT]))
     assert empty["counts"]["miss"] == 2 and empty["AP50"] == 0.0
 
 
@@ -75,13 +75,15 @@ def test_fixing_an_error_type_recovers_exactly_its_ap():
     # class 1: a background FP above the true positive -> AP50(class 1) = 0.5 at every recall
     # class 2: B predicted as class 1 (cls error) -> AP50(class 2) = 0
     p = pred((NOWHERE, 1, 0.95), (A, 1, 0.9), (B, 1, 0.8))
-    b = breakdown([p], [GT])
+    b = breakdown(outcomes([p], [GT]))
     assert b["AP50"] == pytest.approx((0.5 + 0.0) / 2)
     assert b["dAP50"]["bkg"] == pytest.approx((1.0 + 0.0) / 2 - 0.25)
     # fixing cls: B becomes a class-2 TP (AP 1); class 1 loses its third FP
     assert b["dAP50"]["cls"] == pytest.approx((0.5 + 1.0) / 2 - 0.25)
     assert b["dAP50"]["miss"] == 0.0 and b["dAP50"]["dupe"] == 0.0
-    missed = breakdown([pred((A, 1, 0.9))], [GT])  # B missed: class 2 AP 0; fixed: left out
+    missed = breakdown(
+        outcomes([pred((A, 1, 0.9))], [GT])
+    )  # B missed: class 2 AP 0; fixed: left out
     assert missed["dAP50"]["miss"] == pytest.approx(1.0 - 0.5)
 
 
@@ -122,7 +124,7 @@ def test_ap50_is_coco_segm_ap50_on_noisy_shapes_predictions():
         gts.append((rles, labels))
     names = list(CLASSES)
     coco = coco_metrics(ground_truth(recs, names), results_json(preds, [1, 2, 3, 4]), names)
-    ours = breakdown(preds, gts)["AP50"]
+    ours = breakdown(outcomes(preds, gts))["AP50"]
     assert 0.2 < ours < 0.95
     assert ours == pytest.approx(coco["segm"]["AP50"], abs=1e-9)
 
@@ -138,7 +140,7 @@ def test_confusion_matrix_of_a_hand_built_case():
 
 def test_per_class_precision_and_recall():
     p = pred((A, 1, 0.9), (NOWHERE, 1, 0.8), (B, 1, 0.6), (B, 2, 0.2))
-    rows = per_class([p], [GT], ["one", "two"], min_score=0.5)
+    rows = per_class(outcomes([p], [GT]), ["one", "two"], min_score=0.5)
     assert rows[0] == {
         "class": "one",
         "objects": 1,
@@ -156,7 +158,7 @@ def test_images_with_each_error():
         pred((NOWHERE, 1, 0.9), (A, 1, 0.8), (B, 2, 0.8)),
         pred((NOWHERE, 1, 0.2), (A, 1, 0.8), (B, 2, 0.8)),
     ]
-    found = images_with(preds, [GT, GT, GT], min_score=0.5)
+    found = images_with(outcomes(preds, [GT, GT, GT]), min_score=0.5)
     assert found["cls"] == [0] and found["miss"] == [0] and found["bkg"] == [1]
     assert found["loc"] == [] and found["dupe"] == []
 
