@@ -2,9 +2,12 @@
 runtime only: ONNX Runtime for .onnx, OpenVINO for .xml (or for .onnx with ``backend``).
 
 A deployed model needs neither torch nor the training stack: this module imports numpy, the
-runtime and the project's error types, nothing else (a test runs it with torch blocked). The
-graph holds the whole detector, pre-processing (resize, normalise) included; decoding the
-image stays outside, and pasting each mask into the image is done here (``paste_masks``).
+runtime, PIL and the project's error types, nothing else (a test runs it with torch blocked).
+The graph holds the detector; decoding the image stays outside, and pasting each mask into the
+image is done here. torchvision flavour: resize and normalisation are in the graph, masks are
+pasted as torchvision does (``paste_masks``). Detectron2 flavour: its PIL resize cannot be
+traced, so ``graph_input`` resizes and normalises here, and ``d2_paste_masks`` pastes as
+Detectron2 does; the file's metadata says which.
 """
 
 from __future__ import annotations
@@ -104,10 +107,90 @@ class ExportedModel:
     def __call__(self, image: np.ndarray) -> dict[str, np.ndarray]:
         """``image`` float32 [3, H, W], RGB, 0..1 -> ``boxes`` XYXY [N, 4], ``labels`` [N]
         (1-based), ``scores`` [N], ``masks`` soft [N, 1, H, W] at image resolution."""
-        out = dict(zip(OUTPUTS, self._run(np.ascontiguousarray(image, np.float32))))
-        if self.meta.get("paste") == "runtime":  # the graph gives each mask in its box
-            out["masks"] = paste_masks(out["masks"], out["boxes"], *image.shape[1:])
+        x = graph_input(image, self.meta)
+        out = dict(zip(OUTPUTS, self._run(x)))
+        height, width = image.shape[1:]
+        if self.meta.get("preprocess"):  # boxes come in the resized image's pixels
+            out["boxes"] = rescale_boxes(out["boxes"], x.shape[1:], (height, width))
+        paste = self.meta.get("paste")
+        if paste == "detectron2":
+            out["masks"] = d2_paste_masks(out["masks"], out["boxes"], height, width)
+        elif paste == "runtime":  # torchvision's paste
+            out["masks"] = paste_masks(out["masks"], out["boxes"], height, width)
         return out
+
+
+def d2_resized_size(h: int, w: int, short: int, max_size: int) -> tuple[int, int]:
+    """Detectron2's ResizeShortestEdge output size (rounded half up, as it does)."""
+    scale = short / min(h, w)
+    newh, neww = (short, scale * w) if h < w else (scale * h, short)
+    if max(newh, neww) > max_size:
+        scale = max_size / max(newh, neww)
+        newh, neww = newh * scale, neww * scale
+    return int(newh + 0.5), int(neww + 0.5)
+
+
+def pil_resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """float RGB 0..1 [3,H,W] -> [3,h,w] resized as Detectron2 does at test time: PIL
+    bilinear on the uint8 image."""
+    from PIL import Image
+
+    array = np.clip(np.round(image * np.float32(255)), 0, 255).astype(np.uint8)
+    resized = Image.fromarray(array.transpose(1, 2, 0)).resize(size[::-1], Image.BILINEAR)
+    return np.asarray(resized).transpose(2, 0, 1).astype(np.float32) / np.float32(255)
+
+
+def graph_input(image: np.ndarray, meta: dict) -> np.ndarray:
+    """What the graph takes for ``image`` (float32 RGB 0..1 [3,H,W]): the image itself, or for
+    a Detectron2-flavour file, resized (shortest edge, PIL) and caffe-normalised (BGR, 0..255,
+    minus the mean, over the std)."""
+    image = np.ascontiguousarray(image, np.float32)
+    spec = meta.get("preprocess")
+    if not spec:
+        return image
+    size = d2_resized_size(*image.shape[1:], spec["min_size"], spec["max_size"])
+    bgr = pil_resize(image, size)[::-1] * np.float32(255)
+    mean = np.asarray(spec["pixel_mean_bgr"], np.float32)[:, None, None]
+    std = np.asarray(spec["pixel_std_bgr"], np.float32)[:, None, None]
+    return np.ascontiguousarray((bgr - mean) / std, np.float32)
+
+
+def rescale_boxes(boxes: np.ndarray, resized: tuple, original: tuple) -> np.ndarray:
+    """XYXY boxes in the resized image -> the original one, clipped to it (torchvision's
+    ``resize_boxes`` then Detectron2's clip)."""
+    (rh, rw), (oh, ow) = resized, original
+    ratio_h, ratio_w = np.float32(oh) / np.float32(rh), np.float32(ow) / np.float32(rw)
+    out = boxes.astype(np.float32) * np.array([ratio_w, ratio_h, ratio_w, ratio_h], np.float32)
+    out[:, 0::2] = out[:, 0::2].clip(0, ow)
+    out[:, 1::2] = out[:, 1::2].clip(0, oh)
+    return out
+
+
+def sample_weights(lo: float, hi: float, m: int, n_out: int) -> tuple[int, np.ndarray]:
+    """1-D weights of ``grid_sample`` (bilinear, zeros outside, align_corners=False) at the
+    pixel centres of the image that fall in [lo, hi]: (first pixel, [pixels, m])."""
+    if hi <= lo:  # an empty box: Detectron2's division by zero leaves nothing
+        return 0, np.zeros((0, m), np.float32)
+    start, stop = max(int(np.floor(lo - 0.5)), 0), min(int(np.ceil(hi + 0.5)), n_out)
+    centres = np.arange(start, stop, dtype=np.float32) + np.float32(0.5)
+    src = (centres - np.float32(lo)) / np.float32(hi - lo) * np.float32(m) - np.float32(0.5)
+    k = np.arange(m, dtype=np.float32)
+    return start, np.maximum(np.float32(1) - np.abs(src[:, None] - k[None, :]), 0)
+
+
+def d2_paste_masks(masks: np.ndarray, boxes: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Detectron2's paste: the [N, 1, M, M] probabilities sampled bilinearly at the pixel
+    centres of each float box, then ``>= 0.5`` -> float 0/1 [N, 1, H, W]. Bilinear sampling
+    is separable, so each mask is two small matrix products."""
+    n, m = len(masks), masks.shape[-1]
+    out = np.zeros((n, 1, height, width), np.float32)
+    for i, (x0, y0, x1, y1) in enumerate(boxes.astype(np.float32)):
+        ya, wy = sample_weights(y0, y1, m, height)
+        xa, wx = sample_weights(x0, x1, m, width)
+        if len(wy) and len(wx):
+            inside = wy @ masks[i, 0].astype(np.float32) @ wx.T
+            out[i, 0, ya : ya + len(wy), xa : xa + len(wx)] = inside >= 0.5
+    return out
 
 
 def resize_bilinear(mask: np.ndarray, h: int, w: int) -> np.ndarray:

@@ -40,6 +40,11 @@ def check_config(cfg: DictConfig) -> None:
         raise ConfigError(f"calib={cfg.calib!r}: expected train or val (a split of data)")
     if not str(cfg.output).endswith(FORMATS[cfg.format]):
         raise ConfigError(f"output={cfg.output}: expected a {FORMATS[cfg.format]} file name")
+    if cfg.model.get("engine", "torchvision") != "torchvision":
+        raise ConfigError(
+            f"model.engine={cfg.model.engine}: export traces the torchvision engine "
+            "(model.flavour=detectron2 gives Detectron2's outputs)"
+        )
     if is_exported(cfg.model.weights):
         raise ConfigError(f"model.weights={cfg.model.weights}: already exported")
     weights = cfg.model.weights
@@ -68,12 +73,27 @@ def example_image(cfg: DictConfig, model: torch.nn.Module, tries: int = 20) -> t
     return to_tensor(load_pixels(candidates[0]))
 
 
+def pair(eager: dict, exported: dict) -> np.ndarray:
+    """For each eager detection, the exported one of the same class with the nearest box (each
+    used once): detections whose scores tie to float precision may come in either order."""
+    e_boxes, x_boxes = eager["boxes"].numpy(), exported["boxes"]
+    cost = np.abs(e_boxes[:, None] - x_boxes[None]).max(2)
+    cost[eager["labels"].numpy()[:, None] != exported["labels"][None]] = np.inf
+    order = []
+    for row in cost:
+        j = int(np.argmin(row))
+        order.append(j)
+        cost[:, j] = np.inf
+    return np.array(order, np.int64)
+
+
 def compare(eager: dict, exported: dict, mask_thresh: float) -> dict:
     """How far the exported outputs are from eager's: detections, box px, score, mask IoU."""
     n = len(eager["scores"])
     out = {"detections": n, "exported_detections": len(exported["scores"])}
     if n == 0 or n != out["exported_detections"]:
         return {**out, "box_px": 0.0 if n == 0 else float("inf"), "score": 0.0, "mask_iou": 1.0}
+    exported = {k: v[pair(eager, exported)] for k, v in exported.items()}
     e_masks = eager["masks"][:, 0].numpy() > mask_thresh
     x_masks = exported["masks"][:, 0] > mask_thresh
     inter = (e_masks & x_masks).sum((1, 2))
@@ -87,14 +107,14 @@ def compare(eager: dict, exported: dict, mask_thresh: float) -> dict:
     }
 
 
-def write_fp32(cfg: DictConfig, model, image: torch.Tensor, meta: dict, path: str) -> None:
-    """The fp32 export in ``cfg.format`` at ``path``."""
+def write_fp32(cfg: DictConfig, model, image: torch.Tensor, meta: dict, path: str) -> dict:
+    """The fp32 export in ``cfg.format`` at ``path``; returns the metadata written."""
     if cfg.format == "onnx":
-        export_onnx(model, path, image, meta)
-        return
+        return export_onnx(model, path, image, meta)
     with tempfile.TemporaryDirectory() as tmp:
-        export_onnx(model, os.path.join(tmp, "model.onnx"), image, meta)
+        meta = export_onnx(model, os.path.join(tmp, "model.onnx"), image, meta)
         onnx_to_openvino(os.path.join(tmp, "model.onnx"), path, meta)
+    return meta
 
 
 def matches(report: dict) -> bool:
@@ -149,7 +169,7 @@ def run_export(cfg: DictConfig) -> dict:
     print(f"exporting to {cfg.output} (traced on a {image.shape[2]}x{image.shape[1]} image)")
     with tempfile.TemporaryDirectory() as tmp:
         fp32_path = os.path.join(tmp, "fp32.xml") if cfg.precision == "int8" else str(cfg.output)
-        write_fp32(cfg, model, image, meta, fp32_path)
+        meta = write_fp32(cfg, model, image, meta, fp32_path)
         with torch.no_grad():
             eager = model.eval()([image])[0]
         report = compare(eager, ExportedModel(fp32_path)(image.numpy()), cfg.model.mask_thresh)

@@ -8,28 +8,19 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 from torch import Tensor, nn
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.image_list import ImageList
 from torchvision.models.detection.transform import GeneralizedRCNNTransform, resize_boxes
 from torchvision.ops import MultiScaleRoIAlign, roi_align
 
+from balloon_shapes import runtime
+from balloon_shapes.runtime import d2_resized_size
+
 D2_PIXEL_MEAN_BGR = (103.53, 116.28, 123.675)
 D2_PIXEL_STD_BGR = (1.0, 1.0, 1.0)
-
-
-def d2_resized_size(h: int, w: int, short: int, max_size: int) -> tuple[int, int]:
-    """Detectron2's ResizeShortestEdge output size (rounded half up, as it does)."""
-    scale = short / min(h, w)
-    newh, neww = (short, scale * w) if h < w else (scale * h, short)
-    if max(newh, neww) > max_size:
-        scale = max_size / max(newh, neww)
-        newh, neww = newh * scale, neww * scale
-    return int(newh + 0.5), int(neww + 0.5)
 
 
 def caffe_normalize(image_rgb: Tensor, mean_bgr: Tensor, std_bgr: Tensor) -> Tensor:
@@ -39,11 +30,10 @@ def caffe_normalize(image_rgb: Tensor, mean_bgr: Tensor, std_bgr: Tensor) -> Ten
 
 
 def pil_resize(image_rgb: Tensor, size: tuple[int, int]) -> Tensor:
-    """Resize as Detectron2 does at test time: PIL bilinear on the uint8 image."""
-    array = (image_rgb * 255).round().clamp(0, 255).byte().permute(1, 2, 0).cpu().numpy()
-    resized = Image.fromarray(array).resize((size[1], size[0]), Image.BILINEAR)
-    out = torch.from_numpy(np.asarray(resized).copy()).permute(2, 0, 1).float() / 255
-    return out.to(image_rgb.device)
+    """Resize as Detectron2 does at test time: PIL bilinear on the uint8 image (the runtime's
+    function, so an exported Detectron2-flavour model gets the same pixels)."""
+    resized = runtime.pil_resize(image_rgb.detach().float().cpu().numpy(), size)
+    return torch.from_numpy(resized).to(image_rgb.device)
 
 
 def d2_paste_masks(masks: Tensor, boxes: Tensor, image_shape: tuple[int, int]) -> Tensor:
@@ -72,6 +62,7 @@ class D2Transform(GeneralizedRCNNTransform):
         self, min_size: int, max_size: int, mean_bgr=D2_PIXEL_MEAN_BGR, std_bgr=D2_PIXEL_STD_BGR
     ) -> None:
         super().__init__(min_size, max_size, [0.0] * 3, [1.0] * 3)
+        self.pixel_mean_bgr, self.pixel_std_bgr = tuple(mean_bgr), tuple(std_bgr)  # exports
         self.register_buffer("mean_bgr", torch.tensor(mean_bgr), persistent=False)
         self.register_buffer("std_bgr", torch.tensor(std_bgr), persistent=False)
 
@@ -159,11 +150,12 @@ class AlignedMultiScaleRoIAlign(MultiScaleRoIAlign):
 
     def forward(self, x: dict[str, Tensor], boxes: list[Tensor], image_shapes) -> Tensor:
         features = [x[name] for name in self.featmap_names]
+        # sizes read with full_like/size(0), not len(): an exported graph keeps them dynamic
         rois = torch.cat(
-            [torch.cat([b.new_full((len(b), 1), i), b], dim=1) for i, b in enumerate(boxes)]
+            [torch.cat([torch.full_like(b[:, :1], i), b], dim=1) for i, b in enumerate(boxes)]
         )
         levels = self.levels(boxes)
-        out = features[0].new_zeros((len(rois), features[0].shape[1], *self.output_size))
+        out = features[0].new_zeros((rois.size(0), features[0].size(1), *self.output_size))
         for level, (feature, stride) in enumerate(zip(features, self.level_strides)):
             idx = torch.where(levels == level)[0]
             out[idx] = roi_align(

@@ -2,9 +2,11 @@
 from there to OpenVINO IR, INT8 included.
 
 torch's TorchScript-based exporter (``dynamo=False``, the path torchvision's own ONNX tests
-take for Mask R-CNN) traces the model, resize, RPN, ROI and mask heads included, with a
-dynamic image size and detection count; the paste of each mask into the image is left to
-``runtime.paste_masks``. Class names and thresholds go into the metadata.
+take for Mask R-CNN) traces the model, RPN, ROI and mask heads included, with a dynamic image
+size and detection count. The paste of each mask into the image is left to the runtime, and so
+are a Detectron2-flavour model's PIL resize and caffe normalisation (PIL cannot be traced);
+torchvision's resize and normalisation stay in the graph. Class names, thresholds and which
+pre-processing and paste the runtime owes go into the metadata.
 """
 
 from __future__ import annotations
@@ -13,15 +15,16 @@ import contextlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 
 import torch
 from torchvision.models.detection import transform as tv_transform
 
 from balloon_shapes.io import atomic_write, ensure_dir
-from balloon_shapes.runtime import META_KEY, OUTPUTS
+from balloon_shapes.modeling.d2_compat import D2Transform
+from balloon_shapes.runtime import META_KEY, OUTPUTS, graph_input
 
 OPSET = 17
-PASTE = {"paste": "runtime"}  # every export leaves the mask paste to runtime.paste_masks
 
 
 @contextlib.contextmanager
@@ -36,19 +39,62 @@ def unpasted_masks():
         tv_transform.paste_masks_in_image = original
 
 
-def export_onnx(model: torch.nn.Module, path: str, example: torch.Tensor, meta: dict) -> None:
-    """Trace ``model`` (torchvision Mask R-CNN, eval mode) on ``example`` [3,H,W] into ``path``.
+class PreprocessedInput(tv_transform.GeneralizedRCNNTransform):
+    """The transform inside an exported Detectron2-flavour graph: ``runtime.graph_input`` has
+    resized and normalised the image, so only the padding to ``size_divisible`` is left."""
+
+    def normalize(self, image: torch.Tensor) -> torch.Tensor:
+        return image
+
+    def resize(self, image: torch.Tensor, target: dict | None = None):
+        return image, target
+
+
+def flavour_meta(model: torch.nn.Module) -> dict:
+    """What the runtime does around the graph: Detectron2's resize, normalisation and paste for
+    a Detectron2-flavour model; torchvision's paste (``"runtime"``) otherwise."""
+    t = model.transform
+    if not isinstance(t, D2Transform):
+        return {"paste": "runtime"}
+    preprocess = {
+        "kind": "detectron2",
+        "min_size": int(t.min_size[-1]),
+        "max_size": int(t.max_size),
+        "pixel_mean_bgr": [float(v) for v in t.pixel_mean_bgr],
+        "pixel_std_bgr": [float(v) for v in t.pixel_std_bgr],
+    }
+    return {"paste": "detectron2", "preprocess": preprocess}
+
+
+@contextlib.contextmanager
+def graph_transform(model: torch.nn.Module) -> Iterator[None]:
+    """While tracing, a Detectron2-flavour model takes the runtime's resized, normalised image."""
+    original = model.transform
+    if isinstance(original, D2Transform):
+        model.transform = PreprocessedInput(
+            800, 1333, [0.0] * 3, [1.0] * 3, size_divisible=original.size_divisible
+        )
+    try:
+        yield
+    finally:
+        model.transform = original
+
+
+def export_onnx(model: torch.nn.Module, path: str, example: torch.Tensor, meta: dict) -> dict:
+    """Trace ``model`` (torchvision Mask R-CNN, eval mode) on ``example`` [3,H,W] (RGB, 0..1)
+    into ``path``; returns the metadata written into it.
 
     ``example`` should give detections: a traced branch that never ran is not exported."""
     import onnx
 
     model = model.eval().float().to(memory_format=torch.contiguous_format)
-    # masks come out [N, 1, 28, 28], each in its box: runtime.paste_masks places them
+    # masks come out [N, 1, 28, 28], each in its box: the runtime pastes them
     dynamic = {"image": {1: "height", 2: "width"}, **{k: {0: "detections"} for k in OUTPUTS}}
-    meta = {**meta, **PASTE}
+    meta = {**meta, **flavour_meta(model)}
+    example = torch.from_numpy(graph_input(example.numpy(), meta))
 
     def write(tmp: str) -> None:
-        with torch.no_grad(), unpasted_masks():
+        with torch.no_grad(), unpasted_masks(), graph_transform(model):
             torch.onnx.export(
                 model,
                 ([example],),
@@ -64,10 +110,12 @@ def export_onnx(model: torch.nn.Module, path: str, example: torch.Tensor, meta: 
         onnx.save(proto, tmp)
 
     atomic_write(path, write, suffix=".onnx")
+    return meta
 
 
 def onnx_to_openvino(onnx_path: str, xml_path: str, meta: dict) -> None:
-    """Convert an exported .onnx to OpenVINO IR (``.xml`` + ``.bin``, fp32 weights)."""
+    """Convert an exported .onnx to OpenVINO IR (``.xml`` + ``.bin``, fp32 weights) with
+    ``meta`` (what ``export_onnx`` returned)."""
     import openvino as ov
 
     save_ir(ov.convert_model(onnx_path), xml_path, meta)
@@ -79,7 +127,7 @@ def save_ir(model, xml_path: str, meta: dict) -> None:
     a reader never finds an .xml without its weights."""
     import openvino as ov
 
-    model.set_rt_info(json.dumps({**meta, **PASTE}), META_KEY)
+    model.set_rt_info(json.dumps(meta), META_KEY)
     folder = ensure_dir(os.path.dirname(os.path.abspath(xml_path)))
     with tempfile.TemporaryDirectory(dir=folder, prefix=".tmp-") as tmp:
         tmp_xml = os.path.join(tmp, os.path.basename(xml_path))
@@ -96,14 +144,14 @@ INT8_IGNORED = "^(?!/backbone/).*"
 
 def quantize_int8(xml_path: str, out_path: str, images: list, meta: dict) -> None:
     """Post-training INT8 quantization (NNCF) of an IR's backbone, calibrated on ``images``
-    (float32 [3,H,W] arrays), written as IR to ``out_path``."""
+    (float32 RGB 0..1 [3,H,W] arrays), written as IR to ``out_path``."""
     import nncf
     import openvino as ov
 
     model = ov.Core().read_model(xml_path)
     quantized = nncf.quantize(
         model,
-        nncf.Dataset(images, lambda x: {"image": x}),
+        nncf.Dataset(images, lambda x: {"image": graph_input(x, meta)}),
         subset_size=len(images),
         ignored_scope=nncf.IgnoredScope(patterns=[INT8_IGNORED], validate=False),
     )

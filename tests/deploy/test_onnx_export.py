@@ -32,6 +32,27 @@ def export(tmp_path, *overrides, seed=0, fmt="onnx"):
     return out, model.eval(), report
 
 
+def tamed_weights(folder: Path, flavour: str) -> str:
+    """Random smoke weights with class logits scaled down: scores of 1 - 1e-7 tie, and which
+    of two tied boxes NMS keeps is float noise, not an export error."""
+    torch.manual_seed(0)
+    cfg = load_config(["+experiment=smoke", f"model.flavour={flavour}"], "export")
+    model, _ = model_and_classes(cfg)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "cls_score" in name or "cls_logits" in name:
+                p.mul_(0.1)
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), folder / f"{flavour}.pth")
+    return str(folder / f"{flavour}.pth")
+
+
+def export_d2(folder: Path, fmt: str):
+    """The Detectron2-flavour smoke model (caffe BGR input, PIL resize, aligned ROIAlign...)."""
+    weights = tamed_weights(folder, "detectron2")
+    return export(folder, "model.flavour=detectron2", f"model.weights={weights}", fmt=fmt)
+
+
 def within_tolerance(r):
     return (
         r["exported_detections"] == r["detections"]
@@ -51,10 +72,23 @@ def exported_ir(tmp_path_factory):
     return export(tmp_path_factory.mktemp("export_ir") / "new", fmt="openvino")  # made
 
 
-@pytest.mark.parametrize("shape", [(3, 64, 64), (3, 90, 150), (3, 200, 120)])
+@pytest.fixture(scope="module")
+def exported_d2(tmp_path_factory):
+    return export_d2(tmp_path_factory.mktemp("export_d2"), "onnx")
+
+
+@pytest.fixture(scope="module")
+def exported_d2_ir(tmp_path_factory):
+    return export_d2(tmp_path_factory.mktemp("export_d2_ir"), "openvino")
+
+
+@pytest.mark.parametrize("shape", [(3, 64, 64), (3, 90, 150), (3, 200, 120), (3, 33, 300)])
 @pytest.mark.parametrize("runtime", ["onnx/onnxruntime", "onnx/openvino", "xml/openvino"])
-def test_exported_model_gives_eager_instances_at_any_size(exported, exported_ir, shape, runtime):
-    path, model, report = exported if runtime.startswith("onnx") else exported_ir
+@pytest.mark.parametrize("flavour", ["torchvision", "detectron2"])
+def test_exported_model_gives_eager_instances_at_any_size(request, flavour, shape, runtime):
+    fixture = {"torchvision": "exported", "detectron2": "exported_d2"}[flavour]
+    fixture += "" if runtime.startswith("onnx") else "_ir"
+    path, model, report = request.getfixturevalue(fixture)
     assert report["matches_eager"] and report["detections"] > 0
     image = torch.rand(*shape, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
@@ -63,6 +97,18 @@ def test_exported_model_gives_eager_instances_at_any_size(exported, exported_ir,
     assert out["masks"].shape[1:] == (1, *shape[1:])  # pasted at image resolution
     r = compare(eager, out, 0.5)
     assert r["detections"] > 0 and within_tolerance(r), r
+
+
+def test_detectron2_flavour_leaves_resize_and_paste_to_the_runtime(exported_d2):
+    meta = ExportedModel(str(exported_d2[0])).meta
+    assert meta["paste"] == "detectron2"
+    assert meta["preprocess"] == {
+        "kind": "detectron2",
+        "min_size": 64,
+        "max_size": 64,
+        "pixel_mean_bgr": [103.53, 116.28, 123.675],
+        "pixel_std_bgr": [1.0, 1.0, 1.0],
+    }
 
 
 def test_an_image_with_no_detections_gives_empty_outputs(tmp_path, caplog):
@@ -84,9 +130,9 @@ def test_the_file_carries_class_names_and_thresholds(exported, exported_ir):
     assert ExportedModel(str(exported_ir[0])).backend == "openvino"
 
 
-@pytest.mark.parametrize("ir", [False, True])
-def test_exported_model_runs_without_torch(exported, exported_ir, ir):
-    path = exported_ir[0] if ir else exported[0]
+@pytest.mark.parametrize("fixture", ["exported", "exported_ir", "exported_d2"])
+def test_exported_model_runs_without_torch(request, fixture):
+    path = request.getfixturevalue(fixture)[0]
     code = (
         "import sys, json, numpy as np\n"
         "sys.modules['torch'] = None  # import torch now raises ImportError\n"
@@ -183,6 +229,7 @@ def test_int8_quantizes_the_backbone_only_and_reports_ap_before_and_after(tmp_pa
         (["format=openvino"], "expected a .xml file name"),
         (["format=tflite"], "format='tflite'"),
         (["precision=int4", "format=openvino", "output=m.xml"], "precision='int4'"),
+        (["model.engine=detectron2"], "export traces the torchvision engine"),
     ],
 )
 def test_export_mistakes_fail_in_one_line_before_any_work(script, tmp_path, overrides, message):
@@ -196,11 +243,28 @@ def test_compare_measures_mask_iou_boxes_and_scores():
     masks[0, 0, :4, :5] = 1  # 20 pixels
     masks[1, 0, 5:, 5:] = 1
     eager = {"boxes": torch.zeros(2, 4), "scores": torch.tensor([0.9, 0.8]), "masks": masks}
+    eager["labels"] = torch.tensor([1, 1])
     shifted = masks.numpy().copy()
     shifted[0, 0, :4, :5], shifted[0, 0, :4, 1:6] = 0, 1  # 16 of 24 pixels shared
     shifted[1] = 0  # an exported mask that lost its object
     exported = {"boxes": np.full((2, 4), 0.25), "scores": np.array([0.9, 0.7]), "masks": shifted}
+    exported["labels"] = np.array([1, 1])
     r = compare(eager, exported, 0.5)
     assert r["mask_iou"] == 0.0 and r["box_px"] == 0.25 and r["score"] == pytest.approx(0.1)
     shifted[1] = masks[1].numpy()
     assert compare(eager, exported, 0.5)["mask_iou"] == pytest.approx(16 / 24)
+
+
+def test_compare_pairs_detections_whose_scores_tie_in_either_order():
+    boxes = torch.tensor([[0.0, 0, 10, 10], [20, 20, 40, 30], [5, 5, 9, 9]])
+    masks = torch.zeros(3, 1, 50, 50)
+    for i, (x0, y0, x1, y1) in enumerate(boxes.int().tolist()):
+        masks[i, 0, y0:y1, x0:x1] = 1
+    eager = {"boxes": boxes, "labels": torch.tensor([1, 1, 2]), "scores": torch.ones(3)}
+    eager["masks"] = masks
+    order = [1, 0, 2]
+    swapped = {k: v.numpy()[order] for k, v in eager.items()}
+    r = compare(eager, swapped, 0.5)
+    assert r["box_px"] == 0 and r["mask_iou"] == 1.0
+    swapped["labels"] = np.array([1, 2, 1])  # the class must match too
+    assert compare(eager, swapped, 0.5)["box_px"] >= 4
