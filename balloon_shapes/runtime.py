@@ -98,7 +98,12 @@ class ExportedModel:
         config = {"INFERENCE_PRECISION_HINT": precision, "INFERENCE_NUM_THREADS": threads}
         compiled = core.compile_model(model, "CPU", config)
         outputs = [compiled.output(name) for name in OUTPUTS]
-        self._run = lambda image: [compiled({"image": image})[o] for o in outputs]
+
+        def run(image: np.ndarray) -> list[np.ndarray]:
+            result = compiled({"image": image})  # one inference, four outputs read from it
+            return [result[o] for o in outputs]
+
+        self._run = run
 
     @property
     def class_names(self) -> list[str] | None:

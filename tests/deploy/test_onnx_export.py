@@ -99,6 +99,21 @@ def test_exported_model_gives_eager_instances_at_any_size(request, flavour, shap
     assert r["detections"] > 0 and within_tolerance(r), r
 
 
+def test_openvino_runs_the_graph_once_per_image(exported_ir, monkeypatch):
+    import openvino as ov
+
+    calls = []
+    infer = ov.CompiledModel.__call__
+
+    def counted(self, *args, **kwargs):
+        calls.append(1)
+        return infer(self, *args, **kwargs)
+
+    monkeypatch.setattr(ov.CompiledModel, "__call__", counted)
+    out = ExportedModel(str(exported_ir[0]))(np.random.default_rng(0).random((3, 64, 80), "f4"))
+    assert len(calls) == 1 and len(out["boxes"]) == len(out["masks"])  # was once per output
+
+
 def test_detectron2_flavour_leaves_resize_and_paste_to_the_runtime(exported_d2):
     meta = ExportedModel(str(exported_d2[0])).meta
     assert meta["paste"] == "detectron2"
