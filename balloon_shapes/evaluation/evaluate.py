@@ -11,12 +11,12 @@ from balloon_shapes.data.mapper import load_pixels
 from balloon_shapes.errors import ConfigError
 from balloon_shapes.evaluation import eval_report, report, robustness
 from balloon_shapes.evaluation.coco_evaluation import COCOEvaluator
-from balloon_shapes.evaluation.inference import InferenceSettings, auto_device, predict
+from balloon_shapes.evaluation.inference import InferenceSettings, predict
 from balloon_shapes.evaluation.voc_style import gt_rles, voc_items, voc_map
 from balloon_shapes.html_report import write_page
 from balloon_shapes.io import check_writable, write_json
 from balloon_shapes.modeling import build_model
-from balloon_shapes.modeling.precision import autocast_dtype, precision_name
+from balloon_shapes.modeling.precision import precision_name
 
 COLOR_MODES = {"rgb": (False,), "gray": (True,), "compare": (False, True)}
 
@@ -39,8 +39,9 @@ def missed(pred: dict, gt: tuple) -> int:
     return len(gt[0]) - int(robustness.found(pred, *gt).sum())
 
 
-def evaluate_mode(cfg, model, records, evaluator: COCOEvaluator, gts, gray: bool) -> dict:
-    settings = InferenceSettings.from_config(cfg)
+def evaluate_mode(
+    cfg, model, records, evaluator: COCOEvaluator, gts, gray: bool, settings: InferenceSettings
+) -> dict:
     preds = predict(model, records, settings, gray, "inference (gray)" if gray else "inference")
     evaluator.reset()
     evaluator.add(preds)
@@ -103,10 +104,10 @@ def evaluate(cfg: DictConfig) -> dict:
     names = evaluator.names
     model = build_model(cfg.model)
     gts = [gt_rles(r) for r in records]
-    dtype = autocast_dtype(cfg.eval.amp, auto_device(cfg.eval.device))
-    summary, runs = {"images": len(records), "precision": precision_name(dtype)}, {}
+    settings = InferenceSettings.from_config(cfg)  # its precision resolved once, for every mode
+    summary, runs = {"images": len(records), "precision": precision_name(settings.dtype)}, {}
     for gray in COLOR_MODES[cfg.eval.grayscale]:
-        run = evaluate_mode(cfg, model, records, evaluator, gts, gray)
+        run = evaluate_mode(cfg, model, records, evaluator, gts, gray, settings)
         runs["gray" if gray else "rgb"] = run
         suffix = "_gray" if gray else ""
         write_outputs(cfg, run, records, gts, names, suffix)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -60,6 +61,11 @@ class InferenceSettings:
         e = cfg.eval
         return cls(cfg.model.mask_thresh, e.batch_size, e.num_workers, e.device, e.amp)
 
+    @functools.cached_property
+    def dtype(self) -> torch.dtype | None:
+        """The autocast dtype, resolved (and a forced bf16 warned about) once per settings."""
+        return autocast_dtype(self.amp, auto_device(self.device))
+
 
 def compact(output: dict, image_id: int, mask_thresh: float) -> dict:
     """One model output -> ``image_id``, boxes, scores, labels and RLE masks (every score)."""
@@ -83,8 +89,7 @@ def predict(
 ) -> list[dict]:
     """Run ``model`` on every record: per image ``image_id``, ``boxes`` XYXY float [N,4],
     ``scores`` [N], ``labels`` [N] (1-based contiguous), ``masks`` (RLEs)."""
-    dev = auto_device(settings.device)
-    dtype = autocast_dtype(settings.amp, dev)
+    dev, dtype = auto_device(settings.device), settings.dtype
     model = inference_model(model, dev)
     loader = DataLoader(
         ImageDataset(records, grayscale),

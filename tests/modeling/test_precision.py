@@ -53,3 +53,14 @@ def test_autocast_runs_a_matmul_in_the_chosen_dtype():
         assert (a @ a).dtype == torch.bfloat16
     with autocast(None, CPU):
         assert (a @ a).dtype == torch.float32
+
+
+def test_eval_warns_once_for_both_color_modes(smoke_cfg, monkeypatch, caplog):
+    from balloon_shapes.evaluation.evaluate import evaluate
+    from balloon_shapes.modeling import precision
+
+    monkeypatch.setattr(precision, "cpu_flags", lambda: OLD)  # a CPU without bf16 units
+    cfg = smoke_cfg("eval.amp=true", "eval.grayscale=compare", "eval.report_images=0")
+    metrics = evaluate(cfg)
+    warnings = [r for r in caplog.records if "no bf16 units" in r.getMessage()]
+    assert len(warnings) == 1 and metrics["precision"] == "bf16"  # RGB and gray runs
