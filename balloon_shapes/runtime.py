@@ -55,6 +55,7 @@ class ExportedModel:
         if not os.path.isfile(path):
             raise WeightsError(f"{path}: no such exported model file")
         self.path, self.backend = path, backend_for(path, backend)
+        self.precision = precision if self.backend == "openvino" else "f32"
         threads = threads or available_cores()  # intra-op threads = the cores given
         if self.backend == "openvino":
             self._open_openvino(threads, precision)

@@ -1,20 +1,27 @@
 """CPU inference, variant beside variant in one run: eager fp32 (NHWC), eager bf16 autocast
-(where the CPU has bf16 units), the ONNX export on ONNX Runtime fp32 and on OpenVINO (fp32, bf16,
-INT8 backbone with the rest in bf16 or fp32); with the model's FLOPs
-(torch's flop counter) and the achieved rate as a fraction of this machine's fp32 GEMM rate
-(a 4096x4096 matmul timed in the same run), so the distance to the hardware is a ratio.
+(where the CPU has bf16 units), Detectron2's own ``DefaultPredictor`` on the same weights (if
+detectron2 is installed), the ONNX export on ONNX Runtime fp32 and on OpenVINO (fp32, bf16,
+INT8 backbone with the rest in bf16 or fp32); with the model's FLOPs (torch's flop counter)
+and the achieved rate as a fraction of this machine's fp32 GEMM rate (a 4096x4096 matmul timed
+in the same run), so the distance to the hardware is a ratio.
 
     python benchmarks/cpu_inference.py [--images 3] [--depths resnet50 resnet101] [--size 800]
+                                       [--flavour detectron2|torchvision] [--shapes CKPT]
 
-Models: torchvision-flavour R50/R101-FPN, random weights with the box score threshold at 0, so
-every image keeps its 100 best detections and the mask head runs on all of them (the most a
-COCO model keeps: a worst case); 640x480 inputs resized to ``--size``.
+Models: R50/R101-FPN with random weights, residual branches damped and class logits spread
+so that, at the usual 0.05 score threshold, every image keeps 100 detections and the mask head
+runs on all of them (the most a COCO model keeps: a worst case); 640x480 inputs resized to
+``--size``. Detectron2 flavour (the zoo
+checkpoints' settings, 80 classes): with detectron2 installed the weights are Detectron2's own
+random initialisation, saved as a zoo .pkl and loaded into ours, so ``DefaultPredictor`` and
+our model run the same weights.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import pickle
 import platform
 import tempfile
 import time
@@ -24,6 +31,9 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from balloon_shapes.config import load_config
+from balloon_shapes.data import catalog
+from balloon_shapes.data.mapper import load_pixels, to_tensor
+from balloon_shapes.demo.predictor import model_and_classes
 from balloon_shapes.evaluation.inference import inference_model
 from balloon_shapes.modeling import build_model
 from balloon_shapes.modeling.export import export_onnx, onnx_to_openvino, quantize_int8
@@ -57,32 +67,131 @@ def per_image(fn, images: list) -> float:
     return sum(timed(lambda im=im: fn(im)) for im in images[1:]) / (len(images) - 1)
 
 
-def model_for(depth: str, size: int) -> torch.nn.Module:
+DAMPING = 0.2  # a random ResNet's activations grow block by block until no box survives:
+# damped residual branches keep every image's 100 detections
+LOGIT_STD = 2.5  # class logits this spread: each proposal has a few classes above the 0.05
+# score threshold, as a trained COCO model does (uniform scores of 1/81 would pass none, and
+# with the threshold at 0 every class of every proposal reaches NMS: 80,000 boxes)
+
+
+def calibrate_scores(cls_score: torch.nn.Linear, forward) -> None:
+    """Scale the class layer so its logits have ``LOGIT_STD`` on one ``forward()``."""
+
+    def rescale(module, inputs, output):
+        f = LOGIT_STD / output.float().std().clamp_min(1e-6).item()
+        with torch.no_grad():
+            module.weight.mul_(f)
+            module.bias.mul_(f)
+        return output * f
+
+    handle = cls_score.register_forward_hook(rescale)
+    forward()
+    handle.remove()
+
+
+def model_for(
+    depth: str, size: int, flavour: str, image: torch.Tensor, weights: str | None = None
+) -> torch.nn.Module:
+    """Our eager model (``weights``: a zoo .pkl, else seeded random weights, damped and
+    calibrated on ``image``)."""
     cfg = load_config(
         [
-            "model=r50_fpn",
+            "model=r50_fpn_d2" if flavour == "detectron2" else "model=r50_fpn",
             f"model.backbone={depth}",
-            "model.weights=null",
-            "model.roi.score_thresh=0.0",
+            f"model.weights={weights or 'null'}",
             f"model.min_size={size}",
             f"model.max_size={round(size * 1333 / 800)}",
+            *(["model.num_classes=80"] if flavour == "detectron2" else []),
         ]
     )
     torch.manual_seed(0)
     model = build_model(cfg.model).eval()
-    for block in model.backbone.body.modules():  # calibrated: a random R101's activations grow
-        if hasattr(block, "bn3"):  # block by block until no box survives; damped residuals
-            block.bn3.weight.mul_(0.2)  # keep every image's 100 detections, as R50's
+    if weights is None:
+        for block in model.backbone.body.modules():
+            if hasattr(block, "bn3"):
+                block.bn3.weight.mul_(DAMPING)
+        with torch.no_grad():
+            calibrate_scores(model.roi_heads.box_predictor.cls_score, lambda: model([image]))
     return model
 
 
-def time_depth(depth: str, size: int, images: list, fp32_rate: float) -> list[list]:
-    """Rows (model, variant, s/image, images/s, ratio to eager fp32, GFLOP/s, GEMM fraction)."""
-    model = model_for(depth, size)
+def detectron2_predictor(depth: str, size: int, folder: str, image: torch.Tensor):
+    """Detectron2's ``DefaultPredictor`` (random zoo-config weights, damped like ours) and the
+    .pkl its weights are saved in; None without detectron2."""
+    try:
+        from detectron2 import model_zoo
+        from detectron2.config import get_cfg
+        from detectron2.engine import DefaultPredictor
+    except ImportError:
+        return None, None
+    cfg = get_cfg()
+    name = {"resnet50": "R_50", "resnet101": "R_101"}[depth]
+    cfg.merge_from_file(
+        model_zoo.get_config_file(f"COCO-InstanceSegmentation/mask_rcnn_{name}_FPN_3x.yaml")
+    )
+    cfg.merge_from_list(["MODEL.DEVICE", "cpu", "MODEL.WEIGHTS", ""])
+    cfg.merge_from_list(
+        ["INPUT.MIN_SIZE_TEST", size, "INPUT.MAX_SIZE_TEST", round(size * 1333 / 800)]
+    )
+    torch.manual_seed(0)
+    predictor = DefaultPredictor(cfg)
+    state = {k: v.numpy().copy() for k, v in predictor.model.state_dict().items()}
+    for key in state:
+        if key.endswith("conv3.norm.weight"):
+            state[key] *= DAMPING
+    predictor.model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
+    cls_score = predictor.model.roi_heads.box_predictor.cls_score
+    calibrate_scores(cls_score, lambda: predictor(bgr_uint8(image)))
+    state = {k: v.numpy().copy() for k, v in predictor.model.state_dict().items()}
+    pkl = os.path.join(folder, f"{depth}.pkl")
+    with open(pkl, "wb") as f:
+        pickle.dump({"model": state, "__author__": "random (benchmark)"}, f)
+    return predictor, pkl
+
+
+def bgr_uint8(image: torch.Tensor) -> np.ndarray:
+    """RGB float [3,H,W] -> what ``DefaultPredictor`` takes: BGR uint8 [H,W,3]."""
+    rgb = (image.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    return np.ascontiguousarray(rgb[:, :, ::-1])
+
+
+def exported_variants(model, images: list, folder: str) -> dict:
+    """ONNX Runtime and OpenVINO runs of ``model``'s export, by name."""
+    path = os.path.join(folder, "model.onnx")
+    meta = export_onnx(model, path, images[0], {})
+    xml, int8_xml = os.path.join(folder, "model.xml"), os.path.join(folder, "int8.xml")
+    onnx_to_openvino(path, xml, meta)
+    quantize_int8(xml, int8_xml, [im.numpy() for im in images[:2]], meta)  # speed only
+    runtimes = {"ONNX Runtime fp32": ExportedModel(path), "OpenVINO fp32": ExportedModel(xml)}
+    if BF16_UNITS & cpu_flags():
+        runtimes["OpenVINO bf16"] = ExportedModel(xml, precision="bf16")
+        runtimes["OpenVINO INT8 backbone, bf16"] = ExportedModel(int8_xml, precision="bf16")
+    runtimes["OpenVINO INT8 backbone, fp32"] = ExportedModel(int8_xml)
+    return {name: lambda im, rt=rt: rt(im.numpy()) for name, rt in runtimes.items()}
+
+
+def time_variants(label: str, model, images: list, gflop: float, rate: float, variants) -> list:
+    """Rows (label, variant, s/image, images/s, ratio to the first, GFLOP/s, GEMM fraction)."""
+    rows, base = [], None
+    for name, fn in variants.items():
+        s = per_image(fn, images)
+        base = base or s
+        rows.append([label, name, s, 1 / s, base / s, gflop / s, gflop / s / rate])
+        print(f"  {name}: {s:.3f} s/image", flush=True)
+    return rows
+
+
+def time_shapes(weights: str, n: int, fp32_rate: float) -> list:
+    """The trained shapes model (``make train``) on its first ``n`` val images (128 px)."""
+    cfg = load_config(["+experiment=shapes", f"model.weights={weights}"])
+    model, _ = model_and_classes(cfg)
+    model.eval()
+    records = catalog.load_records(cfg.data, "val")[: n + 1]
+    images = [to_tensor(load_pixels(r)) for r in records]
     with FlopCounterMode(display=False) as counter, torch.no_grad():
-        dets = len(model([images[0]])[0]["scores"])
+        model([images[0]])
     gflop = counter.get_total_flops() / 1e9
-    print(f"{depth}: {gflop:.0f} GFLOP per image at {size} px, {dets} detections")
+    print(f"shapes model: {gflop:.2f} GFLOP per 128 px image")
     cpu = torch.device("cpu")
     eager = inference_model(model, cpu)
 
@@ -93,27 +202,50 @@ def time_depth(depth: str, size: int, images: list, fp32_rate: float) -> list[li
     variants = {"eager fp32 (NHWC)": run_eager}
     if BF16_UNITS & cpu_flags():
         variants["eager bf16 autocast"] = lambda im: run_eager(im, torch.bfloat16)
-    rows, base = [], None
     with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "model.onnx")
-        export_onnx(model_for(depth, size), path, images[0], {})
-        exported = ExportedModel(path)
-        variants["ONNX Runtime fp32"] = lambda im: exported(im.numpy())
-        xml, int8_xml = os.path.join(tmp, "model.xml"), os.path.join(tmp, "int8.xml")
-        onnx_to_openvino(path, xml, {})
-        quantize_int8(xml, int8_xml, [im.numpy() for im in images[:2]], {})  # speed only
-        runtimes = {"OpenVINO fp32": ExportedModel(xml), "OpenVINO INT8 backbone": None}
+        fresh, _ = model_and_classes(cfg)
+        variants.update(exported_variants(fresh, images, tmp))
+        return time_variants("shapes", model, images, gflop, fp32_rate, variants)
+
+
+def time_depth(depth: str, size: int, images: list, fp32_rate: float, flavour: str) -> list:
+    """Rows (model, variant, s/image, images/s, ratio to eager fp32, GFLOP/s, GEMM fraction)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        predictor, pkl = (None, None)
+        if flavour == "detectron2":
+            predictor, pkl = detectron2_predictor(depth, size, tmp, images[0])
+        model = model_for(depth, size, flavour, images[0], pkl)
+        with FlopCounterMode(display=False) as counter, torch.no_grad():
+            dets = len(model([images[0]])[0]["scores"])
+        gflop = counter.get_total_flops() / 1e9
+        print(f"{depth} ({flavour}): {gflop:.0f} GFLOP per image at {size} px, {dets} detections")
+        cpu = torch.device("cpu")
+        eager = inference_model(model, cpu)
+
+        def run_eager(ims, dtype=None):
+            with torch.no_grad(), autocast(dtype, cpu):
+                return eager(ims)
+
+        variants = {"eager fp32 (NHWC)": lambda im: run_eager([im])}
         if BF16_UNITS & cpu_flags():
-            runtimes["OpenVINO bf16"] = ExportedModel(xml, precision="bf16")
-        runtimes["OpenVINO INT8 backbone"] = ExportedModel(
-            int8_xml, precision="bf16" if BF16_UNITS & cpu_flags() else "f32"
+            variants["eager bf16 autocast"] = lambda im: run_eager([im], torch.bfloat16)
+            variants["eager bf16, batch 2 (per image)"] = None  # timed on pairs below
+        if predictor is not None:
+            variants["Detectron2 DefaultPredictor fp32"] = lambda im: predictor(bgr_uint8(im))
+        variants.update(
+            exported_variants(model_for(depth, size, flavour, images[0], pkl), images, tmp)
         )
-        for name, rt in runtimes.items():
-            variants[name] = lambda im, rt=rt: rt(im.numpy())
-        for name, fn in variants.items():
-            s = per_image(fn, images)
-            base = base or s
-            rows.append([depth, name, s, 1 / s, base / s, gflop / s, gflop / s / fp32_rate])
+        if "eager bf16, batch 2 (per image)" in variants:
+            pair = {
+                im.data_ptr(): [im, images[(i + 1) % len(images)]] for i, im in enumerate(images)
+            }
+            variants["eager bf16, batch 2 (per image)"] = lambda im: run_eager(
+                pair[im.data_ptr()], torch.bfloat16
+            )
+        rows = time_variants(depth, model, images, gflop, fp32_rate, variants)
+    for row in rows:  # a batch of 2 per call: per image is half
+        if row[1].startswith("eager bf16, batch 2"):
+            row[2:] = [row[2] / 2, row[3] * 2, row[4] * 2, row[5] * 2, row[6] * 2]
     return rows
 
 
@@ -132,14 +264,20 @@ def main(args: argparse.Namespace) -> None:
         torch.from_numpy(rng.random((3, 480, 640), dtype=np.float32))
         for _ in range(args.images + 1)
     ]
-    rows = [r for depth in args.depths for r in time_depth(depth, args.size, images, fp32_rate)]
+    rows = [
+        r
+        for depth in args.depths
+        for r in time_depth(depth, args.size, images, fp32_rate, args.flavour)
+    ]
+    if args.shapes:
+        rows += time_shapes(args.shapes, 20, fp32_rate)
     print(
-        f"\n{'model':<10} {'variant':<22} {'s/image':>8} {'images/s':>9} {'vs fp32':>8} "
+        f"\n{'model':<10} {'variant':<34} {'s/image':>8} {'images/s':>9} {'vs fp32':>8} "
         f"{'GFLOP/s':>8} {'of fp32 GEMM':>12}"
     )
     for depth, name, s, ips, ratio, rate, frac in rows:
         print(
-            f"{depth:<10} {name:<22} {s:>8.2f} {ips:>9.2f} {ratio:>7.2f}x {rate:>8.0f} "
+            f"{depth:<10} {name:<34} {s:>8.2f} {ips:>9.2f} {ratio:>7.2f}x {rate:>8.0f} "
             f"{frac:>11.0%}"
         )
 
@@ -147,6 +285,8 @@ def main(args: argparse.Namespace) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--images", type=int, default=3)
-    parser.add_argument("--depths", nargs="+", default=["resnet50", "resnet101"])
+    parser.add_argument("--depths", nargs="*", default=["resnet50", "resnet101"])
     parser.add_argument("--size", type=int, default=800)
+    parser.add_argument("--flavour", choices=["detectron2", "torchvision"], default="detectron2")
+    parser.add_argument("--shapes", help="also the trained shapes model (its .ckpt), 20 val images")
     main(parser.parse_args())

@@ -71,7 +71,7 @@ def graph_transform(model: torch.nn.Module) -> Iterator[None]:
     """While tracing, a Detectron2-flavour model takes the runtime's resized, normalised image."""
     original = model.transform
     if isinstance(original, D2Transform):
-        model.transform = PreprocessedInput(
+        model.transform = PreprocessedInput(  # sizes and mean/std unused: both steps are no-ops
             800, 1333, [0.0] * 3, [1.0] * 3, size_divisible=original.size_divisible
         )
     try:

@@ -16,19 +16,34 @@ def is_exported(weights) -> bool:
 
 class ExportedDetector(torch.nn.Module):
     """``model(images)`` -> one torchvision output dict per image, computed by the runtime
-    (ONNX Runtime for .onnx, OpenVINO for .xml)."""
+    (ONNX Runtime for .onnx, OpenVINO for .xml). Under a CPU bf16 autocast (``amp=auto`` on a
+    CPU with AMX or AVX512-BF16), OpenVINO runs in bf16 too, as the eager model would."""
 
     def __init__(self, path: str) -> None:
         super().__init__()
+        self.path = path
         self.runtime = ExportedModel(path)
+        self.bf16: ExportedModel | None = None  # compiled on first use
+
+    def runtime_now(self) -> ExportedModel:
+        """The fp32 runtime, or the bf16 one inside a CPU bf16 autocast (OpenVINO only:
+        ONNX Runtime's CPU kernels are fp32)."""
+        wants_bf16 = (
+            torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16
+        )
+        if not wants_bf16 or self.runtime.backend != "openvino":
+            return self.runtime
+        if self.bf16 is None:
+            self.bf16 = ExportedModel(self.path, precision="bf16")
+        return self.bf16
 
     @property
     def class_names(self) -> list[str] | None:
         return self.runtime.class_names
 
     def forward(self, images: list[torch.Tensor]) -> list[dict[str, torch.Tensor]]:
-        outs = []
+        outs, runtime = [], self.runtime_now()
         for image in images:
-            out = self.runtime(image.detach().float().cpu().contiguous().numpy())
+            out = runtime(image.detach().float().cpu().contiguous().numpy())
             outs.append({k: torch.from_numpy(v).to(image.device) for k, v in out.items()})
         return outs
