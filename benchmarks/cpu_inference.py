@@ -277,7 +277,7 @@ def main(args: argparse.Namespace) -> None:
     )
     for depth, name, s, ips, ratio, rate, frac in rows:
         print(
-            f"{depth:<10} {name:<34} {s:>8.2f} {ips:>9.2f} {ratio:>7.2f}x {rate:>8.0f} "
+            f"{depth:<10} {name:<34} {s:>8.3f} {ips:>9.2f} {ratio:>7.2f}x {rate:>8.0f} "
             f"{frac:>11.0%}"
         )
 
