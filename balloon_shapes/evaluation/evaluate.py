@@ -16,6 +16,7 @@ from balloon_shapes.evaluation.voc_style import gt_rles, voc_items, voc_map
 from balloon_shapes.html_report import write_page
 from balloon_shapes.io import check_writable, write_json
 from balloon_shapes.modeling import build_model
+from balloon_shapes.modeling.exported import ExportedDetector
 from balloon_shapes.modeling.precision import precision_name
 
 COLOR_MODES = {"rgb": (False,), "gray": (True,), "compare": (False, True)}
@@ -105,7 +106,8 @@ def evaluate(cfg: DictConfig) -> dict:
     model = build_model(cfg.model)
     gts = [gt_rles(r) for r in records]
     settings = InferenceSettings.from_config(cfg)  # its precision resolved once, for every mode
-    summary, runs = {"images": len(records), "precision": precision_name(settings.dtype)}, {}
+    dtype = model.runs_in(settings.dtype) if isinstance(model, ExportedDetector) else settings.dtype
+    summary, runs = {"images": len(records), "precision": precision_name(dtype)}, {}
     for gray in COLOR_MODES[cfg.eval.grayscale]:
         run = evaluate_mode(cfg, model, records, evaluator, gts, gray, settings)
         runs["gray" if gray else "rgb"] = run

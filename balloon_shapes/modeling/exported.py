@@ -28,14 +28,17 @@ class ExportedDetector(torch.nn.Module):
     def runtime_now(self) -> ExportedModel:
         """The fp32 runtime, or the bf16 one inside a CPU bf16 autocast (OpenVINO only:
         ONNX Runtime's CPU kernels are fp32)."""
-        wants_bf16 = (
-            torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16
-        )
-        if not wants_bf16 or self.runtime.backend != "openvino":
+        asked = torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else None
+        if self.runs_in(asked) is None:
             return self.runtime
         if self.bf16 is None:
             self.bf16 = ExportedModel(self.path, precision="bf16")
         return self.bf16
+
+    def runs_in(self, dtype: torch.dtype | None) -> torch.dtype | None:
+        """What an autocast to ``dtype`` really runs: bf16 on OpenVINO, else fp32 (None)."""
+        bf16 = dtype == torch.bfloat16 and self.runtime.backend == "openvino"
+        return torch.bfloat16 if bf16 else None
 
     @property
     def class_names(self) -> list[str] | None:

@@ -143,6 +143,18 @@ print(json.dumps(out))
     assert r["n_bf16"] > 0 and abs(r["n_bf16"] - r["n_fp32"]) <= 2
 
 
+def test_metrics_record_the_precision_the_runtime_really_ran(exported, tmp_path, monkeypatch):
+    from balloon_shapes.evaluation.evaluate import evaluate
+    from balloon_shapes.modeling import precision
+
+    monkeypatch.setattr(precision, "cpu_flags", lambda: frozenset({"amx_bf16"}))
+    cfg = load_config(
+        ["+experiment=smoke", f"model.weights={exported[0]}", f"output_dir={tmp_path}"]
+        + ["eval.amp=auto", "eval.report_images=0"]
+    )
+    assert evaluate(cfg)["precision"] == "fp32"  # bf16 asked; ONNX Runtime runs fp32
+
+
 def test_detectron2_flavour_leaves_resize_and_paste_to_the_runtime(exported_d2):
     meta = ExportedModel(str(exported_d2[0])).meta
     assert meta["paste"] == "detectron2"
