@@ -37,8 +37,7 @@ def check_config(cfg: DictConfig) -> None:
         raise ConfigError(f"precision={cfg.precision!r}: expected fp32 or int8")
     if cfg.precision == "int8" and cfg.format != "openvino":
         raise ConfigError("precision=int8: needs format=openvino (NNCF quantizes OpenVINO IR)")
-    if cfg.calib not in ("train", "val"):
-        raise ConfigError(f"calib={cfg.calib!r}: expected train or val (a split of data)")
+    calib_split(cfg)
     if not str(cfg.output).endswith(FORMATS[cfg.format]):
         raise ConfigError(f"output={cfg.output}: expected a {FORMATS[cfg.format]} file name")
     if cfg.model.get("engine", "torchvision") != "torchvision":
@@ -53,6 +52,20 @@ def check_config(cfg: DictConfig) -> None:
         if os.path.samefile(weights, cfg.output):
             raise OutputError(f"{cfg.output}: output would overwrite the weights")
     check_writable(os.path.dirname(os.path.abspath(cfg.output)), "output folder")
+
+
+def calib_split(cfg: DictConfig) -> str:
+    """``calib``: ``train``, ``val``, or the dataset either names (``calib=balloon_val`` with
+    ``+experiment=balloon``) -> the split of ``data`` to calibrate on."""
+    if cfg.calib in ("train", "val"):
+        return cfg.calib
+    names = {cfg.data.train: "train", cfg.data.val: "val"}
+    if cfg.calib not in names:
+        raise ConfigError(
+            f"calib={cfg.calib!r}: expected train, val, {cfg.data.train} or {cfg.data.val} "
+            "(a split of data)"
+        )
+    return names[cfg.calib]
 
 
 def example_image(cfg: DictConfig, model: torch.nn.Module, tries: int = 20) -> torch.Tensor:
@@ -130,7 +143,8 @@ def matches(report: dict) -> bool:
 def calibration_images(cfg: DictConfig) -> list[np.ndarray]:
     """The first ``calib_size`` images of ``data.<calib>`` (train by default: calibrating on
     the split the AP is measured on would flatter INT8)."""
-    records = itertools.islice(iter(catalog.load_records(cfg.data, cfg.calib)), cfg.calib_size)
+    split = calib_split(cfg)
+    records = itertools.islice(iter(catalog.load_records(cfg.data, split)), cfg.calib_size)
     return [to_tensor(load_pixels(r)).numpy() for r in records]
 
 
@@ -147,7 +161,7 @@ def int8(cfg: DictConfig, fp32_path: str, meta: dict) -> dict:
     """Quantize ``fp32_path`` into ``cfg.output``; segm AP50 on data.val before and after
     (and, on a CPU with bf16 units, of INT8 with the unquantized rest in bf16)."""
     images = calibration_images(cfg)
-    print(f"INT8: calibrating on {len(images)} images of {cfg.data[cfg.calib]}")
+    print(f"INT8: calibrating on {len(images)} images of {cfg.data[calib_split(cfg)]}")
     quantize_int8(fp32_path, str(cfg.output), images, meta)
     before, after = val_ap50(cfg, fp32_path, "fp32"), val_ap50(cfg, str(cfg.output), "int8")
     print(

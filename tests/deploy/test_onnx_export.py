@@ -251,9 +251,11 @@ def test_int8_quantizes_the_backbone_only_and_reports_ap_before_and_after(script
 
     out = tmp_path / "int8" / "model.xml"
     args = [f"output={out}", "format=openvino", "precision=int8", "calib_size=4"]
+    args.append("calib=shapes_val")  # a dataset name works as well as train/val
     proc = script("export.py", "+experiment=smoke", *args)  # its own process: see in_subprocess
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "-> ok" in proc.stdout  # the fp32 export matched eager
+    assert "calibrating on 4 images of shapes_val" in proc.stdout
     line = next(x for x in proc.stdout.splitlines() if x.startswith("segm AP50 on"))
     before, after = (float(v) for v in re.findall(r"(?:fp32|int8) ([0-9.]+)", line))
     ap = json.loads((tmp_path / "int8" / "eval_int8" / "metrics.json").read_text())["segm_AP50"]
@@ -285,6 +287,7 @@ def test_int8_quantizes_the_backbone_only_and_reports_ap_before_and_after(script
         (["format=tflite"], "format='tflite'"),
         (["precision=int4", "format=openvino", "output=m.xml"], "precision='int4'"),
         (["model.engine=detectron2"], "export traces the torchvision engine"),
+        (["calib=coco_2017_val"], "expected train, val, shapes_train or shapes_val"),
     ],
 )
 def test_export_mistakes_fail_in_one_line_before_any_work(script, tmp_path, overrides, message):
