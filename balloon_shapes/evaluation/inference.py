@@ -55,9 +55,11 @@ def images_per_pass(device: torch.device, batch_size: int) -> int:
 
 
 def loader_workers(model: torch.nn.Module, num_workers: int) -> int:
-    """``num_workers``, but none for an exported model: forking loader workers from a process
-    that runs OpenVINO in bf16 made the next fork crash it (SIGSEGV, reproduced on an AMX
-    Xeon), and a runtime's own threads leave little to overlap with."""
+    """``num_workers``, but none for an exported model. Loader workers make torch install a
+    SIGCHLD handler that stays; once OpenVINO has run bf16 (AMX) in the process, the next child
+    to exit killed it with SIGSEGV on delivery of that signal (reproduced on an AMX Xeon; gone
+    with the handler reset: likely the AMX state not fitting the signal frame, cf. CPython
+    bpo-46968). A runtime's own threads leave little for workers to overlap with anyway."""
     return 0 if isinstance(model, ExportedDetector) else num_workers
 
 

@@ -116,8 +116,10 @@ def test_openvino_runs_the_graph_once_per_image(exported_ir, monkeypatch):
 
 
 def in_subprocess(code: str) -> dict:
-    """Run ``code`` (which prints one JSON line) in a fresh interpreter: OpenVINO in bf16 in
-    the pytest process made a later fork of it crash (SIGSEGV) after the earlier tests."""
+    """Run ``code`` (which prints one JSON line) in a fresh interpreter: earlier tests' loader
+    workers leave torch's SIGCHLD handler in the pytest process, and after OpenVINO ran bf16
+    (AMX) there the next child to exit killed pytest with SIGSEGV
+    (``evaluation.inference.loader_workers``)."""
     proc = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300
     )

@@ -55,4 +55,4 @@ def test_an_exported_model_loads_images_in_the_main_process(monkeypatch):
     settings = InferenceSettings(0.5, num_workers=2, device="cpu")
     predict(Recorder(), records, settings)
     predict(Exported(), records, settings)
-    assert workers == [2, 0]  # forked workers + OpenVINO bf16 crashed the next fork
+    assert workers == [2, 0]  # workers' SIGCHLD handler + OpenVINO bf16: SIGSEGV (see the code)
