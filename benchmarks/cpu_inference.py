@@ -170,15 +170,44 @@ def exported_variants(model, images: list, folder: str) -> dict:
     return {name: lambda im, rt=rt: rt(im.numpy()) for name, rt in runtimes.items()}
 
 
-def time_variants(label: str, model, images: list, gflop: float, rate: float, variants) -> list:
+BATCH2 = "eager bf16, batch 2 (per image)"  # two images per call: its time is halved
+
+
+def time_variants(label: str, images: list, gflop: float, rate: float, variants: dict) -> list:
     """Rows (label, variant, s/image, images/s, ratio to the first, GFLOP/s, GEMM fraction)."""
     rows, base = [], None
     for name, fn in variants.items():
-        s = per_image(fn, images)
+        s = per_image(fn, images) / (2 if name == BATCH2 else 1)
         base = base or s
         rows.append([label, name, s, 1 / s, base / s, gflop / s, gflop / s / rate])
         print(f"  {name}: {s:.3f} s/image", flush=True)
     return rows
+
+
+def flops(model: torch.nn.Module, image: torch.Tensor) -> tuple[float, int]:
+    """GFLOP of one forward pass on ``image`` (torch's flop counter) and its detections."""
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        dets = len(model([image])[0]["scores"])
+    return counter.get_total_flops() / 1e9, dets
+
+
+def eager_variants(model: torch.nn.Module, images: list, batch2: bool = False) -> dict:
+    """Our eager model in fp32 and, where the CPU has bf16 units, in bf16 autocast (and with
+    ``batch2``, in bf16 on each image and the next in one call)."""
+    cpu = torch.device("cpu")
+    eager = inference_model(model, cpu)
+
+    def run(ims: list, dtype=None):
+        with torch.no_grad(), autocast(dtype, cpu):
+            return eager(ims)
+
+    variants = {"eager fp32 (NHWC)": lambda im: run([im])}
+    if BF16_UNITS & cpu_flags():
+        variants["eager bf16 autocast"] = lambda im: run([im], torch.bfloat16)
+        if batch2:
+            following = {id(im): images[(i + 1) % len(images)] for i, im in enumerate(images)}
+            variants[BATCH2] = lambda im: run([im, following[id(im)]], torch.bfloat16)
+    return variants
 
 
 def time_shapes(weights: str, n: int, fp32_rate: float) -> list:
@@ -188,24 +217,13 @@ def time_shapes(weights: str, n: int, fp32_rate: float) -> list:
     model.eval()
     records = catalog.load_records(cfg.data, "val")[: n + 1]
     images = [to_tensor(load_pixels(r)) for r in records]
-    with FlopCounterMode(display=False) as counter, torch.no_grad():
-        model([images[0]])
-    gflop = counter.get_total_flops() / 1e9
+    gflop, _ = flops(model, images[0])
     print(f"shapes model: {gflop:.2f} GFLOP per 128 px image")
-    cpu = torch.device("cpu")
-    eager = inference_model(model, cpu)
-
-    def run_eager(im, dtype=None):
-        with torch.no_grad(), autocast(dtype, cpu):
-            return eager([im])
-
-    variants = {"eager fp32 (NHWC)": run_eager}
-    if BF16_UNITS & cpu_flags():
-        variants["eager bf16 autocast"] = lambda im: run_eager(im, torch.bfloat16)
+    variants = eager_variants(model, images)
     with tempfile.TemporaryDirectory() as tmp:
         fresh, _ = model_and_classes(cfg)
         variants.update(exported_variants(fresh, images, tmp))
-        return time_variants("shapes", model, images, gflop, fp32_rate, variants)
+        return time_variants("shapes", images, gflop, fp32_rate, variants)
 
 
 def time_depth(depth: str, size: int, images: list, fp32_rate: float, flavour: str) -> list:
@@ -215,38 +233,15 @@ def time_depth(depth: str, size: int, images: list, fp32_rate: float, flavour: s
         if flavour == "detectron2":
             predictor, pkl = detectron2_predictor(depth, size, tmp, images[0])
         model = model_for(depth, size, flavour, images[0], pkl)
-        with FlopCounterMode(display=False) as counter, torch.no_grad():
-            dets = len(model([images[0]])[0]["scores"])
-        gflop = counter.get_total_flops() / 1e9
+        gflop, dets = flops(model, images[0])
         print(f"{depth} ({flavour}): {gflop:.0f} GFLOP per image at {size} px, {dets} detections")
-        cpu = torch.device("cpu")
-        eager = inference_model(model, cpu)
-
-        def run_eager(ims, dtype=None):
-            with torch.no_grad(), autocast(dtype, cpu):
-                return eager(ims)
-
-        variants = {"eager fp32 (NHWC)": lambda im: run_eager([im])}
-        if BF16_UNITS & cpu_flags():
-            variants["eager bf16 autocast"] = lambda im: run_eager([im], torch.bfloat16)
-            variants["eager bf16, batch 2 (per image)"] = None  # timed on pairs below
+        variants = eager_variants(model, images, batch2=True)
         if predictor is not None:
             variants["Detectron2 DefaultPredictor fp32"] = lambda im: predictor(bgr_uint8(im))
         variants.update(
             exported_variants(model_for(depth, size, flavour, images[0], pkl), images, tmp)
         )
-        if "eager bf16, batch 2 (per image)" in variants:
-            pair = {
-                im.data_ptr(): [im, images[(i + 1) % len(images)]] for i, im in enumerate(images)
-            }
-            variants["eager bf16, batch 2 (per image)"] = lambda im: run_eager(
-                pair[im.data_ptr()], torch.bfloat16
-            )
-        rows = time_variants(depth, model, images, gflop, fp32_rate, variants)
-    for row in rows:  # a batch of 2 per call: per image is half
-        if row[1].startswith("eager bf16, batch 2"):
-            row[2:] = [row[2] / 2, row[3] * 2, row[4] * 2, row[5] * 2, row[6] * 2]
-    return rows
+        return time_variants(depth, images, gflop, fp32_rate, variants)
 
 
 def main(args: argparse.Namespace) -> None:
