@@ -68,23 +68,29 @@ def calib_split(cfg: DictConfig) -> str:
     return names[cfg.calib]
 
 
-def example_image(cfg: DictConfig, model: torch.nn.Module, tries: int = 20) -> torch.Tensor:
-    """The first val image (of ``tries`` with objects) the model detects something in: a
-    branch the trace never ran is not exported right (OpenVINO then fails on any detection)."""
+def example_image(
+    cfg: DictConfig, model: torch.nn.Module, tries: int = 20
+) -> tuple[torch.Tensor, dict]:
+    """The first val image (of ``tries`` with objects) the model detects something in, and the
+    eager output on it: a branch the trace never ran is not exported right (OpenVINO then
+    fails on any detection)."""
     records = catalog.load_records(cfg.data, "val")
     candidates = [r for r in records if r.get("annotations")][:tries] or list(records[:1])
     model.eval()
+    first = None
     for record in candidates:
         image = to_tensor(load_pixels(record))
         with torch.no_grad():
-            if len(model([image])[0]["scores"]):
-                return image
+            output = model([image])[0]
+        if len(output["scores"]):
+            return image, output
+        first = first or (image, output)
     log.warning(
         "no detections on %d val images: the export is traced on an image without "
         "any, and may fail on images with some",
         len(candidates),
     )
-    return to_tensor(load_pixels(candidates[0]))
+    return first
 
 
 def pair(eager: dict, exported: dict) -> np.ndarray:
@@ -140,10 +146,9 @@ def matches(report: dict) -> bool:
     )
 
 
-def calibration_images(cfg: DictConfig) -> list[np.ndarray]:
-    """The first ``calib_size`` images of ``data.<calib>`` (train by default: calibrating on
+def calibration_images(cfg: DictConfig, split: str) -> list[np.ndarray]:
+    """The first ``calib_size`` images of ``data.<split>`` (train by default: calibrating on
     the split the AP is measured on would flatter INT8)."""
-    split = calib_split(cfg)
     records = itertools.islice(iter(catalog.load_records(cfg.data, split)), cfg.calib_size)
     return [to_tensor(load_pixels(r)).numpy() for r in records]
 
@@ -160,8 +165,9 @@ def val_ap50(cfg: DictConfig, weights: str, name: str, amp: str | bool = False) 
 def int8(cfg: DictConfig, fp32_path: str, meta: dict) -> dict:
     """Quantize ``fp32_path`` into ``cfg.output``; segm AP50 on data.val before and after
     (and, on a CPU with bf16 units, of INT8 with the unquantized rest in bf16)."""
-    images = calibration_images(cfg)
-    print(f"INT8: calibrating on {len(images)} images of {cfg.data[calib_split(cfg)]}")
+    split = calib_split(cfg)
+    images = calibration_images(cfg, split)
+    print(f"INT8: calibrating on {len(images)} images of {cfg.data[split]}")
     quantize_int8(fp32_path, str(cfg.output), images, meta)
     before, after = val_ap50(cfg, fp32_path, "fp32"), val_ap50(cfg, str(cfg.output), "int8")
     print(
@@ -181,7 +187,7 @@ def run_export(cfg: DictConfig) -> dict:
     and compare the fp32 export with the eager model."""
     check_config(cfg)
     model, names = model_and_classes(cfg)
-    image = example_image(cfg, model)
+    image, eager = example_image(cfg, model)
     meta = {
         "class_names": list(names),
         "mask_thresh": float(cfg.model.mask_thresh),
@@ -192,8 +198,6 @@ def run_export(cfg: DictConfig) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         fp32_path = os.path.join(tmp, "fp32.xml") if cfg.precision == "int8" else str(cfg.output)
         meta = write_fp32(cfg, model, image, meta, fp32_path)
-        with torch.no_grad():
-            eager = model.eval()([image])[0]
         report = compare(eager, ExportedModel(fp32_path)(image.numpy()), cfg.model.mask_thresh)
         print(
             f"fp32 export vs eager on that image: {report} -> "

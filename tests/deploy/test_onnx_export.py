@@ -15,7 +15,7 @@ pytest.importorskip("onnxruntime", reason="onnxruntime not installed (a project 
 
 from balloon_shapes.config import load_config  # noqa: E402
 from balloon_shapes.demo.predictor import model_and_classes  # noqa: E402
-from balloon_shapes.deploy.export import TOLERANCE, compare, run_export  # noqa: E402
+from balloon_shapes.deploy.export import compare, matches, run_export  # noqa: E402
 from balloon_shapes.errors import WeightsError  # noqa: E402
 from balloon_shapes.runtime import ExportedModel  # noqa: E402
 
@@ -54,15 +54,6 @@ def export_d2(folder: Path, fmt: str):
     return export(folder, "model.flavour=detectron2", f"model.weights={weights}", fmt=fmt)
 
 
-def within_tolerance(r):
-    return (
-        r["exported_detections"] == r["detections"]
-        and r["box_px"] <= TOLERANCE["box_px"]
-        and r["score"] <= TOLERANCE["score"]
-        and r["mask_iou"] >= TOLERANCE["mask_iou"]
-    )
-
-
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     return export(tmp_path_factory.mktemp("export"))
@@ -97,7 +88,7 @@ def test_exported_model_gives_eager_instances_at_any_size(request, flavour, shap
     out = ExportedModel(str(path), backend=runtime.split("/")[1])(image.numpy())
     assert out["masks"].shape[1:] == (1, *shape[1:])  # pasted at image resolution
     r = compare(eager, out, 0.5)
-    assert r["detections"] > 0 and within_tolerance(r), r
+    assert r["detections"] > 0 and matches(r), r
 
 
 def test_openvino_runs_the_graph_once_per_image(exported_ir, monkeypatch):
