@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: train test lint bench mutate clean browser
+.PHONY: train test test-other-cpus lint bench mutate clean browser
 
 # Detectron2 has no registry wheels: a test/development dependency, installed from the shared
 # wheel when this machine has one (../shared/wheels); without it its tests skip, saying why.
@@ -30,6 +30,13 @@ browser:
 # pytest exits 5 when it collects nothing: that is a failure here, as every non-zero code is.
 test: $(STAMP) browser
 	$(PY) -m pytest
+
+# The numerically sensitive tests as other x86 CPUs run them: AVX2 only (no AVX-512), and
+# AVX-512 with bf16 but no AMX (an AMD Zen 4). Their tolerances must hold on every CPU.
+NUMERIC := tests/deploy tests/d2/test_parity.py tests/modeling tests/evaluation tests/demo/test_predictor.py
+test-other-cpus: $(STAMP)
+	ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2 $(PY) -m pytest $(NUMERIC)
+	ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16 $(PY) -m pytest $(NUMERIC)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check balloon_shapes scripts tests benchmarks

@@ -25,8 +25,21 @@ BUG_LINE = (
 )
 
 
+# Libraries that log progress at INFO (NNCF: hundreds of lines per INT8 export; Lightning's
+# start-up banners): WARNING and above only, unless BALLOON_SHAPES_DEBUG=1.
+CHATTY = ("nncf", "lightning.pytorch", "lightning.fabric", "openvino", "torch", "hydra")
+
+
+def quiet_libraries() -> None:
+    """Third-party loggers at WARNING unless debugging: a tool prints its own few lines."""
+    if not debugging():
+        for name in CHATTY:
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def debugging() -> bool:
-    """``BALLOON_SHAPES_DEBUG=1`` re-raises user errors with their traceback (for developers)."""
+    """``BALLOON_SHAPES_DEBUG=1`` re-raises user errors with their traceback and lets libraries
+    log at INFO (for developers)."""
     return os.environ.get("BALLOON_SHAPES_DEBUG") == "1"
 
 
@@ -53,14 +66,26 @@ def guarded(fn: Callable[[], int]) -> int:
         return report(e)
 
 
+def usage(config_name: str) -> str:
+    """``--help``: the script's docstring and where its keys live."""
+    doc = (getattr(sys.modules.get("__main__"), "__doc__", None) or "").strip()
+    return (
+        f"{doc}\n\nArguments are Hydra overrides (key=value, +experiment=NAME). Primary config: "
+        f"configs/{config_name}.yaml; every key and its default: configs/base.yaml."
+    ).strip()
+
+
 def run_main(
     fn: Callable[[DictConfig], dict], overrides: list[str], config_name: str = "config"
 ) -> int:
     """Compose the config from ``overrides``, call ``fn(cfg)``, print its metrics; exit code."""
     from balloon_shapes.config import load_config
 
-    # Lightning's start-up banners (accelerator, tips) are noise next to our one-line errors.
-    logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
+    if {"-h", "--help"} & set(overrides):
+        print(usage(config_name))
+        return 0
+
+    quiet_libraries()
 
     def body() -> int:
         result = fn(load_config(overrides, config_name))

@@ -7,7 +7,7 @@ import os
 
 from hydra import compose, initialize_config_dir
 from hydra.errors import HydraException
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 from balloon_shapes.errors import ConfigError, first_line
@@ -25,7 +25,8 @@ def yaml_node(path: str) -> DictConfig:
 
 
 def load_config(overrides: list[str] | None = None, config_name: str = "config") -> DictConfig:
-    """The composed config; unknown or mistyped keys raise ``ConfigError`` here, before any work."""
+    """The composed config; unknown or mistyped keys raise ``ConfigError`` here, before any work.
+    ``cfg._overrides`` keeps the overrides: what a checkpoint's own config must not replace."""
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
         try:  # only composing: an OmegaConf error later in the code is a bug, not the user's
             cfg = compose(config_name=config_name, overrides=list(overrides or []))
@@ -33,6 +34,8 @@ def load_config(overrides: list[str] | None = None, config_name: str = "config")
             check_types(cfg, reference)
         except (HydraException, OmegaConfBaseException) as e:
             raise ConfigError(first_line(e)) from e
+    with open_dict(cfg):
+        cfg._overrides = list(overrides or [])
     return cfg
 
 

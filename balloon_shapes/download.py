@@ -16,19 +16,9 @@ from dataclasses import dataclass
 from tqdm import tqdm
 
 from balloon_shapes.errors import DownloadError
-from balloon_shapes.io import atomic_write
+from balloon_shapes.files import atomic_write
 
 CHUNK = 1 << 20
-
-
-__all__ = [
-    "Archive",
-    "DownloadError",
-    "Resource",
-    "cache_dir",
-    "download_dataset",
-    "fetch",
-]  # DownloadError: re-exported
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import cv2
 import jinja2
 import numpy as np
 
-from balloon_shapes.io import atomic_write
+from balloon_shapes.files import atomic_write
 
 
 @dataclass

@@ -156,9 +156,10 @@ def color_splash(image: np.ndarray, masks: np.ndarray) -> np.ndarray:
     return np.where(keep[:, :, None], image, gray)
 
 
-def grid(images: list[np.ndarray], cols: int, pad: int = 2) -> np.ndarray:
-    """Tile RGB images of any sizes row-major, each centred in a cell as large as the largest,
-    on white with a ``pad`` between cells."""
+def grid(images: list[np.ndarray], cols: int = 4, pad: int = 2) -> np.ndarray:
+    """Tile RGB images of any sizes row-major, at most ``cols`` wide, each centred in a cell as
+    large as the largest, on white with a ``pad`` between cells: every picture of tiles."""
+    cols = min(cols, len(images))
     h = max(im.shape[0] for im in images)
     w = max(im.shape[1] for im in images)
     rows = -(-len(images) // cols)
@@ -197,16 +198,6 @@ def caption(tile: np.ndarray, text: str) -> np.ndarray:
     return np.concatenate([strip, tile])
 
 
-def instances_tile(
-    image: np.ndarray, inst: Instances, class_names: list[str], size: int, note: str = ""
-) -> np.ndarray:
-    """``image`` scaled so its longer side is ``size`` (mixed sizes tile, text stays readable)
-    with its instances drawn, captioned ``note``."""
-    rgb, small = resize_instances(image, inst, size)
-    tile = draw_instances(rgb, small, class_names).image
-    return caption(tile, note) if note else tile
-
-
 def comparison_tile(
     image: np.ndarray,
     gt: Instances,
@@ -223,8 +214,3 @@ def comparison_tile(
     gap = np.full((rgb.shape[0], 3, 3), 255, np.uint8)
     pair = np.concatenate([left, gap, right], 1)
     return caption(pair, f"ground truth | prediction{'  ' + note if note else ''}")
-
-
-def mosaic(tiles: list[np.ndarray], cols: int = 4) -> np.ndarray:
-    """Tiles in a grid at most ``cols`` wide: training's and evaluation's pictures."""
-    return grid(tiles, cols=min(cols, len(tiles)))

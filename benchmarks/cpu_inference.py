@@ -7,6 +7,7 @@ in the same run), so the distance to the hardware is a ratio.
 
     python benchmarks/cpu_inference.py [--images 3] [--depths resnet50 resnet101] [--size 800]
                                        [--flavour detectron2|torchvision] [--shapes CKPT]
+    python benchmarks/cpu_inference.py --smoke      # 1 image of R50 at 64 px: checks the script
 
 Models: R50/R101-FPN with random weights, residual branches damped and class logits spread
 so that, at the usual 0.05 score threshold, every image keeps 100 detections and the mask head
@@ -33,10 +34,9 @@ from torch.utils.flop_counter import FlopCounterMode
 from balloon_shapes.config import load_config
 from balloon_shapes.data import catalog
 from balloon_shapes.data.mapper import load_pixels, to_tensor
-from balloon_shapes.demo.predictor import model_and_classes
+from balloon_shapes.deploy.graph import export_onnx, onnx_to_openvino, quantize_int8
 from balloon_shapes.evaluation.inference import inference_model
-from balloon_shapes.modeling import build_model
-from balloon_shapes.modeling.export import export_onnx, onnx_to_openvino, quantize_int8
+from balloon_shapes.model_loader import load_model
 from balloon_shapes.modeling.precision import BF16_UNITS, autocast, cpu_flags
 from balloon_shapes.runtime import ExportedModel, available_cores
 
@@ -105,7 +105,7 @@ def model_for(
         ]
     )
     torch.manual_seed(0)
-    model = build_model(cfg.model).eval()
+    model = load_model(cfg)[0].eval()
     if weights is None:
         for block in model.backbone.body.modules():
             if hasattr(block, "bn3"):
@@ -213,7 +213,7 @@ def eager_variants(model: torch.nn.Module, images: list, batch2: bool = False) -
 def time_shapes(weights: str, n: int, fp32_rate: float) -> list:
     """The trained shapes model (``make train``) on its first ``n`` val images (128 px)."""
     cfg = load_config(["+experiment=shapes", f"model.weights={weights}"])
-    model, _ = model_and_classes(cfg)
+    model, _ = load_model(cfg)
     model.eval()
     records = catalog.load_records(cfg.data, "val")[: n + 1]
     images = [to_tensor(load_pixels(r)) for r in records]
@@ -221,7 +221,7 @@ def time_shapes(weights: str, n: int, fp32_rate: float) -> list:
     print(f"shapes model: {gflop:.2f} GFLOP per 128 px image")
     variants = eager_variants(model, images)
     with tempfile.TemporaryDirectory() as tmp:
-        fresh, _ = model_and_classes(cfg)
+        fresh, _ = load_model(cfg)
         variants.update(exported_variants(fresh, images, tmp))
         return time_variants("shapes", images, gflop, fp32_rate, variants)
 
@@ -255,9 +255,9 @@ def main(args: argparse.Namespace) -> None:
     fp32_rate = gemm_rate()
     print(f"fp32 GEMM 4096^3: {fp32_rate:.0f} GFLOP/s")
     rng = np.random.default_rng(0)
+    h, w = min(480, args.size), min(640, args.size * 4 // 3)  # 640x480 unless --size is smaller
     images = [
-        torch.from_numpy(rng.random((3, 480, 640), dtype=np.float32))
-        for _ in range(args.images + 1)
+        torch.from_numpy(rng.random((3, h, w), dtype=np.float32)) for _ in range(args.images + 1)
     ]
     rows = [
         r
@@ -284,4 +284,8 @@ if __name__ == "__main__":
     parser.add_argument("--size", type=int, default=800)
     parser.add_argument("--flavour", choices=["detectron2", "torchvision"], default="detectron2")
     parser.add_argument("--shapes", help="also the trained shapes model (its .ckpt), 20 val images")
-    main(parser.parse_args())
+    parser.add_argument("--smoke", action="store_true", help="1 image of R50 at 64 px, torchvision")
+    args = parser.parse_args()
+    if args.smoke:
+        args.images, args.depths, args.size, args.flavour = 1, ["resnet50"], 64, "torchvision"
+    main(args)

@@ -21,7 +21,7 @@ from pycocotools import mask as mask_utils
 from balloon_shapes.config import load_config
 from balloon_shapes.evaluation import inference
 from balloon_shapes.evaluation.inference import InferenceSettings, auto_device, predict
-from balloon_shapes.modeling import build_model
+from balloon_shapes.model_loader import load_model
 
 
 def inference_speed(
@@ -40,7 +40,7 @@ def inference_speed(
     """
     overrides = ["+experiment=coco_eval", "model.weights=null", f"model.backbone={depth}"]
     cfg = load_config([*overrides, *(["model.roi.score_thresh=0.0"] if full else [])])
-    model = build_model(cfg.model)
+    model, _ = load_model(cfg)
     rng = np.random.default_rng(0)
     records = [
         {
@@ -145,7 +145,11 @@ def main() -> None:
     parser.add_argument(
         "--full-detections", action="store_true", help="keep 100 detections per image"
     )
+    parser.add_argument("--smoke", action="store_true", help="1 image of R50, 5 eval images")
     args = parser.parse_args()
+    depths = ("resnet50",) if args.smoke else ("resnet50", "resnet101")
+    if args.smoke:
+        args.images, args.eval_images = 1, 5
     dev = auto_device(args.device)
     name = (
         torch.cuda.get_device_name()
@@ -153,7 +157,7 @@ def main() -> None:
         else f"{platform.machine()} CPU, {os.cpu_count()} cores"
     )
     print(f"device: {name}, torch {torch.__version__}, {torch.get_num_threads()} threads")
-    for depth in ("resnet50", "resnet101"):
+    for depth in depths:
         speed = inference_speed(
             depth,
             args.images,

@@ -1,9 +1,9 @@
 """Does training with grayscale augmentation close the RGB -> gray gap? (the paper's finding)
 
-    python benchmarks/grayscale_augment.py [p ...]          # default: 0.0 0.3
+    python benchmarks/grayscale_augment.py [--smoke] [p ...]          # default: 0.0 0.3
 
 For each probability p, trains the shapes default with ``data.augment.grayscale=p`` into
-``outputs/grayaug_<p>`` (about 10 minutes on 2 CPU cores; an existing run is reused) and
+``outputs/grayaug_shapes_<p>`` (about 10 minutes on 2 CPU cores; an existing run is reused) and
 evaluates its last checkpoint in compare mode (RGB vs 3-channel gray val images). Prints segm
 AP50 in RGB and gray, the gap, and recall by luminance contrast in gray, side by side; each
 evaluation's report.html has the details.
@@ -11,18 +11,18 @@ evaluation's report.html has the details.
 
 from __future__ import annotations
 
+import argparse
 import os
-import sys
 
 from balloon_shapes.config import load_config
 from balloon_shapes.engine.train import train
 from balloon_shapes.evaluation.evaluate import evaluate
 
 
-def run(p: str) -> dict:
-    out = f"outputs/grayaug_{p}"
+def run(p: str, experiment: str) -> dict:
+    out = f"outputs/grayaug_{experiment}_{p}"
     ckpt = os.path.join(out, "checkpoints", "last.ckpt")
-    common = ["+experiment=shapes", f"data.augment.grayscale={p}"]
+    common = [f"+experiment={experiment}", f"data.augment.grayscale={p}"]
     if not os.path.exists(os.path.join(out, "metrics.json")):
         train(load_config([*common, f"output_dir={out}"]))
     cfg = load_config(
@@ -32,8 +32,8 @@ def run(p: str) -> dict:
     return evaluate(cfg)
 
 
-def main(probabilities: list[str]) -> None:
-    results = {p: run(p) for p in probabilities}
+def main(probabilities: list[str], experiment: str) -> None:
+    results = {p: run(p, experiment) for p in probabilities}
     print("\ngrayscale augmentation on shapes (200 val images, last checkpoint, 2000 iterations)")
     print(f"{'p':>5} {'RGB AP50':>9} {'gray AP50':>9} {'gap':>7} {'RGB VOC':>8} {'gray VOC':>8}")
     for p, m in results.items():
@@ -54,4 +54,8 @@ def main(probabilities: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:] or ["0.0", "0.3"])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("p", nargs="*", default=["0.0", "0.3"], help="grayscale probabilities")
+    parser.add_argument("--smoke", action="store_true", help="+experiment=smoke: checks the script")
+    args = parser.parse_args()
+    main(args.p, "smoke" if args.smoke else "shapes")

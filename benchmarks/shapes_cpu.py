@@ -1,6 +1,6 @@
 """Time-to-quality on shapes: train the default config and print segm AP50 at each validation.
 
-    python benchmarks/shapes_cpu.py [hydra overrides...]
+    python benchmarks/shapes_cpu.py [--smoke] [hydra overrides...]
 
 Training seconds exclude validation (the clock is paused while evaluating). Peak memory is
 the process's max resident set size (children, i.e. data workers, counted separately).
@@ -8,10 +8,10 @@ the process's max resident set size (children, i.e. data workers, counted separa
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import resource
-import sys
 import time
 
 import torch
@@ -20,8 +20,8 @@ from balloon_shapes.config import load_config
 from balloon_shapes.engine.train import train
 
 
-def main(overrides: list[str]) -> None:
-    cfg = load_config(["+experiment=shapes", "output_dir=outputs/bench_shapes", *overrides])
+def main(experiment: str, overrides: list[str]) -> None:
+    cfg = load_config([f"+experiment={experiment}", "output_dir=outputs/bench_shapes", *overrides])
     start = time.perf_counter()
     metrics = train(cfg)
     wall = time.perf_counter() - start
@@ -45,4 +45,8 @@ def main(overrides: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="+experiment=smoke: checks the script")
+    parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. train.max_iter=400")
+    args = parser.parse_args()
+    main("smoke" if args.smoke else "shapes", args.overrides)

@@ -6,6 +6,7 @@ calls the model as built, NCHW in fp32 (what a first script does; the demo's pre
 NHWC on a CPU and bf16 with --amp).
 
     python benchmarks/video_fps.py [--frames 8] [--models resnet50 resnet101] [--device auto]
+    python benchmarks/video_fps.py --smoke     # 2 frames, the smoke model: checks the script
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ import torch
 from balloon_shapes.config import load_config
 from balloon_shapes.data.mapper import to_tensor
 from balloon_shapes.demo.predictor import Predictor
-from balloon_shapes.demo.video import VideoOptions, frames_per_pass, run_video
+from balloon_shapes.demo.video import VideoOptions, run_video
 from balloon_shapes.demo.video_io import pick_codec
-from balloon_shapes.modeling import build_model
+from balloon_shapes.evaluation.inference import images_per_pass
+from balloon_shapes.model_loader import load_model
 from balloon_shapes.structures import Instances, to_instances
 from balloon_shapes.visualizer import color_splash
 
@@ -109,7 +111,11 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--amp", action="store_true")
+    parser.add_argument("--smoke", action="store_true", help="2 small frames, the smoke model")
     args = parser.parse_args()
+    sizes = ((160, 90),) if args.smoke else ((640, 360), (1280, 720))
+    if args.smoke:
+        args.frames, args.models = 2, ["smoke"]
     device = "cuda" if args.device == "auto" and torch.cuda.is_available() else args.device
     name = (
         torch.cuda.get_device_name()
@@ -118,14 +124,16 @@ def main() -> None:
     )
     print(f"device: {name}; torch {torch.__version__}; {args.frames} frames per run")
     tmp = tempfile.mkdtemp()
-    for w, h in ((640, 360), (1280, 720)):
+    for w, h in sizes:
         src = os.path.join(tmp, f"clip_{w}x{h}.mp4")
         make_clip(src, args.frames, w, h)
         for depth in args.models:
             cfg = load_config(
-                ["+experiment=coco_eval", "model.weights=null", f"model.backbone={depth}"]
+                ["+experiment=smoke"]
+                if depth == "smoke"
+                else ["+experiment=coco_eval", "model.weights=null", f"model.backbone={depth}"]
             )
-            model = build_model(cfg.model)
+            model, _ = load_model(cfg)
             first_script = plain(copy.deepcopy(model), device)
             first_script(np.zeros((h, w, 3), np.uint8))  # warm-up
             start = time.perf_counter()
@@ -140,7 +148,7 @@ def main() -> None:
             n = naive(src, os.path.join(tmp, "naive.mp4"), predictor)
             t_naive, m_naive = time.perf_counter() - start, model_s.pop()
             start = time.perf_counter()
-            batch = frames_per_pass(predictor.device, args.batch_size)  # as the demo does
+            batch = images_per_pass(predictor.device, args.batch_size)  # as the demo does
             run_video(
                 src, os.path.join(tmp, "piped.mp4"), predictor.batch, draw, VideoOptions(batch)
             )

@@ -11,7 +11,8 @@ from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.engine import default_argument_parser, default_setup, launch
 
 from balloon_shapes.d2.datasets import register_in_detectron2
-from balloon_shapes.d2.trainer import Trainer, load_cfg, loader_args
+from balloon_shapes.d2.trainer import Trainer, loader_args
+from balloon_shapes.modeling.detectron2_engine import load_cfg
 
 
 def main(args):

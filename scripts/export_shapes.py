@@ -10,7 +10,7 @@ import sys
 
 from balloon_shapes.cli import guarded
 from balloon_shapes.data import catalog
-from balloon_shapes.data.export import export_coco
+from balloon_shapes.data.coco_writer import export_coco
 
 
 def main(argv: list[str]) -> int:

@@ -53,3 +53,21 @@ def test_amp_takes_auto_but_other_switches_do_not():
         load_config(["eval.amp=fast"], "eval")
     with pytest.raises(ConfigError, match="resume='auto': expected true or false"):
         load_config(["resume=auto"])
+
+
+def test_code_defaults_are_the_yaml_defaults():
+    """Configs are the single source: a dataclass default is read from yaml or not given."""
+    import dataclasses
+
+    from balloon_shapes.config import yaml_node
+    from balloon_shapes.demo.video import VideoOptions
+    from balloon_shapes.evaluation.inference import InferenceSettings
+
+    demo = yaml_node("demo.yaml")
+    assert dataclasses.asdict(VideoOptions()) == {
+        k: demo[k] for k in ("batch_size", "every_n", "max_frames", "detections_json")
+    }
+    assert all(
+        f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        for f in dataclasses.fields(InferenceSettings)
+    )

@@ -4,7 +4,8 @@ import threading
 
 import pytest
 
-from balloon_shapes.download import DownloadError, Resource, fetch
+from balloon_shapes.download import Resource, fetch
+from balloon_shapes.errors import DownloadError
 
 PAYLOAD = bytes(range(256)) * 4000  # ~1 MB
 

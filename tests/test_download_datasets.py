@@ -4,7 +4,8 @@ from pathlib import Path
 import pytest
 
 from balloon_shapes.data.balloon import ARCHIVES, BALLOON_ZIP, load_via_folder
-from balloon_shapes.download import DownloadError, download_dataset
+from balloon_shapes.download import download_dataset
+from balloon_shapes.errors import DownloadError
 
 ROOT = Path(__file__).resolve().parents[1]
 (BALLOON,) = ARCHIVES

@@ -8,7 +8,7 @@ LAYERS = {  # first part of the module path below balloon_shapes -> layer (highe
     "errors": 0,
     "structures": 0,
     "config": 0,
-    "io": 1,
+    "files": 1,
     "visualizer": 1,
     "html_report": 1,
     "runtime": 1,  # numpy + a runtime only: a deployed model needs no torch
@@ -16,11 +16,12 @@ LAYERS = {  # first part of the module path below balloon_shapes -> layer (highe
     "cli": 2,
     "data": 3,
     "modeling": 3,
-    "evaluation": 4,
-    "engine": 5,  # validates with the evaluation's evaluator, as Detectron2's trainer does
-    "d2": 5,  # the same, for a real Detectron2 (optional)
-    "demo": 6,
-    "deploy": 7,  # export: builds models as the demos do
+    "model_loader": 4,  # a checkpoint's model and its data's classes: above both
+    "evaluation": 5,
+    "engine": 6,  # validates with the evaluation's evaluator, as Detectron2's trainer does
+    "d2": 6,  # the same, for a real Detectron2 (optional)
+    "demo": 7,
+    "deploy": 8,  # export: loads models as the demos do
 }
 
 

@@ -13,10 +13,12 @@ from detectron2.data import DatasetCatalog
 from detectron2.evaluation import DatasetEvaluator
 from detectron2.utils import comm
 
+from balloon_shapes.config import yaml_node
 from balloon_shapes.data.mapper import to_gray3
 from balloon_shapes.evaluation import robustness
 from balloon_shapes.evaluation.inference import compact
-from balloon_shapes.evaluation.voc_style import gt_rles, voc_items, voc_map
+from balloon_shapes.evaluation.matching import GroundTruth
+from balloon_shapes.evaluation.voc_style import voc_items, voc_map
 from balloon_shapes.modeling.detectron2_engine import as_torchvision
 
 
@@ -49,7 +51,7 @@ class VOCStyleEvaluator(DatasetEvaluator):
         preds = gathered(self.preds)
         if preds is None:
             return {}
-        gts = [gt_rles(self.records[p["image_id"]]) for p in preds]
+        gts = [GroundTruth.of(self.records[p["image_id"]]) for p in preds]
         result = voc_map(voc_items(preds, gts))
         return {"voc_style": {"mAP50": result["mAP50"], "images": result["images"]}}
 
@@ -58,8 +60,15 @@ class RobustnessEvaluator(DatasetEvaluator):
     """RGB vs 3-channel grayscale: runs ``model`` once more on a gray copy of each input and
     reports VOC-style mAP@0.5 for both and recall per object/surround luminance contrast."""
 
-    def __init__(self, dataset_name: str, model: torch.nn.Module, input_format: str) -> None:
+    def __init__(
+        self,
+        dataset_name: str,
+        model: torch.nn.Module,
+        input_format: str,
+        min_score: float = yaml_node("base.yaml").score_thresh,
+    ) -> None:
         self.records = {r["image_id"]: r for r in DatasetCatalog.get(dataset_name)}
+        self.min_score = min_score  # a ground truth counts as found by a prediction this sure
         self.model, self.bgr = model, input_format == "BGR"
         self.runs: dict[str, list[dict]] = {"rgb": [], "gray": []}
 
@@ -85,9 +94,10 @@ class RobustnessEvaluator(DatasetEvaluator):
         if runs["rgb"] is None:
             return {}
         records = [self.records[p["image_id"]] for p in runs["rgb"]]  # gray: same order
-        gts = [gt_rles(r) for r in records]
+        gts = [GroundTruth.of(r) for r in records]
         out = {f"voc_mAP50_{m}": voc_map(voc_items(p, gts))["mAP50"] for m, p in runs.items()}
-        for row in robustness.contrast_recall(records, gts, runs):  # eval.py's very function
+        rows = robustness.contrast_recall(records, gts, runs, self.min_score)  # eval.py's own
+        for row in rows:
             for mode in runs:
                 out[f"recall_{mode}_{row['contrast']}"] = row[f"recall_{mode}"]
         return {"robustness": out}

@@ -15,9 +15,6 @@ from detectron2.evaluation import COCOEvaluator, DatasetEvaluators
 
 from balloon_shapes.config import yaml_node
 from balloon_shapes.d2.evaluators import VOCStyleEvaluator
-from balloon_shapes.modeling.detectron2_engine import add_balloon_config, load_cfg
-
-__all__ = ["HeadsThenAll", "Trainer", "add_balloon_config", "load_cfg", "loader_args"]
 
 
 def loader_args(cfg: CfgNode) -> dict[str, dict]:

@@ -13,7 +13,7 @@ from collections import defaultdict
 
 from balloon_shapes.download import Archive, Resource
 from balloon_shapes.errors import DataError
-from balloon_shapes.io import read_json
+from balloon_shapes.files import read_json
 from balloon_shapes.structures import BoxMode
 
 

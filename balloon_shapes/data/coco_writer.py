@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 
 from balloon_shapes.data.mapper import load_pixels
 from balloon_shapes.errors import OutputError
-from balloon_shapes.io import ensure_dir, write_image, write_json
+from balloon_shapes.files import ensure_dir, write_image, write_json
 from balloon_shapes.structures import encode_rle, segmentation_to_mask, to_xyxy
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from balloon_shapes.config import yaml_node
 from balloon_shapes.data.mapper import ImageReadError, read_image
 from balloon_shapes.errors import DataError
-from balloon_shapes.io import read_json
+from balloon_shapes.files import read_json
 from balloon_shapes.structures import BoxMode
 
 ELLIPSE_POINTS = 32  # vertices approximating circles and ellipses

@@ -1,1 +1,1 @@
-"""Prediction pictures: overlays, color splash, grids."""
+"""Demos: the predictor (any image in, instances out), the image demo and the video pipeline."""

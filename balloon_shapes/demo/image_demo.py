@@ -8,9 +8,10 @@ from collections import Counter
 
 from omegaconf import DictConfig
 
-from balloon_shapes.demo.predictor import Predictor, model_and_classes
+from balloon_shapes.demo.predictor import Predictor
 from balloon_shapes.errors import ConfigError, DataError, OutputError
-from balloon_shapes.io import ensure_dir, write_image
+from balloon_shapes.files import ensure_dir, write_image
+from balloon_shapes.model_loader import load_model
 from balloon_shapes.structures import Instances, label_names
 from balloon_shapes.visualizer import color_splash, overlay
 
@@ -76,7 +77,7 @@ def run_images(cfg: DictConfig) -> dict:
     check_mode(cfg.mode)
     paths = list_inputs(str(cfg.input))
     dsts = dict(zip(paths, output_paths(paths, str(cfg.output))))  # fails before the model
-    model, names = model_and_classes(cfg)
+    model, names = load_model(cfg)
     predictor = Predictor.from_config(cfg, model, names)
     counts = {}
     for start in range(0, len(paths), cfg.batch_size):

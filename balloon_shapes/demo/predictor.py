@@ -1,23 +1,18 @@
 """Image(s) -> instances, for demos: any image layout in, numpy instances out.
 
-Accepts paths, RGB or BGR uint8 arrays, gray [H,W] or [H,W,1], RGBA, and 16-bit images.
-Models come from one of our checkpoints (its own config rebuilds the architecture and
-class names) or from a config (named zoo weights, e.g. COCO).
+Accepts paths, RGB or BGR uint8 arrays, gray [H,W] or [H,W,1], RGBA, and 16-bit images;
+the model comes from ``model_loader.load_model``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from balloon_shapes.data.catalog import class_names
 from balloon_shapes.data.mapper import read_image, to_gray3, to_tensor
 from balloon_shapes.evaluation.inference import auto_device, inference_model
-from balloon_shapes.modeling import build_model
-from balloon_shapes.modeling.exported import is_exported
 from balloon_shapes.modeling.precision import autocast, autocast_dtype
-from balloon_shapes.modeling.weights import load_torch_file
 from balloon_shapes.structures import Instances, to_instances
 
 
@@ -31,20 +26,6 @@ def as_rgb(image: np.ndarray, bgr: bool = False) -> np.ndarray:
         return np.repeat(image.reshape(image.shape[0], image.shape[1], 1), 3, axis=2)
     image = image[:, :, :3]
     return np.ascontiguousarray(image[:, :, ::-1] if bgr else image)
-
-
-def checkpoint_config(path: str) -> DictConfig | None:
-    """The training config stored in one of our Lightning checkpoints, if any; a file that is
-    missing, unreadable or unsafe (arbitrary pickled objects) is a ``WeightsError``."""
-    obj = load_torch_file(path) if path.endswith(".ckpt") else None
-    stored = (obj or {}).get("hyper_parameters", {}).get("cfg")
-    if not stored:
-        return None
-    from balloon_shapes.config import load_config
-
-    base = load_config([])  # keys added since the checkpoint was written keep their defaults
-    OmegaConf.set_struct(base, False)
-    return OmegaConf.merge(base, stored)
 
 
 class Predictor:
@@ -61,9 +42,9 @@ class Predictor:
         *,
         score_thresh: float,
         mask_thresh: float,
-        device: str = "auto",
-        amp: str | bool = False,
-        grayscale: bool = False,
+        device: str,
+        amp: str | bool,
+        grayscale: bool = False,  # a color model sees color; demo.yaml's grayscale is false too
     ) -> None:
         self.device = auto_device(device)
         self.model = inference_model(model, self.device)
@@ -111,17 +92,3 @@ class Predictor:
 
     def __call__(self, image) -> Instances:
         return self.batch([image])[0]
-
-
-def model_and_classes(cfg: DictConfig) -> tuple[torch.nn.Module, list[str]]:
-    """Build from a checkpoint's own config when ``model.weights`` is one of ours, else from cfg."""
-    weights = cfg.model.weights
-    if is_exported(weights):  # an exported file carries its class names
-        model = build_model(cfg.model)
-        return model, model.class_names or class_names(cfg.data)
-    if isinstance(weights, str) and weights.endswith(".ckpt"):
-        stored = checkpoint_config(weights)
-        if stored is not None:
-            stored.model.weights = weights
-            return build_model(stored.model), class_names(stored.data)
-    return build_model(cfg.model), class_names(cfg.data)

@@ -18,8 +18,9 @@ import numpy as np
 from omegaconf import DictConfig
 from tqdm import tqdm
 
+from balloon_shapes.config import yaml_node
 from balloon_shapes.demo.image_demo import check_mode, draw_picture
-from balloon_shapes.demo.predictor import Predictor, model_and_classes
+from balloon_shapes.demo.predictor import Predictor
 from balloon_shapes.demo.video_io import (
     END,
     FALLBACK_FPS,
@@ -30,18 +31,24 @@ from balloon_shapes.demo.video_io import (
     threaded,
 )
 from balloon_shapes.evaluation.inference import images_per_pass
-from balloon_shapes.io import atomic_write, write_json
+from balloon_shapes.files import atomic_write, write_json
+from balloon_shapes.model_loader import load_model
 from balloon_shapes.structures import Instances
+
+
+def _demo_default(key: str):
+    return dataclasses.field(default_factory=lambda: yaml_node("demo.yaml")[key])
 
 
 @dataclass(frozen=True)
 class VideoOptions:
-    """How frames are grouped and how much is done: the demo config's keys of the same names."""
+    """How frames are grouped and how much is done: the demo config's keys of the same names,
+    with demo.yaml's defaults."""
 
-    batch_size: int = 4
-    every_n: int = 1  # run the model every n frames, reuse the instances in between
-    max_frames: int | None = None
-    detections_json: str | None = None
+    batch_size: int = _demo_default("batch_size")
+    every_n: int = _demo_default("every_n")  # the model every n frames, instances reused between
+    max_frames: int | None = _demo_default("max_frames")
+    detections_json: str | None = _demo_default("detections_json")
 
 
 def run_video(
@@ -49,13 +56,14 @@ def run_video(
     dst: str,
     predict: Callable[[list[np.ndarray]], list[Instances]],
     draw: Callable[[np.ndarray, Instances], np.ndarray],
-    options: VideoOptions = VideoOptions(),
+    options: VideoOptions | None = None,
 ) -> dict:
     """Process a video file (or a :class:`Source`) into ``dst``; returns frames, fps, output.
 
     ``predict`` maps a batch of frames to their instances, ``draw`` a frame and its instances
     to the output picture.
     """
+    options = options or VideoOptions()
     source = src if isinstance(src, Source) else open_source(src)
     check_output(source.name, dst)
     fps = source.fps or FALLBACK_FPS  # some sources read as 0 fps: keep the writer alive
@@ -152,7 +160,7 @@ def run_video_demo(cfg: DictConfig) -> dict:
     if not os.path.splitext(dst)[1]:  # a folder: name the video after the input
         stem = os.path.splitext(os.path.basename(source.name))[0]
         dst = os.path.join(dst, f"{stem}_{cfg.mode}.mp4")
-    model, names = model_and_classes(cfg)
+    model, names = load_model(cfg)
     predictor = Predictor.from_config(cfg, model, names)
     # frames are prepared (gray when grayscale=true) once, in the decode thread: the model
     # sees and the picture shows the same pixels

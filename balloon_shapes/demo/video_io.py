@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from balloon_shapes.errors import DataError, OutputError
-from balloon_shapes.io import ensure_dir
+from balloon_shapes.files import ensure_dir
 from balloon_shapes.structures import Instances
 
 CODECS = ("libx264", "h264", "mpeg4")  # probed in order: pip builds of OpenCV lack H.264

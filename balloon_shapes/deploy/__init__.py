@@ -1,1 +1,1 @@
-"""Deployment: export a trained or zoo model for inference without the training stack."""
+"""Deployment: ``scripts/export.py`` writes a model as ONNX or OpenVINO IR, checked first."""

@@ -9,24 +9,28 @@ import logging
 import os
 import tempfile
 
+import cv2
 import numpy as np
 import torch
 from omegaconf import DictConfig
 
 from balloon_shapes.data import catalog
 from balloon_shapes.data.mapper import load_pixels, to_tensor
-from balloon_shapes.demo.predictor import model_and_classes
+from balloon_shapes.deploy.graph import OPSET, export_onnx, onnx_to_openvino, quantize_int8
 from balloon_shapes.errors import ConfigError, OutputError
-from balloon_shapes.evaluation.evaluate import evaluate
-from balloon_shapes.io import check_writable
-from balloon_shapes.modeling.export import OPSET, export_onnx, onnx_to_openvino, quantize_int8
+from balloon_shapes.evaluation.evaluate import segm_ap50
+from balloon_shapes.files import check_writable
+from balloon_shapes.model_loader import load_model, resolve_config
 from balloon_shapes.modeling.exported import is_exported
 from balloon_shapes.modeling.precision import BF16_UNITS, cpu_flags
 from balloon_shapes.runtime import ExportedModel
 
 log = logging.getLogger(__name__)
 FORMATS = {"onnx": ".onnx", "openvino": ".xml"}
-TOLERANCE = {"box_px": 0.5, "score": 1e-3, "mask_iou": 0.98}  # fp32 export vs eager
+# fp32 export vs eager, on every CPU: boxes within half a pixel, and masks that differ only along
+# their edge (edge_distance: within 2 px, where a 28x28 mask upsampled to its box can sit at the
+# threshold).
+TOLERANCE = {"box_px": 0.5, "score": 1e-3, "mask_edge_px": 2.0}
 
 
 def check_config(cfg: DictConfig) -> None:
@@ -40,7 +44,7 @@ def check_config(cfg: DictConfig) -> None:
     calib_split(cfg)
     if not str(cfg.output).endswith(FORMATS[cfg.format]):
         raise ConfigError(f"output={cfg.output}: expected a {FORMATS[cfg.format]} file name")
-    if cfg.model.get("engine", "torchvision") != "torchvision":
+    if cfg.model.engine != "torchvision":
         raise ConfigError(
             f"model.engine={cfg.model.engine}: export traces the torchvision engine "
             "(model.flavour=detectron2 gives Detectron2's outputs)"
@@ -107,12 +111,27 @@ def pair(eager: dict, exported: dict) -> np.ndarray:
     return np.array(order, np.int64)
 
 
+def edge_distance(eager: np.ndarray, exported: np.ndarray) -> float:
+    """How far from ``eager``'s edge two binary [H, W] masks differ, in pixels (0: they agree;
+    1: only pixels touching the edge). Float noise flips only pixels whose probability sits at
+    the threshold, which lie along the edge; a wrong export differs inside or far outside."""
+    diff = eager != exported
+    if not diff.any():
+        return 0.0
+    framed = np.pad(eager.astype(np.uint8), 1)  # a mask cut by the image border ends there
+    inside = cv2.distanceTransform(framed, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
+    outside = cv2.distanceTransform((~eager).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    return float(np.where(eager, inside, outside)[diff].max())
+
+
 def compare(eager: dict, exported: dict, mask_thresh: float) -> dict:
-    """How far the exported outputs are from eager's: detections, box px, score, mask IoU."""
+    """How far the exported outputs are from eager's: detections, box px, score, mask IoU and
+    the pixels that differ off the masks' edges."""
     n = len(eager["scores"])
     out = {"detections": n, "exported_detections": len(exported["scores"])}
     if n == 0 or n != out["exported_detections"]:
-        return {**out, "box_px": 0.0 if n == 0 else float("inf"), "score": 0.0, "mask_iou": 1.0}
+        box_px = 0.0 if n == 0 else float("inf")
+        return {**out, "box_px": box_px, "score": 0.0, "mask_iou": 1.0, "mask_edge_px": 0.0}
     exported = {k: v[pair(eager, exported)] for k, v in exported.items()}
     e_masks = eager["masks"][:, 0].numpy() > mask_thresh
     x_masks = exported["masks"][:, 0] > mask_thresh
@@ -124,6 +143,7 @@ def compare(eager: dict, exported: dict, mask_thresh: float) -> dict:
         "box_px": float(np.abs(exported["boxes"] - eager["boxes"].numpy()).max()),
         "score": float(np.abs(exported["scores"] - eager["scores"].numpy()).max()),
         "mask_iou": float(min(ious)),
+        "mask_edge_px": max(edge_distance(e, x) for e, x in zip(e_masks, x_masks)),
     }
 
 
@@ -137,12 +157,22 @@ def write_fp32(cfg: DictConfig, model, image: torch.Tensor, meta: dict, path: st
     return meta
 
 
+def describe(report: dict) -> str:
+    """``compare``'s report in one line, with its verdict."""
+    return (
+        f"{report['exported_detections']}/{report['detections']} detections, boxes within "
+        f"{report['box_px']:.2g} px, scores {report['score']:.2g}, masks differ at most "
+        f"{report['mask_edge_px']:.1f} px from their edge (IoU >= {report['mask_iou']:.4f}) -> "
+        f"{'ok' if matches(report) else 'MISMATCH'}"
+    )
+
+
 def matches(report: dict) -> bool:
     return (
         report["exported_detections"] == report["detections"]
         and report["box_px"] <= TOLERANCE["box_px"]
         and report["score"] <= TOLERANCE["score"]
-        and report["mask_iou"] >= TOLERANCE["mask_iou"]
+        and report["mask_edge_px"] <= TOLERANCE["mask_edge_px"]
     )
 
 
@@ -153,13 +183,12 @@ def calibration_images(cfg: DictConfig, split: str) -> list[np.ndarray]:
     return [to_tensor(load_pixels(r)).numpy() for r in records]
 
 
-def val_ap50(cfg: DictConfig, weights: str, name: str, amp: str | bool = False) -> float:
-    """segm AP50 of ``weights`` on ``data.val`` (its eval outputs next to the export); with
-    ``amp=auto``, what the demos run: the rest of the graph in bf16 where the CPU has units."""
+def val_ap50(cfg: DictConfig, weights: str, amp: str | bool = False) -> float:
+    """segm AP50 of ``weights`` on ``data.val``; with ``amp=auto``, what the demos run: the
+    rest of the graph in bf16 where the CPU has units."""
     run = cfg.copy()
-    run.model.weights, run.eval.amp = weights, amp
-    run.output_dir = os.path.join(os.path.dirname(os.path.abspath(cfg.output)), f"eval_{name}")
-    return evaluate(run)["segm_AP50"]
+    run.model.weights = weights
+    return segm_ap50(run, amp)
 
 
 def int8(cfg: DictConfig, fp32_path: str, meta: dict) -> dict:
@@ -169,14 +198,14 @@ def int8(cfg: DictConfig, fp32_path: str, meta: dict) -> dict:
     images = calibration_images(cfg, split)
     print(f"INT8: calibrating on {len(images)} images of {cfg.data[split]}")
     quantize_int8(fp32_path, str(cfg.output), images, meta)
-    before, after = val_ap50(cfg, fp32_path, "fp32"), val_ap50(cfg, str(cfg.output), "int8")
+    before, after = val_ap50(cfg, fp32_path), val_ap50(cfg, str(cfg.output))
     print(
         f"segm AP50 on {cfg.data.val}: fp32 {before:.4f} -> int8 {after:.4f} "
         f"({after - before:+.4f})"
     )
     result = {"segm_AP50_fp32": before, "segm_AP50_int8": after}
     if BF16_UNITS & cpu_flags():
-        mixed = val_ap50(cfg, str(cfg.output), "int8_bf16", "auto")
+        mixed = val_ap50(cfg, str(cfg.output), "auto")
         print(f"  int8 with the rest in bf16 (amp=auto on this CPU): {mixed:.4f}")
         result["segm_AP50_int8_bf16"] = mixed
     return result
@@ -185,8 +214,9 @@ def int8(cfg: DictConfig, fp32_path: str, meta: dict) -> dict:
 def run_export(cfg: DictConfig) -> dict:
     """Export ``cfg.model`` to ``cfg.output`` (fp32, or INT8 with its accuracy cost measured)
     and compare the fp32 export with the eager model."""
+    cfg = resolve_config(cfg)  # a checkpoint brings its data: calibration and the val images
     check_config(cfg)
-    model, names = model_and_classes(cfg)
+    model, names = load_model(cfg)
     image, eager = example_image(cfg, model)
     meta = {
         "class_names": list(names),
@@ -199,10 +229,7 @@ def run_export(cfg: DictConfig) -> dict:
         fp32_path = os.path.join(tmp, "fp32.xml") if cfg.precision == "int8" else str(cfg.output)
         meta = write_fp32(cfg, model, image, meta, fp32_path)
         report = compare(eager, ExportedModel(fp32_path)(image.numpy()), cfg.model.mask_thresh)
-        print(
-            f"fp32 export vs eager on that image: {report} -> "
-            f"{'ok' if matches(report) else 'MISMATCH'}"
-        )
+        print(f"fp32 export vs eager on that image: {describe(report)}")
         result = {**report, "matches_eager": matches(report), "output": str(cfg.output)}
         if cfg.precision == "int8":
             result.update(int8(cfg, fp32_path, meta))

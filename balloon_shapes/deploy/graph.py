@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import tempfile
+import warnings
 from collections.abc import Iterator
 
 import torch
 from torchvision.models.detection import transform as tv_transform
 
-from balloon_shapes.io import atomic_write, ensure_dir
+from balloon_shapes.cli import debugging
+from balloon_shapes.files import atomic_write, ensure_dir
 from balloon_shapes.modeling.d2_compat import D2Transform
 from balloon_shapes.runtime import META_KEY, OUTPUTS, graph_input
 
@@ -94,7 +97,11 @@ def export_onnx(model: torch.nn.Module, path: str, example: torch.Tensor, meta: 
     example = torch.from_numpy(graph_input(example.numpy(), meta))
 
     def write(tmp: str) -> None:
-        with torch.no_grad(), unpasted_masks(), graph_transform(model):
+        with torch.no_grad(), unpasted_masks(), graph_transform(model), warnings.catch_warnings():
+            if not debugging():  # the tracer's known warnings; compare() checks the result
+                warnings.simplefilter(
+                    "ignore", (UserWarning, FutureWarning, torch.jit.TracerWarning)
+                )
             torch.onnx.export(
                 model,
                 ([example],),
@@ -136,9 +143,8 @@ def save_ir(model, xml_path: str, meta: dict) -> None:
         os.replace(tmp_xml, xml_path)
 
 
-# INT8 where it is safe: the ResNet and FPN convolutions (90 % of the FLOPs at 800 px).
-# Quantizing the RPN, ROI heads or pre-/post-processing too took the shapes model's segm AP50
-# from 0.903 to 0.40-0.43 (NNCF 3.4, 100 calibration images); the backbone alone: 0.906.
+# INT8 where it is safe: the ResNet and FPN convolutions, most of the FLOPs. Quantizing the
+# RPN, ROI heads or pre-/post-processing too costs most of the AP (README, Deploy).
 INT8_IGNORED = "^(?!/backbone/).*"
 
 
@@ -148,6 +154,7 @@ def quantize_int8(xml_path: str, out_path: str, images: list, meta: dict) -> Non
     import nncf
     import openvino as ov
 
+    nncf.set_log_level(logging.INFO if debugging() else logging.WARNING)  # ~500 INFO lines
     model = ov.Core().read_model(xml_path)
     quantized = nncf.quantize(
         model,

@@ -1,1 +1,1 @@
-"""Training and evaluation plumbing on PyTorch Lightning."""
+"""Training on PyTorch Lightning: the module, the resumable data stream, train(cfg), its report."""

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from balloon_shapes.io import atomic_write, fsync_file
+from balloon_shapes.files import atomic_write, fsync_file
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):

@@ -25,14 +25,16 @@ def history_table(metrics: dict) -> Table:
     )
 
 
+def eval_command(out: str) -> str:
+    """The command that evaluates the run's best checkpoint: it brings its model and data."""
+    best = os.path.join(out, "checkpoints", "best.ckpt")
+    return f"python scripts/eval.py model.weights={best} output_dir={os.path.join(out, 'eval')}"
+
+
 def write_run_report(cfg: DictConfig, metrics: dict) -> str:
     """Write ``<output_dir>/report.html``; returns its path."""
     out = cfg.output_dir
-    best = os.path.join(out, "checkpoints", "best.ckpt")
-    command = (
-        f"python scripts/eval.py {' '.join(cfg.get('_overrides', []) or [])} "
-        f"model.weights={best} output_dir={out}/eval"
-    ).replace("  ", " ")
+    command = eval_command(out)
     page = Page(
         f"Training run: {out}",
         [

@@ -20,12 +20,12 @@ from balloon_shapes.engine.data import DataModule
 from balloon_shapes.engine.module import MaskRCNNModule
 from balloon_shapes.engine.run_report import write_run_report
 from balloon_shapes.errors import ConfigError, OutputError, WeightsError
-from balloon_shapes.evaluation.inference import ImageDataset
-from balloon_shapes.evaluation.voc_style import gt_rles
-from balloon_shapes.io import check_writable, ensure_dir, write_image, write_json
+from balloon_shapes.evaluation.inference import ImageDataset, compact
+from balloon_shapes.evaluation.matching import GroundTruth
+from balloon_shapes.evaluation.report import pred_vs_gt_tile
+from balloon_shapes.files import check_writable, ensure_dir, write_image, write_json
 from balloon_shapes.modeling.weights import read_checkpoint
-from balloon_shapes.structures import rle_instances, to_instances
-from balloon_shapes.visualizer import comparison_tile, mosaic
+from balloon_shapes.visualizer import grid
 
 
 def checkpoint_dir(cfg: DictConfig) -> str:
@@ -139,12 +139,12 @@ def draw_predictions(model: torch.nn.Module, records, cfg: DictConfig) -> np.nda
     names = catalog.class_names(cfg.data)
     tiles = []
     shown = records[: cfg.train.vis_images]
-    for record, (image, _) in zip(shown, ImageDataset(shown)):
-        inst = to_instances(model([image])[0], cfg.score_thresh, cfg.model.mask_thresh)
+    for record, (image, image_id) in zip(shown, ImageDataset(shown)):
+        pred = compact(model([image])[0], image_id, cfg.model.mask_thresh)
         rgb = (image.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
-        gt = rle_instances(*gt_rles(record), *rgb.shape[:2])
-        tiles.append(comparison_tile(rgb, gt, inst, names, cfg.tile_size))
-    return mosaic(tiles, cols=2)
+        gt = GroundTruth.of(record)
+        tiles.append(pred_vs_gt_tile(rgb, pred, gt, names, cfg.score_thresh, cfg.tile_size))
+    return grid(tiles, cols=2)
 
 
 def train(cfg: DictConfig) -> dict:

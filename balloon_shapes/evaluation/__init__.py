@@ -1,1 +1,2 @@
-"""Inference over a dataset and the evaluators: COCO (pycocotools), VOC-style per-image mAP."""
+"""Inference over a dataset and what it is scored with: COCO AP, the VOC-style per-image mAP,
+grayscale robustness, TIDE-style error analysis; evaluate(cfg) and its report."""

@@ -15,7 +15,7 @@ from pycocotools.cocoeval import COCOeval
 
 from balloon_shapes.data.catalog import class_names
 from balloon_shapes.data.coco import category_maps, read_coco_json
-from balloon_shapes.data.export import coco_dict
+from balloon_shapes.data.coco_writer import coco_dict
 from balloon_shapes.errors import ConfigError
 from balloon_shapes.evaluation.inference import compact
 

@@ -14,11 +14,9 @@ this order (TIDE's):
 Each error's weight is dAP50: AP50 with that kind of error fixed by an oracle minus AP50 as is
 (the highest-scored ``cls``/``loc`` error pointing at a free object becomes its true positive,
 the others are dropped; ``dupe``/``bkg``/``both`` are dropped; ``miss``ed objects leave the
-ground truth). The ``tidecv`` package (1.0.1, 2020, its last release) runs with numpy 2 but
-requires pandas, seaborn and the GUI ``opencv-python``, which installs a second ``cv2`` over
-``opencv-python-headless``; its definitions are short, so they are implemented here, each
-tested on a hand-built case. On the shapes model's 200 val images (2026-11-26) both give mask
-AP50 89.97 and the same dAP50 for every type (tidecv run beside this module, not in the suite).
+ground truth). Implemented here rather than taken from ``tidecv``, which pulls pandas,
+seaborn and a second ``cv2``; each type is tested on a hand-built case (the README compares the
+two on the shapes model).
 """
 
 from __future__ import annotations
@@ -26,7 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from pycocotools import mask as mask_utils
+
+from balloon_shapes.evaluation.matching import GroundTruth, match_image
 
 ERROR_TYPES = ("cls", "loc", "both", "dupe", "bkg", "miss")
 ERROR_NAMES = {
@@ -59,32 +58,20 @@ class Outcomes:
     missed: list[np.ndarray] = field(default_factory=list)  # per image: bool per object
 
 
-def mask_ious(pred_rles: list, gt_rles: list) -> np.ndarray:
-    """Mask IoU [P, G] (empty-safe)."""
-    if not pred_rles or not gt_rles:
-        return np.zeros((len(pred_rles), len(gt_rles)))
-    return np.asarray(mask_utils.iou(list(pred_rles), list(gt_rles), [0] * len(gt_rles)))
-
-
-def classify_image(pred: dict, gt: tuple, image: int, t_f: float, t_b: float) -> tuple:
+def classify_image(pred: dict, gt: GroundTruth, image: int, t_f: float, t_b: float) -> tuple:
     """Detections of one image (score order) and which objects are missed."""
-    gt_rles, gt_labels = gt[0], np.asarray(gt[1], np.int64)
-    order = np.argsort(-np.asarray(pred["scores"]), kind="stable")
-    ious = mask_ious([pred["masks"][i] for i in order], gt_rles)
-    used = np.zeros(len(gt_labels), bool)
+    order, ious, matched = match_image(pred, gt, t_f)
+    gt_labels = np.asarray(gt.labels, np.int64)
     dets = []
-    for row, i in zip(ious, order):
+    for i, row, j in zip(order, ious, matched):
         label, score = int(pred["labels"][i]), float(pred["scores"][i])
-        same = gt_labels == label
-        free = np.where(same & ~used & (row >= t_f), row, -1.0)
-        if free.max(initial=-1.0) >= t_f:
-            j = int(np.argmax(free))
-            used[j] = True
-            dets.append(Detection(label, score, image, "tp", j))
+        if j >= 0:
+            dets.append(Detection(label, score, image, "tp", int(j)))
             continue
-        kind, target = error_kind(row, same, t_f, t_b)
+        kind, target = error_kind(row, gt_labels == label, t_f, t_b)
         dets.append(Detection(label, score, image, kind, target))
     pointed = {d.target for d in dets if d.kind in ("cls", "loc")}
+    used = np.isin(np.arange(len(gt_labels)), matched)
     missed = ~used & ~np.isin(np.arange(len(gt_labels)), list(pointed))
     return dets, gt_labels, missed
 
@@ -106,7 +93,7 @@ def error_kind(row: np.ndarray, same: np.ndarray, t_f: float, t_b: float) -> tup
 
 
 def outcomes(preds: list[dict], gts: list[tuple], t_f: float = 0.5, t_b: float = 0.1) -> Outcomes:
-    """Classify every prediction of every image (compact predictions, ``gt_rles`` tuples)."""
+    """Classify every prediction of every image (compact predictions, their ground truth)."""
     out = Outcomes()
     for image, (pred, gt) in enumerate(zip(preds, gts)):
         dets, labels, missed = classify_image(pred, gt, image, t_f, t_b)
@@ -193,25 +180,13 @@ def confusion(
     unmatched object in the background column."""
     bg = num_classes
     m = np.zeros((num_classes + 1, num_classes + 1), np.int64)
-    for pred, (gt_rles, gt_labels) in zip(preds, gts):
-        keep = [
-            i
-            for i in np.argsort(-np.asarray(pred["scores"]), kind="stable")
-            if pred["scores"][i] >= min_score
-        ]
-        ious = mask_ious([pred["masks"][i] for i in keep], gt_rles)
-        used = np.zeros(len(gt_rles), bool)
-        for row, i in zip(ious, keep):
+    for pred, gt in zip(preds, gts):
+        order, _, matched = match_image(pred, gt, 0.5, min_score, any_class=True)
+        for i, j in zip(order, matched):
             p = int(pred["labels"][i]) - 1
-            cand = np.where(~used & (row >= 0.5), row, -1.0)
-            if cand.max(initial=-1.0) >= 0.5:
-                j = int(np.argmax(cand))
-                used[j] = True
-                m[int(gt_labels[j]) - 1, p] += 1
-            else:
-                m[bg, p] += 1
-        for j in np.flatnonzero(~used):
-            m[int(gt_labels[j]) - 1, bg] += 1
+            m[int(gt.labels[j]) - 1 if j >= 0 else bg, p] += 1
+        for j in np.setdiff1d(np.arange(len(gt.labels)), matched):
+            m[int(gt.labels[j]) - 1, bg] += 1
     return m
 
 

@@ -10,9 +10,10 @@ import numpy as np
 from balloon_shapes.data.mapper import load_pixels
 from balloon_shapes.evaluation import error_analysis as ea
 from balloon_shapes.evaluation.coco_evaluation import STAT_NAMES
+from balloon_shapes.evaluation.matching import GroundTruth
 from balloon_shapes.evaluation.report import pred_vs_gt_tile, table
+from balloon_shapes.files import write_figure
 from balloon_shapes.html_report import Figure, Page, Table, figure_if_exists, jpeg_uri
-from balloon_shapes.io import write_figure
 
 EXAMPLES_PER_ERROR = 4
 
@@ -96,7 +97,7 @@ def print_analysis(analysis: dict, names: list[str]) -> None:
     print(table([[r[k] for k in keys] for r in analysis["per_class"]], keys))
 
 
-def tile(record: dict, pred: dict, gt: tuple, names, score_thresh: float, size: int, note=""):
+def tile(record: dict, pred: dict, gt: GroundTruth, names, score_thresh, size: int, note=""):
     """Ground truth beside prediction for one image, as a report tile."""
     return pred_vs_gt_tile(load_pixels(record), pred, gt, names, score_thresh, size, note)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 from omegaconf import DictConfig
@@ -12,10 +13,11 @@ from balloon_shapes.errors import ConfigError
 from balloon_shapes.evaluation import eval_report, report, robustness
 from balloon_shapes.evaluation.coco_evaluation import COCOEvaluator
 from balloon_shapes.evaluation.inference import InferenceSettings, predict
-from balloon_shapes.evaluation.voc_style import gt_rles, voc_items, voc_map
+from balloon_shapes.evaluation.matching import GroundTruth
+from balloon_shapes.evaluation.voc_style import voc_items, voc_map
+from balloon_shapes.files import check_writable, write_json
 from balloon_shapes.html_report import write_page
-from balloon_shapes.io import check_writable, write_json
-from balloon_shapes.modeling import build_model
+from balloon_shapes.model_loader import load_model, resolve_config
 from balloon_shapes.modeling.exported import ExportedDetector
 from balloon_shapes.modeling.precision import precision_name
 
@@ -35,9 +37,9 @@ def check_config(cfg: DictConfig) -> None:
     check_writable(cfg.output_dir, "output_dir")
 
 
-def missed(pred: dict, gt: tuple) -> int:
-    """Ground-truth instances not matched at mask IoU 0.5 by a prediction scoring >= 0.5."""
-    return len(gt[0]) - int(robustness.found(pred, *gt).sum())
+def missed(pred: dict, gt: GroundTruth, min_score: float) -> int:
+    """Ground-truth instances not matched at mask IoU 0.5 by a prediction >= ``min_score``."""
+    return len(gt.labels) - int(robustness.found(pred, gt, min_score).sum())
 
 
 def evaluate_mode(
@@ -58,7 +60,7 @@ def write_outputs(cfg, run: dict, records, gts, names, suffix: str = "") -> None
     if evals:
         report.pr_curves_png(os.path.join(out, f"pr_curves{suffix}.png"), evals)
     items = [
-        {"missed": missed(p, g), "pred": p, "gt": g, "index": i}
+        {"missed": missed(p, g, cfg.score_thresh), "pred": p, "gt": g, "index": i}
         for i, (p, g) in enumerate(zip(run["preds"], gts))
     ]
     worst = sorted(items, key=lambda it: -it["missed"])[: cfg.eval.worst_images]
@@ -72,7 +74,7 @@ def write_outputs(cfg, run: dict, records, gts, names, suffix: str = "") -> None
 def compare_report(cfg, records, gts, runs: dict) -> dict:
     """Recall by luminance contrast and AP drop per size, RGB vs gray; table, json and PNG."""
     preds = {mode: run["preds"] for mode, run in runs.items()}
-    rows = robustness.contrast_recall(records, gts, preds)
+    rows = robustness.contrast_recall(records, gts, preds, cfg.score_thresh)
     drop = robustness.size_drop(runs["rgb"]["metrics"], runs["gray"]["metrics"])
     robustness.robustness_png(os.path.join(cfg.output_dir, "robustness.png"), rows, drop)
     print("\nrecall by luminance contrast (object vs its 5 px ring):")
@@ -97,14 +99,28 @@ def public(metrics: dict) -> dict:
     }
 
 
+def segm_ap50(cfg: DictConfig, amp: str | bool = False) -> float:
+    """segm AP50 of ``cfg.model`` on ``data.val`` in precision ``amp``: the evaluator alone,
+    nothing printed or written (the export's before/after figures)."""
+    cfg = resolve_config(cfg)
+    records = catalog.load_records(cfg.data, "val")
+    evaluator = COCOEvaluator(cfg.data, records, cfg.model.mask_thresh, cfg.eval.backend)
+    model, _ = load_model(cfg)
+    settings = dataclasses.replace(InferenceSettings.from_config(cfg), amp=amp)
+    evaluator.add(predict(model, records, settings))
+    return evaluator.evaluate()["segm"]["AP50"]
+
+
 def evaluate(cfg: DictConfig) -> dict:
-    """Predict on ``data.val``, write results json, metrics.json, PR curves, worst images."""
+    """Predict on ``data.val`` (the checkpoint's own data unless overridden), write results
+    json, metrics.json, PR curves, worst images."""
     check_config(cfg)
+    cfg = resolve_config(cfg)
     records = catalog.load_records(cfg.data, "val")
     evaluator = COCOEvaluator(cfg.data, records, cfg.model.mask_thresh, cfg.eval.backend)
     names = evaluator.names
-    model = build_model(cfg.model)
-    gts = [gt_rles(r) for r in records]
+    model, _ = load_model(cfg)
+    gts = [GroundTruth.of(r) for r in records]
     settings = InferenceSettings.from_config(cfg)  # its precision resolved once, for every mode
     dtype = model.runs_in(settings.dtype) if isinstance(model, ExportedDetector) else settings.dtype
     summary, runs = {"images": len(records), "precision": precision_name(dtype)}, {}
@@ -116,7 +132,7 @@ def evaluate(cfg: DictConfig) -> dict:
         summary["gray" if gray else "rgb"] = public(run["metrics"])
         print(f"\n{'grayscale' if gray else 'RGB'} images ({len(records)}):")
         print(report.metrics_table(run["metrics"]))
-        print(report.per_class_table(run["metrics"]))
+        print(report.per_class_text(run["metrics"]))
     if cfg.eval.grayscale == "compare":
         summary["robustness"] = compare_report(cfg, records, gts, runs)
     main = summary.get("rgb") or summary["gray"]

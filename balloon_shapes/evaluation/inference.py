@@ -40,7 +40,7 @@ def auto_device(name: str = "auto") -> torch.device:
 
 def inference_model(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
     """``model`` in eval mode on ``device``; NHWC on a CPU, where oneDNN convolutions run
-    faster that way (R50/R101-FPN at 800 px: 1.12-1.21x, ``benchmarks/video_fps.py``)."""
+    faster that way (``benchmarks/video_fps.py``)."""
     model = model.eval().to(device)
     if device.type == "cpu":
         model = model.to(memory_format=torch.channels_last)
@@ -48,30 +48,28 @@ def inference_model(model: torch.nn.Module, device: torch.device) -> torch.nn.Mo
 
 
 def images_per_pass(device: torch.device, batch_size: int) -> int:
-    """``batch_size`` on a GPU (4 gave 1.7-2.1x the images/s of 1 on an H200); 1 on a CPU,
-    where batches are slower (eager bf16 R50-FPN at 800 px: 2 images batched took 1.3x as long
-    per image; 4 video frames 1.3x, 2 cores)."""
+    """``batch_size`` on a GPU; 1 on a CPU, where a batch takes longer per image than one
+    image at a time (the README's inference tables)."""
     return batch_size if device.type == "cuda" else 1
 
 
 def loader_workers(model: torch.nn.Module, num_workers: int) -> int:
-    """``num_workers``, but none for an exported model. Loader workers make torch install a
-    SIGCHLD handler that stays; once OpenVINO has run bf16 (AMX) in the process, the next child
-    to exit killed it with SIGSEGV on delivery of that signal (reproduced on an AMX Xeon; gone
-    with the handler reset: likely the AMX state not fitting the signal frame, cf. CPython
-    bpo-46968). A runtime's own threads leave little for workers to overlap with anyway."""
+    """``num_workers``, but none for an exported model: loader workers leave torch's SIGCHLD
+    handler installed, and once OpenVINO has run bf16 on AMX in the process the next child to
+    exit kills it with SIGSEGV (cf. CPython bpo-46968). The runtime's threads use the cores."""
     return 0 if isinstance(model, ExportedDetector) else num_workers
 
 
 @dataclass(frozen=True)
 class InferenceSettings:
-    """How ``predict`` runs: from ``cfg.eval`` and the model's ``mask_thresh``."""
+    """How ``predict`` runs: from ``cfg.eval`` and the model's ``mask_thresh`` (the defaults
+    live in base.yaml, so every field is given)."""
 
     mask_thresh: float
-    batch_size: int = 1
-    num_workers: int = 0
-    device: str = "auto"
-    amp: str | bool = False  # auto | true | false (modeling.precision)
+    batch_size: int
+    num_workers: int
+    device: str  # auto | cpu | cuda
+    amp: str | bool  # auto | true | false (modeling.precision)
 
     @classmethod
     def from_config(cls, cfg: DictConfig) -> InferenceSettings:

@@ -7,9 +7,10 @@ import math
 import numpy as np
 
 from balloon_shapes.evaluation.coco_evaluation import STAT_NAMES
-from balloon_shapes.io import write_figure, write_image
+from balloon_shapes.evaluation.matching import GroundTruth
+from balloon_shapes.files import write_figure, write_image
 from balloon_shapes.structures import Instances, decode_rles, rle_instances
-from balloon_shapes.visualizer import comparison_tile, mosaic
+from balloon_shapes.visualizer import comparison_tile, grid
 
 
 def table(rows: list[list], header: list[str]) -> str:
@@ -29,7 +30,7 @@ def metrics_table(metrics: dict) -> str:
     return text
 
 
-def per_class_table(metrics: dict) -> str:
+def per_class_text(metrics: dict) -> str:
     names = list(metrics["segm"]["per_class_AP"])
     rows = [
         [n, metrics["bbox"]["per_class_AP"].get(n, math.nan), metrics["segm"]["per_class_AP"][n]]
@@ -73,19 +74,19 @@ def pr_curves_png(path: str, evals: dict) -> None:
 def pred_vs_gt_tile(
     image: np.ndarray,
     pred: dict,
-    gt: tuple,
+    gt: GroundTruth,
     names: list[str],
     score_thresh: float,
     size: int,
     note: str = "",
 ) -> np.ndarray:
-    """Ground truth (``gt_rles`` tuple) beside a compact prediction scored >= ``score_thresh``:
-    the tile of worst_images.png and of report.html."""
+    """Ground truth beside a compact prediction scored >= ``score_thresh``: the tile of
+    predictions.png, worst_images.png and report.html."""
     h, w = image.shape[:2]
     inst = Instances(
         pred["boxes"], pred["labels"], pred["scores"], decode_rles(pred["masks"], h, w)
     )
-    truth = rle_instances(*gt, h, w)
+    truth = rle_instances(gt.rles, gt.labels, h, w)
     return comparison_tile(image, truth, inst.above(score_thresh), names, size, note)
 
 
@@ -110,4 +111,4 @@ def worst_images_png(
         )
         for it in worst
     ]
-    write_image(path, mosaic(tiles))
+    write_image(path, grid(tiles))

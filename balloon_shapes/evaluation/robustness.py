@@ -12,8 +12,8 @@ import cv2
 import numpy as np
 
 from balloon_shapes.data.mapper import load_pixels
-from balloon_shapes.evaluation.voc_style import score_sorted_matches
-from balloon_shapes.io import write_figure
+from balloon_shapes.evaluation.matching import GroundTruth, match_image
+from balloon_shapes.files import write_figure
 from balloon_shapes.structures import decode_rles
 
 CONTRAST_BINS = (0, 8, 16, 32, 64, 256)
@@ -30,21 +30,10 @@ def object_contrast(gray: np.ndarray, mask: np.ndarray, ring: int = RING_PX) -> 
     return float(abs(gray[inside].mean() - gray[band].mean()))
 
 
-def found(pred: dict, gt_rles: list, gt_labels: list, min_score: float = 0.5) -> np.ndarray:
+def found(pred: dict, gt: GroundTruth, min_score: float) -> np.ndarray:
     """Per ground truth: found at mask IoU >= 0.5 by a same-class prediction >= ``min_score``."""
-    out = np.zeros(len(gt_rles), bool)
-    keep = np.where(np.asarray(pred["scores"]) >= min_score)[0]
-    if len(keep) == 0 or not gt_rles:
-        return out
-    m = score_sorted_matches(
-        [pred["masks"][i] for i in keep],
-        np.asarray(pred["scores"])[keep],
-        np.asarray(pred["labels"])[keep],
-        gt_rles,
-        gt_labels,
-    )
-    out[m[m > -1]] = True
-    return out
+    _, _, matched = match_image(pred, gt, 0.5, min_score)
+    return np.isin(np.arange(len(gt.labels)), matched)
 
 
 def contrast_bin(c: float) -> int:
@@ -64,16 +53,19 @@ def recall_by_contrast(contrasts: np.ndarray, hits: dict[str, np.ndarray]) -> li
     return rows
 
 
-def contrast_recall(records, gts: list[tuple], runs: dict[str, list[dict]]) -> list[dict]:
+def contrast_recall(
+    records, gts: list[GroundTruth], runs: dict[str, list[dict]], min_score: float
+) -> list[dict]:
     """Recall per contrast bin of each run (e.g. rgb, gray: compact predictions per record)
-    over the ground truth ``gts`` (``voc_style.gt_rles`` of each record)."""
+    over the ground truth ``gts`` (``matching.ground_truth`` of each record), counting
+    predictions scored >= ``min_score`` (``score_thresh``: what the pictures show)."""
     contrasts, hits = [], {mode: [] for mode in runs}
     for k, (rec, gt) in enumerate(zip(records, gts)):
         gray = cv2.cvtColor(load_pixels(rec), cv2.COLOR_RGB2GRAY).astype(np.float32)
-        masks = decode_rles(gt[0], rec["height"], rec["width"])
+        masks = decode_rles(gt.rles, rec["height"], rec["width"])
         contrasts += [object_contrast(gray, m) for m in masks]
         for mode, preds in runs.items():
-            hits[mode].append(found(preds[k], *gt))
+            hits[mode].append(found(preds[k], gt, min_score))
     flat = {k: np.concatenate(v) if v else np.zeros(0, bool) for k, v in hits.items()}
     return recall_by_contrast(np.asarray(contrasts), flat)
 

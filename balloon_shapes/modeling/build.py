@@ -122,7 +122,7 @@ def build_model(cfg: DictConfig) -> nn.Module:
 
     if is_exported(cfg.weights):
         return ExportedDetector(cfg.weights)
-    engine = cfg.get("engine", "torchvision")  # configs stored before the key: torchvision
+    engine = cfg.engine
     if engine == "detectron2":
         return build_detectron2_model(cfg)
     if engine != "torchvision":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import torch
 
+from balloon_shapes.modeling.precision import BF16_UNITS, cpu_flags
 from balloon_shapes.runtime import ExportedModel
 
 EXPORTED_SUFFIXES = (".onnx", ".xml")  # ONNX Runtime, OpenVINO
@@ -36,8 +37,10 @@ class ExportedDetector(torch.nn.Module):
         return self.bf16
 
     def runs_in(self, dtype: torch.dtype | None) -> torch.dtype | None:
-        """What an autocast to ``dtype`` really runs: bf16 on OpenVINO, else fp32 (None)."""
+        """What an autocast to ``dtype`` really runs: bf16 on OpenVINO on a CPU with bf16 units,
+        else fp32 (None)."""
         bf16 = dtype == torch.bfloat16 and self.runtime.backend == "openvino"
+        bf16 = bf16 and bool(BF16_UNITS & cpu_flags())
         return torch.bfloat16 if bf16 else None
 
     @property

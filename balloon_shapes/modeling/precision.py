@@ -1,12 +1,12 @@
 """Inference precision that fits the hardware: ``amp=auto`` picks bf16 only on CPUs with bf16
 units (AMX or AVX512-BF16), fp16 on a GPU, fp32 otherwise. A CPU without bf16 units emulates
-it slower than fp32 (measured: AMD EPYC with AVX512-BF16 runs R101-FPN 1.44x faster in bf16;
-without the units bf16 is a slowdown), so forcing it there earns a one-line warning."""
+bf16 slower than fp32, so forcing it there earns a one-line warning."""
 
 from __future__ import annotations
 
 import functools
 import logging
+import os
 
 import torch
 
@@ -17,17 +17,29 @@ CHOICES = ("auto", True, False)
 log = logging.getLogger(__name__)
 
 
+# oneDNN ISA caps (ONEDNN_MAX_CPU_ISA) under which its kernels use no bf16 units, or no AMX
+NO_BF16_ISAS = frozenset({"SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE",
+                          "AVX512_CORE_VNNI"})  # fmt: skip
+
+
 @functools.lru_cache(maxsize=1)
 def cpu_flags(path: str = "/proc/cpuinfo") -> frozenset[str]:
-    """The CPU's feature flags (Linux); empty where /proc/cpuinfo is not there."""
+    """The CPU's feature flags (Linux) as oneDNN may use them: AMX and bf16 units dropped where
+    ``ONEDNN_MAX_CPU_ISA`` caps them off (OpenVINO cannot build bf16 kernels then); empty
+    where /proc/cpuinfo is not there."""
+    flags: frozenset[str] = frozenset()
     try:
         with open(path) as f:
             for line in f:
                 if line.startswith("flags"):
-                    return frozenset(line.split(":", 1)[1].split())
+                    flags = frozenset(line.split(":", 1)[1].split())
+                    break
     except FileNotFoundError:
         pass
-    return frozenset()
+    cap = os.environ.get("ONEDNN_MAX_CPU_ISA", "ALL").upper()
+    if cap in NO_BF16_ISAS:
+        return flags - BF16_UNITS - {"amx_tile", "amx_int8"}
+    return flags if "AMX" in cap or cap == "ALL" else flags - {"amx_bf16", "amx_tile", "amx_int8"}
 
 
 def autocast_dtype(

@@ -21,7 +21,8 @@ from detectron2.modeling import build_model as build_d2_model  # noqa: E402
 
 from balloon_shapes.config import load_config  # noqa: E402
 from balloon_shapes.data import shapes  # noqa: E402
-from balloon_shapes.demo.predictor import Predictor, model_and_classes  # noqa: E402
+from balloon_shapes.demo.predictor import Predictor
+from balloon_shapes.model_loader import load_model  # noqa: E402
 from tests.d2.conftest import tiny_cfg  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,8 +55,8 @@ def test_our_predictor_gives_defaultpredictors_instances(d2_model):
     out, cfg = d2_model
     image = shapes.render(0, 5, shapes.ShapesSpec(height=80, width=120))[0]  # resized inside
     want = DefaultPredictor(cfg)(image[:, :, ::-1].copy())["instances"]
-    model, names = model_and_classes(load_config(overrides(out)))
-    got = Predictor(model, names, score_thresh=0.0, mask_thresh=0.5, device="cpu")(image)
+    model, names = load_model(load_config(overrides(out)))
+    got = Predictor(model, names, score_thresh=0.0, mask_thresh=0.5, device="cpu", amp=False)(image)
     assert len(got) == len(want) > 0
     assert np.allclose(got.boxes, want.pred_boxes.tensor.numpy(), atol=1e-4)
     assert np.allclose(got.scores, want.scores.numpy(), atol=1e-6)

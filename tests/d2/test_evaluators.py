@@ -20,7 +20,8 @@ from detectron2.modeling import build_model  # noqa: E402
 from detectron2.structures import Boxes, Instances  # noqa: E402
 
 from balloon_shapes.d2.evaluators import RobustnessEvaluator, VOCStyleEvaluator  # noqa: E402
-from balloon_shapes.evaluation.voc_style import gt_rles, voc_items, voc_map  # noqa: E402
+from balloon_shapes.evaluation.matching import GroundTruth  # noqa: E402
+from balloon_shapes.evaluation.voc_style import voc_items, voc_map  # noqa: E402
 from balloon_shapes.structures import decode_rles, encode_rles  # noqa: E402
 from tests.d2.conftest import tiny_cfg  # noqa: E402
 
@@ -31,7 +32,7 @@ def our_predictions(records, rng) -> list[dict]:
     preds = []
     for r in records:
         h, w = r["height"], r["width"]
-        rles, labels = gt_rles(r)
+        rles, labels = GroundTruth.of(r)
         masks = list(decode_rles(rles, h, w))
         labels = list(labels)
         for k in range(len(masks)):
@@ -68,7 +69,7 @@ def as_detectron2(pred: dict, h: int, w: int) -> dict:
 def test_voc_style_evaluator_gives_eval_py_numbers_on_the_same_predictions(registered):
     records = list(DatasetCatalog.get("shapes_val"))
     preds = our_predictions(records, np.random.default_rng(0))
-    ours = voc_map(voc_items(preds, [gt_rles(r) for r in records]))["mAP50"]
+    ours = voc_map(voc_items(preds, [GroundTruth.of(r) for r in records]))["mAP50"]
     assert 0.05 < ours < 0.95
     evaluator = VOCStyleEvaluator("shapes_val")
     evaluator.reset()
@@ -118,7 +119,7 @@ def test_robustness_evaluator_gives_eval_py_numbers_on_the_same_predictions(regi
         item["image"] = torch.zeros(3, r["height"], r["width"], dtype=torch.uint8)
         evaluator.process([item], [as_detectron2(p, r["height"], r["width"])])
     got = evaluator.evaluate()["robustness"]
-    gts = [gt_rles(r) for r in records]
+    gts = [GroundTruth.of(r) for r in records]
     metrics = {t: {k: 0.5 for k in ("AP", "AP50", "APs", "APm", "APl")} for t in ("bbox", "segm")}
     runs = {m: {"preds": p, "metrics": metrics} for m, p in (("rgb", rgb), ("gray", gray))}
     cfg = load_config(["+experiment=smoke", f"output_dir={tmp_path}"])

@@ -19,6 +19,7 @@ from detectron2.engine import DefaultPredictor  # noqa: E402
 
 from balloon_shapes.data import shapes  # noqa: E402
 from balloon_shapes.demo.predictor import Predictor  # noqa: E402
+from balloon_shapes.deploy.export import edge_distance  # noqa: E402
 from balloon_shapes.modeling import build_model  # noqa: E402
 
 MIN_SIZE, MAX_SIZE = 320, 533  # a 480x640 image is resized to 320x427 by both
@@ -94,7 +95,7 @@ def ours(smoke_cfg, pkl: str, *extra: str) -> Predictor:
         f"model.min_size={MIN_SIZE}", f"model.max_size={MAX_SIZE}", *extra,
     )  # fmt: skip
     return Predictor(build_model(cfg.model), ["x"] * 80, score_thresh=0.05, mask_thresh=0.5,
-                     device="cpu")  # fmt: skip
+                     device="cpu", amp=False)  # fmt: skip
 
 
 def test_same_detections_as_detectron2(models, smoke_cfg):
@@ -109,5 +110,5 @@ def test_same_detections_as_detectron2(models, smoke_cfg):
     assert np.abs(got.boxes[match] - boxes).max() <= 0.5
     assert np.abs(got.scores[match] - scores).max() <= 1e-3
     a, b = got.masks[match], want.pred_masks.numpy()
-    iou = (a & b).sum((1, 2)) / np.maximum((a | b).sum((1, 2)), 1)
-    assert iou[b.any((1, 2))].min() >= 0.98
+    # boxes within half a pixel move a mask's edge, nothing else: on every CPU
+    assert max(edge_distance(theirs, mine) for theirs, mine in zip(b, a)) <= 2

@@ -23,7 +23,7 @@ def random_model_and_reference(cfg, seed: int):
 def test_cpu_predictor_runs_nhwc_with_the_same_detections(smoke_cfg):
     model, want, image = random_model_and_reference(smoke_cfg("model.channels_last=false"), 0)
     predictor = Predictor(
-        model, ["a", "b", "c", "d"], score_thresh=0.0, mask_thresh=0.5, device="cpu"
+        model, ["a", "b", "c", "d"], score_thresh=0.0, mask_thresh=0.5, device="cpu", amp=False
     )
     conv = next(m for m in predictor.model.modules() if isinstance(m, torch.nn.Conv2d))
     assert conv.weight.is_contiguous(memory_format=torch.channels_last)
@@ -41,7 +41,7 @@ def test_threshold_moves_into_the_model_without_changing_instances(smoke_cfg):
     model, want, image = random_model_and_reference(smoke_cfg("model.roi.score_thresh=0.05"), 1)
     thresh = float(want["scores"].median())  # half survive; one scores exactly the threshold
     predictor = Predictor(
-        model, ["a", "b", "c", "d"], score_thresh=thresh, mask_thresh=0.5, device="cpu"
+        model, ["a", "b", "c", "d"], score_thresh=thresh, mask_thresh=0.5, device="cpu", amp=False
     )
     assert thresh - 1e-7 < predictor.model.roi_heads.score_thresh < thresh
     got = predictor(image)
@@ -54,7 +54,7 @@ def test_threshold_moves_into_the_model_without_changing_instances(smoke_cfg):
 def test_batch_matches_single_images_and_bf16_runs(smoke_cfg):
     model, _, image = random_model_and_reference(smoke_cfg(), 2)
     predictor = Predictor(
-        model, ["a", "b", "c", "d"], score_thresh=0.0, mask_thresh=0.5, device="cpu"
+        model, ["a", "b", "c", "d"], score_thresh=0.0, mask_thresh=0.5, device="cpu", amp=False
     )
     other = np.ascontiguousarray(image[::-1])
     batched = predictor.batch([image, other])  # the GPU path: one forward pass for both

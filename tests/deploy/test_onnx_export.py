@@ -14,9 +14,15 @@ import torch
 pytest.importorskip("onnxruntime", reason="onnxruntime not installed (a project dependency)")
 
 from balloon_shapes.config import load_config  # noqa: E402
-from balloon_shapes.demo.predictor import model_and_classes  # noqa: E402
-from balloon_shapes.deploy.export import compare, matches, run_export  # noqa: E402
+from balloon_shapes.deploy.export import (  # noqa: E402
+    compare,
+    edge_distance,
+    matches,
+    run_export,
+)
 from balloon_shapes.errors import WeightsError  # noqa: E402
+from balloon_shapes.model_loader import load_model  # noqa: E402
+from balloon_shapes.modeling.precision import BF16_UNITS, cpu_flags  # noqa: E402
 from balloon_shapes.runtime import ExportedModel  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,7 +35,7 @@ def export(tmp_path, *overrides, seed=0, fmt="onnx"):
     torch.manual_seed(seed)
     report = run_export(cfg)
     torch.manual_seed(seed)
-    model, _ = model_and_classes(cfg)
+    model, _ = load_model(cfg)
     return out, model.eval(), report
 
 
@@ -38,7 +44,7 @@ def tamed_weights(folder: Path, flavour: str) -> str:
     of two tied boxes NMS keeps is float noise, not an export error."""
     torch.manual_seed(0)
     cfg = load_config(["+experiment=smoke", f"model.flavour={flavour}"], "export")
-    model, _ = model_and_classes(cfg)
+    model, _ = load_model(cfg)
     with torch.no_grad():
         for name, p in model.named_parameters():
             if "cls_score" in name or "cls_logits" in name:
@@ -119,6 +125,8 @@ def in_subprocess(code: str) -> dict:
 
 
 def test_a_cpu_bf16_autocast_runs_openvino_in_bf16(exported, exported_ir):
+    if not BF16_UNITS & cpu_flags():
+        pytest.skip("this CPU has no bf16 units (AMX or AVX512-BF16): OpenVINO runs fp32 here")
     code = f"""
 import json, torch
 from balloon_shapes.modeling.exported import ExportedDetector
@@ -251,7 +259,12 @@ def test_int8_quantizes_the_backbone_only_and_reports_ap_before_and_after(script
     assert "calibrating on 4 images of shapes_val" in proc.stdout
     line = next(x for x in proc.stdout.splitlines() if x.startswith("segm AP50 on"))
     before, after = (float(v) for v in re.findall(r"(?:fp32|int8) ([0-9.]+)", line))
-    ap = json.loads((tmp_path / "int8" / "eval_int8" / "metrics.json").read_text())["segm_AP50"]
+    assert sorted(p.name for p in out.parent.iterdir()) == ["model.bin", "model.xml"]
+    assert "INFO" not in proc.stdout + proc.stderr  # NNCF's hundreds of lines stay quiet
+    assert len((proc.stdout + proc.stderr).splitlines()) < 40, proc.stdout + proc.stderr
+    ev = script("eval.py", "+experiment=smoke", f"model.weights={out}", f"output_dir={tmp_path}/e")
+    assert ev.returncode == 0, ev.stderr[-2000:]
+    ap = json.loads((tmp_path / "e" / "metrics.json").read_text())["segm_AP50"]
     assert 0 <= before <= 1 and after == pytest.approx(ap, abs=1e-4)
     model = ov.Core().read_model(str(out))
     quantized = [
@@ -302,8 +315,36 @@ def test_compare_measures_mask_iou_boxes_and_scores():
     exported["labels"] = np.array([1, 1])
     r = compare(eager, exported, 0.5)
     assert r["mask_iou"] == 0.0 and r["box_px"] == 0.25 and r["score"] == pytest.approx(0.1)
+    assert r["mask_edge_px"] == 3  # the lost 5x5 object: its centre is 3 px inside its edge
     shifted[1] = masks[1].numpy()
-    assert compare(eager, exported, 0.5)["mask_iou"] == pytest.approx(16 / 24)
+    r = compare(eager, exported, 0.5)
+    assert r["mask_iou"] == pytest.approx(16 / 24) and r["mask_edge_px"] == 1
+
+
+def test_masks_may_differ_only_along_their_edge():
+    eager = np.zeros((20, 20), bool)
+    eager[5:15, 5:15] = True
+    grown = eager.copy()
+    grown[4:16, 4:16] = True  # one pixel more all round: an edge move
+    assert edge_distance(eager, eager) == 0
+    assert edge_distance(eager, grown) == pytest.approx(2**0.5)  # the corners are diagonal
+    shrunk = eager.copy()
+    shrunk[5:15, 5] = False  # one column less
+    assert edge_distance(eager, shrunk) == 1
+    far = eager.copy()
+    far[2, 10] = True  # three pixels out
+    hole = eager.copy()
+    hole[10, 10] = False  # a pixel five inside lost
+    assert edge_distance(eager, far) == 3 and edge_distance(eager, hole) == 5
+    assert not matches({**MATCHING, "mask_edge_px": edge_distance(eager, far)})
+    corner = np.zeros((20, 20), bool)
+    corner[:6, :6] = True  # cut by the image border: its edge runs along it too
+    lost = corner.copy()
+    lost[0, 0] = False
+    assert edge_distance(corner, lost) == 1
+
+
+MATCHING = {"detections": 1, "exported_detections": 1, "box_px": 0.0, "score": 0.0}
 
 
 def test_compare_pairs_detections_whose_scores_tie_in_either_order():

@@ -1,8 +1,11 @@
+import html
 import json
+import re
 
 import pytest
 import torch
 
+from balloon_shapes.config import load_config
 from balloon_shapes.data import catalog
 from balloon_shapes.data.mapper import Augment
 from balloon_shapes.engine.data import Shard, TrainStream, sample_index
@@ -209,14 +212,20 @@ def test_a_dataset_with_zero_images_is_a_user_error(smoke_cfg, tmp_path):
     assert not (tmp_path / "o").exists()
 
 
-def test_training_validation_and_eval_give_the_same_ap(smoke_cfg, tmp_path):
-    """One COCO evaluator behind both: the last validation equals eval.py on last.ckpt."""
+def test_the_run_reports_eval_command_gives_the_logged_ap(smoke_cfg, tmp_path):
+    """One COCO evaluator behind both, and a checkpoint that brings its model and data: the
+    eval.py command report.html gives (eval.yaml otherwise means COCO and R101) reproduces the
+    last validation."""
     over = ("model.roi.score_thresh=0.0", "data.val_size=6", "train.lr=0.01")
     over += ("train.max_iter=30", "train.eval_period=30", "train.checkpoint_period=30")
     logged = train(smoke_cfg(*over))
-    ckpt = tmp_path / "checkpoints" / "last.ckpt"
-    out = tmp_path / "eval"
-    evaluated = evaluate(smoke_cfg(*over, f"model.weights={ckpt}", f"output_dir={out}"))
+    page = html.unescape((tmp_path / "report.html").read_text())
+    command = re.search(r"python scripts/eval\.py ([^<]+)", page).group(1).split()
+    assert command == [
+        f"model.weights={tmp_path}/checkpoints/best.ckpt",
+        f"output_dir={tmp_path}/eval",
+    ]
+    evaluated = evaluate(load_config(command, "eval"))
     keys = ("bbox_AP", "bbox_AP50", "segm_AP", "segm_AP50")
     assert logged["bbox_AP"] > 0 and logged["segm_AP"] > 0  # not trivially equal at zero
     assert {k: evaluated[k] for k in keys} == pytest.approx({k: logged[k] for k in keys}, abs=1e-9)

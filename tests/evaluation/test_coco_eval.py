@@ -12,7 +12,7 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from balloon_shapes.data.coco import load_coco
-from balloon_shapes.data.export import coco_dict
+from balloon_shapes.data.coco_writer import coco_dict
 from balloon_shapes.data.shapes import CLASSES, ShapesDicts, ShapesSpec
 from balloon_shapes.evaluation.coco_evaluation import coco_metrics, ground_truth, results_json
 from balloon_shapes.structures import encode_rles
@@ -182,7 +182,7 @@ def test_contiguous_ids_map_back_to_json_ids(tmp_path):
 
 def test_coco_json_is_parsed_once_and_cocoeval_leaves_it_intact(tmp_path, monkeypatch):
     import balloon_shapes.data.coco as coco_module
-    import balloon_shapes.io as bs_io
+    import balloon_shapes.files as bs_io
 
     square = [[4.0, 4.0, 20.0, 4.0, 20.0, 20.0, 4.0, 20.0]]
     data = {

@@ -14,7 +14,7 @@ from balloon_shapes.evaluation.error_analysis import (
     outcomes,
     per_class,
 )
-from balloon_shapes.evaluation.voc_style import gt_rles
+from balloon_shapes.evaluation.matching import GroundTruth
 from balloon_shapes.structures import encode_rle
 
 
@@ -36,7 +36,7 @@ def pred(*items):
 
 A = rect(10, 10, 40, 40)  # object of class 1
 B = rect(60, 60, 90, 90)  # object of class 2
-GT = ([A, B], [1, 2])
+GT = GroundTruth([A, B], [1, 2])
 SHIFTED_A = rect(25, 25, 55, 55)  # IoU with A: 225 / 1575 = 0.14 (>= 0.1, < 0.5)
 NOWHERE = rect(0, 70, 20, 95)
 
@@ -99,7 +99,7 @@ def test_ap50_is_coco_segm_ap50_on_noisy_shapes_predictions():
     rng = np.random.default_rng(0)
     preds, gts = [], []
     for r in recs:
-        rles, labels = gt_rles(r)
+        rles, labels = GroundTruth.of(r)
         items = []
         for rle, lab in zip(rles, labels):
             m = mask_utils.decode(rle)
@@ -121,7 +121,7 @@ def test_ap50_is_coco_segm_ap50_on_noisy_shapes_predictions():
             else np.zeros((0, 4))
         )
         preds.append(p)
-        gts.append((rles, labels))
+        gts.append(GroundTruth(rles, labels))
     names = list(CLASSES)
     coco = coco_metrics(ground_truth(recs, names), results_json(preds, [1, 2, 3, 4]), names)
     ours = breakdown(outcomes(preds, gts))["AP50"]

@@ -27,7 +27,9 @@ def test_a_cpu_takes_one_image_per_pass_a_gpu_the_batch():
         for i in range(5)
     ]
     model = Recorder()
-    out = predict(model, records, InferenceSettings(0.5, batch_size=4, device="cpu"))
+    out = predict(
+        model, records, InferenceSettings(0.5, batch_size=4, num_workers=0, device="cpu", amp=False)
+    )
     assert model.calls == [1] * 5 and [o["image_id"] for o in out] == list(range(5))
 
 
@@ -52,7 +54,7 @@ def test_an_exported_model_loads_images_in_the_main_process(monkeypatch):
 
     monkeypatch.setattr(inference, "DataLoader", recording)
     records = [{"image": np.zeros((8, 8, 3), np.uint8), "image_id": 0, "height": 8, "width": 8}]
-    settings = InferenceSettings(0.5, num_workers=2, device="cpu")
+    settings = InferenceSettings(0.5, batch_size=1, num_workers=2, device="cpu", amp=False)
     predict(Recorder(), records, settings)
     predict(Exported(), records, settings)
     assert workers == [2, 0]  # workers' SIGCHLD handler + OpenVINO bf16: SIGSEGV (see the code)

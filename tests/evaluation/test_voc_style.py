@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 
-from balloon_shapes.evaluation.voc_style import average_precision, image_ap, match, voc_map
+from balloon_shapes.evaluation.matching import GroundTruth, match_image
+from balloon_shapes.evaluation.matching import greedy_match as match
+from balloon_shapes.evaluation.voc_style import average_precision, image_ap, voc_map
 
 
 def rle(x0, y0, x1, y1, h=20, w=20):
@@ -102,8 +104,16 @@ def test_no_image_with_ground_truth_gives_zero_not_nan():
     }
 
 
-def test_score_sorted_matches_defaults_to_iou_half_and_sorts_by_score():
-    from balloon_shapes.evaluation.voc_style import score_sorted_matches
-
+def test_matching_defaults_to_iou_half_and_sorts_by_score():
     half = rle(0, 0, 10, 5)  # IoU 0.5 with A
-    assert score_sorted_matches([C, half], [0.1, 0.9], [1, 1], [A], [1]).tolist() == [0, -1]
+    pred = {"masks": [C, half], "scores": [0.1, 0.9], "labels": [1, 1]}
+    order, _, matched = match_image(pred, GroundTruth([A], [1]))
+    assert order.tolist() == [1, 0] and matched.tolist() == [0, -1]
+
+
+def test_any_class_and_min_score_serve_the_confusion_matrix_and_recall():
+    pred = {"masks": [A, B, C], "scores": [0.9, 0.8, 0.3], "labels": [2, 1, 1]}
+    gt = GroundTruth([A, B, C], [1, 1, 1])
+    assert match_image(pred, gt)[2].tolist() == [-1, 1, 2]  # A's prediction has class 2
+    order, _, matched = match_image(pred, gt, min_score=0.5, any_class=True)
+    assert order.tolist() == [0, 1] and matched.tolist() == [0, 1]

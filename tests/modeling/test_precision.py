@@ -40,11 +40,18 @@ def test_unknown_amp_is_a_config_error():
         autocast_dtype("bf16", CPU, AMX)
 
 
-def test_cpu_flags_reads_the_flags_line(tmp_path):
+def test_cpu_flags_reads_the_flags_line(tmp_path, monkeypatch):
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
     f = tmp_path / "cpuinfo"
-    f.write_text("processor : 0\nflags\t\t: fpu avx512_bf16 amx_tile\nbugs : none\n")
-    assert cpu_flags.__wrapped__(str(f)) == {"fpu", "avx512_bf16", "amx_tile"}
+    f.write_text("processor : 0\nflags\t\t: fpu avx512_bf16 amx_bf16 amx_tile\nbugs : none\n")
+    assert cpu_flags.__wrapped__(str(f)) == {"fpu", "avx512_bf16", "amx_bf16", "amx_tile"}
     assert cpu_flags.__wrapped__(str(tmp_path / "missing")) == frozenset()
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_BF16")  # as on a Zen 4: no AMX
+    assert cpu_flags.__wrapped__(str(f)) == {"fpu", "avx512_bf16"}
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "avx2")  # oneDNN builds no bf16 kernels then
+    assert cpu_flags.__wrapped__(str(f)) == {"fpu"}
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_AMX")
+    assert cpu_flags.__wrapped__(str(f)) == {"fpu", "avx512_bf16", "amx_bf16", "amx_tile"}
 
 
 def test_autocast_runs_a_matmul_in_the_chosen_dtype():

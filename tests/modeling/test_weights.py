@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from balloon_shapes.download import DownloadError
+from balloon_shapes.errors import DownloadError
 from balloon_shapes.modeling.weights import WeightsError, load_weights, read_pkl, resolve
 
 

@@ -1,0 +1,85 @@
+"""The one way to load a model for inference: ``load_model(cfg) -> (model, class_names)``.
+
+One of our checkpoints brings the model and the dataset it was trained with (its stored
+config), so ``eval.py model.weights=<run>/checkpoints/best.ckpt`` evaluates on that data and a
+demo draws its class names; an override given on the command line still wins. An exported
+file (.onnx/.xml) carries its class names; anything else is built from ``cfg`` as it stands.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+
+import torch
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from balloon_shapes.data.catalog import class_names
+from balloon_shapes.modeling import build_model
+from balloon_shapes.modeling.exported import is_exported
+from balloon_shapes.modeling.weights import load_torch_file
+
+GROUPS = ("model", "data")  # what a checkpoint brings
+
+
+def is_checkpoint(weights) -> bool:
+    return isinstance(weights, str) and weights.endswith(".ckpt")
+
+
+@functools.lru_cache(maxsize=4)
+def _stored(path: str, mtime_ns: int, size: int) -> dict | None:
+    obj = load_torch_file(path)
+    stored = obj.get("hyper_parameters", {}).get("cfg") if isinstance(obj, dict) else None
+    return stored or None
+
+
+def checkpoint_config(path: str) -> DictConfig | None:
+    """The training config stored in one of our Lightning checkpoints, if any (read once per
+    file version); a missing, unreadable or unsafe file is a ``WeightsError``."""
+    stat = os.stat(path) if os.path.isfile(path) else None
+    stored = _stored(path, stat.st_mtime_ns, stat.st_size) if stat else load_torch_file(path)
+    if not stored:
+        return None
+    from balloon_shapes.config import load_config
+
+    base = load_config([])  # keys added since the checkpoint was written keep their defaults
+    OmegaConf.set_struct(base, False)
+    merged = OmegaConf.merge(base, {k: v for k, v in stored.items() if k != "data"})
+    merged.data = stored["data"]  # datasets differ in keys: the shapes defaults would leak in
+    return merged
+
+
+def overridden_keys(cfg: DictConfig) -> list[str]:
+    """The ``model.*``/``data.*`` keys and groups the command line set (``load_config`` keeps
+    the overrides in ``cfg._overrides``)."""
+    keys = [o.split("=", 1)[0].lstrip("+~") for o in cfg.get("_overrides") or []]
+    return [k for k in keys if k.split(".", 1)[0] in GROUPS]
+
+
+def resolve_config(cfg: DictConfig) -> DictConfig:
+    """``cfg`` with the model and data of the checkpoint ``model.weights`` names (if it is one
+    of ours), every override of ``model.*``/``data.*`` on the command line kept."""
+    weights = cfg.model.weights
+    stored = checkpoint_config(weights) if is_checkpoint(weights) else None
+    if stored is None:
+        return cfg
+    out = cfg.copy()
+    keys = overridden_keys(cfg)
+    with open_dict(out):
+        for group in GROUPS:
+            if group not in keys:  # a group chosen by name (data=coco_json) is the user's
+                out[group] = stored[group]
+        for key in keys:
+            OmegaConf.update(out, key, OmegaConf.select(cfg, key), merge=False)
+        out.model.weights = weights
+    return out
+
+
+def load_model(cfg: DictConfig) -> tuple[torch.nn.Module, list[str]]:
+    """The model ``cfg.model.weights`` describes (a checkpoint brings its own config) and the
+    class names it predicts."""
+    if is_exported(cfg.model.weights):
+        model = build_model(cfg.model)
+        return model, model.class_names or class_names(cfg.data)
+    cfg = resolve_config(cfg)
+    return build_model(cfg.model), class_names(cfg.data)

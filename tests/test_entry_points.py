@@ -1,0 +1,73 @@
+"""Every script and benchmark answers ``--help`` without starting work, and each benchmark runs
+end to end at a ``--smoke`` size: nothing imports them, so a rename would break them silently."""
+
+import os
+import runpy
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ENTRY_POINTS = sorted((ROOT / "scripts").glob("*.py")) + sorted((ROOT / "benchmarks").glob("*.py"))
+# cpu_inference and int8_accuracy export and quantize R50 / fine-tune: minutes even at --smoke
+SMOKE = {  # name -> its smoke arguments (one probability is enough to run grayscale_augment)
+    "shapes_cpu.py": ["--smoke"],
+    "grayscale_augment.py": ["--smoke", "0.3"],
+    "video_fps.py": ["--smoke"],
+    "eval_speed.py": ["--smoke"],
+}
+
+
+def run(path: Path, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, str(path), *args], capture_output=True, text=True, cwd=cwd,
+        env=env, timeout=300,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("path", ENTRY_POINTS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_every_entry_point_answers_help(path, monkeypatch, capsys):
+    """Run as ``__main__`` with ``--help`` (in this process: the imports are paid once)."""
+    monkeypatch.setattr(sys, "argv", [str(path), "--help"])
+    monkeypatch.syspath_prepend(str(path.parent))
+    with pytest.raises(SystemExit) as done:
+        runpy.run_path(str(path), run_name="__main__")
+    out = capsys.readouterr().out
+    assert done.value.code in (0, None), out
+    first = out.strip().splitlines()[0]
+    assert first.startswith("usage:") or len(first) > 20, out[:300]
+
+
+def test_every_entry_point_is_found():
+    assert len(ENTRY_POINTS) >= 14
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", SMOKE)
+def test_benchmark_runs_at_smoke_size(name, tmp_path):
+    proc = run(ROOT / "benchmarks" / name, *SMOKE[name], cwd=tmp_path)  # outputs/ lands in tmp
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip(), "a benchmark prints its figures"
+
+
+def test_no_dependency_forbids_apache_2():
+    """The project is Apache-2.0: no (A)GPL dependency (LGPL is fine, as linked libraries)."""
+    declared = metadata.requires("balloon-shapes")
+    names = {r.split(";")[0].split("[")[0].split(">")[0].split("=")[0].strip() for r in declared}
+    for name in names:
+        try:
+            meta = metadata.metadata(name)
+        except metadata.PackageNotFoundError:
+            continue  # an extra not installed here
+        license_field = meta.get("License") or ""  # some packages paste their whole text
+        fields = [meta.get("License-Expression") or "", license_field[:80]]
+        fields += [c for c in meta.get_all("Classifier", []) if c.startswith("License ::")]
+        for field in fields:
+            copyleft = "GPL" in field.replace("LGPL", "") or "GNU General Public" in field
+            assert not (copyleft or "Affero" in field), f"{name}: {field}"
+    assert metadata.metadata("balloon-shapes")["License"] == "Apache-2.0"
+    assert "Apache License" in (ROOT / "LICENSE").read_text()
