@@ -70,9 +70,8 @@ def classify_image(pred: dict, gt: GroundTruth, image: int, t_f: float, t_b: flo
             continue
         kind, target = error_kind(row, gt_labels == label, t_f, t_b)
         dets.append(Detection(label, score, image, kind, target))
-    pointed = {d.target for d in dets if d.kind in ("cls", "loc")}
-    used = np.isin(np.arange(len(gt_labels)), matched)
-    missed = ~used & ~np.isin(np.arange(len(gt_labels)), list(pointed))
+    pointed = [d.target for d in dets if d.kind in ("cls", "loc")]
+    missed = ~np.isin(np.arange(len(gt_labels)), [*matched, *pointed])  # -1s match nothing
     return dets, gt_labels, missed
 
 
@@ -92,7 +91,9 @@ def error_kind(row: np.ndarray, same: np.ndarray, t_f: float, t_b: float) -> tup
     return "both", -1
 
 
-def outcomes(preds: list[dict], gts: list[tuple], t_f: float = 0.5, t_b: float = 0.1) -> Outcomes:
+def outcomes(
+    preds: list[dict], gts: list[GroundTruth], t_f: float = 0.5, t_b: float = 0.1
+) -> Outcomes:
     """Classify every prediction of every image (compact predictions, their ground truth)."""
     out = Outcomes()
     for image, (pred, gt) in enumerate(zip(preds, gts)):
@@ -172,7 +173,7 @@ def images_with(o: Outcomes, min_score: float) -> dict[str, list[int]]:
 
 
 def confusion(
-    preds: list[dict], gts: list[tuple], num_classes: int, min_score: float
+    preds: list[dict], gts: list[GroundTruth], num_classes: int, min_score: float
 ) -> np.ndarray:
     """[C+1, C+1] counts: row = true class, column = predicted class, last row/column
     background. Predictions >= ``min_score`` take the best-IoU free object (any class) at mask

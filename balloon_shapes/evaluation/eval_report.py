@@ -18,7 +18,9 @@ from balloon_shapes.html_report import Figure, Page, Table, figure_if_exists, jp
 EXAMPLES_PER_ERROR = 4
 
 
-def analyse(preds: list[dict], gts: list[tuple], names: list[str], score_thresh: float) -> dict:
+def analyse(
+    preds: list[dict], gts: list[GroundTruth], names: list[str], score_thresh: float
+) -> dict:
     """TIDE breakdown (all scores), confusion matrix and per-class P/R (>= ``score_thresh``)."""
     o = ea.outcomes(preds, gts)  # every prediction's outcome, mask IoUs computed once
     return {
