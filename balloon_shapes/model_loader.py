@@ -27,17 +27,9 @@ def is_checkpoint(weights) -> bool:
 
 
 @functools.lru_cache(maxsize=4)
-def _stored(path: str, mtime_ns: int, size: int) -> dict | None:
+def _stored_config(path: str, mtime_ns: int, size: int) -> DictConfig | None:
     obj = load_torch_file(path)
     stored = obj.get("hyper_parameters", {}).get("cfg") if isinstance(obj, dict) else None
-    return stored or None
-
-
-def checkpoint_config(path: str) -> DictConfig | None:
-    """The training config stored in one of our Lightning checkpoints, if any (read once per
-    file version); a missing, unreadable or unsafe file is a ``WeightsError``."""
-    stat = os.stat(path) if os.path.isfile(path) else None
-    stored = _stored(path, stat.st_mtime_ns, stat.st_size) if stat else load_torch_file(path)
     if not stored:
         return None
     from balloon_shapes.config import load_config
@@ -47,6 +39,17 @@ def checkpoint_config(path: str) -> DictConfig | None:
     merged = OmegaConf.merge(base, {k: v for k, v in stored.items() if k != "data"})
     merged.data = stored["data"]  # datasets differ in keys: the shapes defaults would leak in
     return merged
+
+
+def checkpoint_config(path: str) -> DictConfig | None:
+    """The training config stored in one of our Lightning checkpoints, if any (read and merged
+    once per file version: eval and the export resolve, then load); a missing, unreadable or
+    unsafe file is a ``WeightsError``."""
+    if not os.path.isfile(path):
+        return load_torch_file(path)  # raises: no such weights file
+    stat = os.stat(path)
+    stored = _stored_config(path, stat.st_mtime_ns, stat.st_size)
+    return None if stored is None else stored.copy()
 
 
 def overridden_keys(cfg: DictConfig) -> list[str]:
