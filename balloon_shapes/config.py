@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import functools
+import math
 import os
 
 from hydra import compose, initialize_config_dir
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
+
+from typing import NamedTuple
 
 from balloon_shapes.errors import ConfigError, first_line
 
@@ -32,6 +35,7 @@ def load_config(overrides: list[str] | None = None, config_name: str = "config")
             cfg = compose(config_name=config_name, overrides=list(overrides or []))
             reference = compose(config_name=config_name)
             check_types(cfg, reference)
+            check_ranges(cfg)
         except (HydraException, OmegaConfBaseException) as e:
             raise ConfigError(first_line(e)) from e
     with open_dict(cfg):
@@ -62,3 +66,78 @@ def check_types(cfg: DictConfig, reference: DictConfig) -> None:
         if isinstance(default, bool) and not isinstance(value, bool) and not auto:
             expected = "true, false or auto" if key.rsplit(".", 1)[-1] in AUTO_SWITCHES else ""
             raise ConfigError(f"{key}={value!r}: expected {expected or 'true or false'}")
+
+
+class Range(NamedTuple):
+    """The values a numeric key accepts: ``low <= v`` (``low < v`` when ``open_low``),
+    ``v <= high``; ``null`` only where ``nullable``."""
+
+    low: float
+    high: float = math.inf
+    nullable: bool = False
+    open_low: bool = False
+
+    def admits(self, value) -> bool:
+        if value is None:
+            return self.nullable
+        above = value > self.low if self.open_low else value >= self.low
+        return above and value <= self.high
+
+    def describe(self) -> str:
+        low = f"{'more than' if self.open_low else 'at least'} {self.low:g}"
+        text = low if self.high == math.inf else f"between {self.low:g} and {self.high:g}"
+        return text + (" (or null)" if self.nullable else "")
+
+
+COUNT, SOME, FRACTION = Range(1), Range(0), Range(0, 1)
+RANGES: dict[str, Range] = {  # keys a config lacks are skipped; checked before any work
+    "every_n": COUNT,  # demos and export
+    "max_frames": Range(1, nullable=True),
+    "batch_size": COUNT,
+    "calib_size": COUNT,
+    "score_thresh": FRACTION,
+    "tile_size": Range(16),
+    "train.max_iter": COUNT,
+    "train.batch_size": COUNT,
+    "train.lr": Range(0, open_low=True),
+    "train.momentum": FRACTION,
+    "train.weight_decay": SOME,
+    "train.warmup_iters": SOME,
+    "train.warmup_factor": Range(0, 1, open_low=True),
+    "train.gamma": Range(0, open_low=True),
+    "train.clip_grad_norm": Range(0, nullable=True, open_low=True),
+    "train.eval_period": COUNT,
+    "train.checkpoint_period": COUNT,
+    "train.log_period": COUNT,
+    "train.vis_images": SOME,
+    "eval.batch_size": COUNT,
+    "eval.num_workers": SOME,
+    "eval.worst_images": SOME,
+    "eval.report_images": Range(1, nullable=True),
+    "data.num_workers": SOME,
+    "data.val_size": Range(1, nullable=True),
+    "data.limit": Range(1, nullable=True),
+    "data.augment.hflip": FRACTION,
+    "data.augment.grayscale": FRACTION,
+    "model.mask_thresh": FRACTION,
+    "model.roi.score_thresh": FRACTION,
+    "model.roi.detections_per_img": COUNT,
+    "model.min_size": COUNT,
+    "model.max_size": COUNT,
+}
+
+
+def check_ranges(cfg: DictConfig) -> None:
+    """Every key in ``RANGES`` that the config has holds a value in range, or ``ConfigError``."""
+    for key in RANGES:
+        value = OmegaConf.select(cfg, key, default="<absent>")
+        if not (isinstance(value, str) and value == "<absent>"):
+            check_value(key, value)
+
+
+def check_value(key: str, value) -> None:
+    """``value`` for the ranged ``key`` (a ``RANGES`` entry), or ``ConfigError`` naming both."""
+    allowed = RANGES[key]
+    numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not (value is None or numeric) or not allowed.admits(value):
+        raise ConfigError(f"{key}={value!r}: must be {allowed.describe()}")

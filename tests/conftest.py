@@ -87,3 +87,26 @@ def _run_script(name: str, *args: str, env: dict | None = None, timeout: int = 3
 def script():
     """``script("train.py", "+experiment=smoke", ...)`` -> CompletedProcess."""
     return _run_script
+
+
+class Payload:
+    """Pickled, it runs ``touch marker`` when unpickled naively: a hostile weights file."""
+
+    def __init__(self, marker) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+def hostile_weights(path, marker) -> None:
+    """A weights file at ``path`` (.pkl: a plain pickle; else torch's zip) whose loading by a
+    plain unpickler creates ``marker``."""
+    import pickle
+
+    if str(path).endswith(".pkl"):
+        path.write_bytes(pickle.dumps({"model": {"w": Payload(marker)}, "__author__": "x"}))
+    else:
+        torch.save({"state_dict": {"w": Payload(marker)}}, path)

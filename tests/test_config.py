@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from omegaconf import OmegaConf
 
 from balloon_shapes.config import load_config
 from balloon_shapes.errors import ConfigError
@@ -71,3 +74,42 @@ def test_code_defaults_are_the_yaml_defaults():
         f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         for f in dataclasses.fields(InferenceSettings)
     )
+
+
+@pytest.mark.parametrize(
+    "name, override",
+    [
+        ("video_demo", "every_n=0"),
+        ("video_demo", "max_frames=0"),
+        ("video_demo", "max_frames=-1"),
+        ("video_demo", "max_frames='many'"),
+        ("demo", "score_thresh=1.5"),
+        ("export", "calib_size=0"),
+        ("config", "train.lr=0"),
+        ("config", "train.clip_grad_norm=-1"),
+        ("config", "data.augment.hflip=2"),
+        ("eval", "data.limit=0"),
+        ("eval", "eval.num_workers=-1"),
+    ],
+)
+def test_values_out_of_range_fail_at_composition_naming_the_key(name, override):
+    with pytest.raises(ConfigError, match=f"^{re.escape(override)}'?: must be"):
+        load_config([override, "input=x.mp4"] if "demo" in name else [override], name)
+
+
+def test_in_range_values_and_nulls_pass():
+    cfg = load_config(["input=x.mp4", "max_frames=1", "every_n=3"], "video_demo")
+    assert (cfg.max_frames, cfg.every_n) == (1, 3)
+    assert load_config(["input=x.mp4", "max_frames=null"], "video_demo").max_frames is None
+
+
+def test_every_checked_key_exists_in_a_config():
+    """A renamed key would silently leave its range unchecked."""
+    from balloon_shapes.config import RANGES
+
+    composed = [load_config(["input=x"], "video_demo"), load_config([], "export")]
+    composed += [load_config(["+experiment=balloon"]), load_config([], "eval")]
+    missing = [
+        k for k in RANGES if all(OmegaConf.select(c, k, default="<no>") == "<no>" for c in composed)
+    ]
+    assert missing == []

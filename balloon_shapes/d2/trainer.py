@@ -15,6 +15,7 @@ from detectron2.evaluation import COCOEvaluator, DatasetEvaluators
 
 from balloon_shapes.config import yaml_node
 from balloon_shapes.d2.evaluators import VOCStyleEvaluator
+from balloon_shapes.modeling.d2_checkpoint import SafeCheckpointer
 
 
 def loader_args(cfg: CfgNode) -> dict[str, dict]:
@@ -57,7 +58,12 @@ class HeadsThenAll(HookBase):
 
 
 class Trainer(DefaultTrainer):
-    """Detectron2's trainer with our evaluators and schedule hook."""
+    """Detectron2's trainer with our evaluators, schedule hook and restricted weights loading."""
+
+    def __init__(self, cfg: CfgNode) -> None:
+        super().__init__(cfg)
+        old = self.checkpointer  # its hook keeps saving with it; loading goes through ours
+        self.checkpointer = SafeCheckpointer(old.model, old.save_dir, **old.checkpointables)
 
     @classmethod
     def build_evaluator(cls, cfg: CfgNode, dataset_name: str, output_folder: str | None = None):

@@ -18,7 +18,7 @@ import numpy as np
 from omegaconf import DictConfig
 from tqdm import tqdm
 
-from balloon_shapes.config import yaml_node
+from balloon_shapes.config import check_value, yaml_node
 from balloon_shapes.demo.image_demo import check_mode, draw_picture
 from balloon_shapes.demo.predictor import Predictor
 from balloon_shapes.demo.video_io import (
@@ -49,6 +49,10 @@ class VideoOptions:
     every_n: int = _demo_default("every_n")  # the model every n frames, instances reused between
     max_frames: int | None = _demo_default("max_frames")
     detections_json: str | None = _demo_default("detections_json")
+
+    def __post_init__(self) -> None:
+        for key in ("batch_size", "every_n", "max_frames"):
+            check_value(key, getattr(self, key))
 
 
 def run_video(

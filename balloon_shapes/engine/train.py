@@ -46,16 +46,8 @@ def resume_path(cfg: DictConfig) -> str | None:
     return path
 
 
-POSITIVE = ("batch_size", "max_iter", "eval_period", "checkpoint_period", "log_period")
-
-
 def check_config(cfg: DictConfig) -> None:
     """Values that cannot work fail here, in one line, before any folder or model exists."""
-    for key in POSITIVE:
-        if cfg.train[key] < 1:
-            raise ConfigError(f"train.{key}={cfg.train[key]}: must be at least 1")
-    if cfg.train.vis_images < 0:
-        raise ConfigError(f"train.vis_images={cfg.train.vis_images}: must be 0 or more")
     monitors = [k for k, v in (cfg.callbacks or {}).items() if v and "LearningRate" in v._target_]
     if monitors and not any((cfg.loggers or {}).values()):
         raise ConfigError(f"callbacks.{monitors[0]} logs to a logger: keep one or set it to null")

@@ -103,8 +103,11 @@ class SafeUnpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
-def read_pkl(path: str) -> dict:
-    """A Detectron2 model-zoo ``.pkl``: its ``model`` dict of numpy arrays."""
+def load_pkl_file(path: str) -> dict:
+    """A Detectron2 or Caffe2 ``.pkl`` as a dict, through ``SafeUnpickler``: numpy arrays and
+    plain containers only; anything else is a one-line ``WeightsError`` and nothing runs."""
+    if not os.path.isfile(path):
+        raise WeightsError(f"{path}: no such weights file")
     try:
         with open(path, "rb") as f:
             obj = SafeUnpickler(f, encoding="latin1").load()
@@ -112,6 +115,12 @@ def read_pkl(path: str) -> dict:
         raise WeightsError(f"{path}: not a safe Detectron2 checkpoint ({e})") from None
     if not isinstance(obj, dict):
         raise WeightsError(f"{path}: holds {type(obj).__name__}, not a checkpoint dict")
+    return obj
+
+
+def read_pkl(path: str) -> dict:
+    """A Detectron2 model-zoo ``.pkl``: its ``model`` dict of numpy arrays."""
+    obj = load_pkl_file(path)
     return obj.get("model", obj)
 
 
@@ -151,8 +160,6 @@ def read_checkpoint(path: str) -> dict[str, torch.Tensor]:
 
 def read_d2(path: str) -> dict[str, torch.Tensor]:
     """A Detectron2 ``.pkl`` converted to our keys; unplaced keys are reported."""
-    if not os.path.isfile(path):
-        raise WeightsError(f"{path}: no such weights file")
     state, unplaced = d2_convert.convert(read_pkl(path))
     if unplaced:
         log.warning("%s: %d keys not placed: %s", path, len(unplaced), ", ".join(unplaced))

@@ -10,7 +10,7 @@ import pytest
 
 from balloon_shapes.demo.video import VideoOptions, run_video
 from balloon_shapes.demo.video_io import VideoError, open_camera, open_source, probe
-from balloon_shapes.errors import OutputError
+from balloon_shapes.errors import ConfigError, OutputError
 from balloon_shapes.structures import Instances
 from balloon_shapes.visualizer import color_splash
 
@@ -162,6 +162,9 @@ def test_bad_inputs(tmp_path):
     with pytest.raises(OutputError, match="a file is in the way"):
         run_video(str(good), str(blocker / "o.mp4"), FakePredictor().batch, splash)
     assert blocker.read_text() == "not a folder"
+    for bad in ({"every_n": 0}, {"max_frames": 0}, {"max_frames": -1}, {"batch_size": 0}):
+        with pytest.raises(ConfigError, match=f"{next(iter(bad))}=.*: must be"):
+            VideoOptions(**bad)
 
 
 def test_each_frame_gets_its_own_detections(tmp_path):
