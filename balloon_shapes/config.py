@@ -5,13 +5,12 @@ from __future__ import annotations
 import functools
 import math
 import os
+from typing import NamedTuple
 
 from hydra import compose, initialize_config_dir
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
-
-from typing import NamedTuple
 
 from balloon_shapes.errors import ConfigError, first_line
 

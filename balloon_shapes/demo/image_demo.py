@@ -10,7 +10,7 @@ from omegaconf import DictConfig
 
 from balloon_shapes.demo.predictor import Predictor
 from balloon_shapes.errors import ConfigError, DataError, OutputError
-from balloon_shapes.files import ensure_dir, write_image
+from balloon_shapes.files import check_writable, ensure_dir, write_image
 from balloon_shapes.model_loader import load_model
 from balloon_shapes.structures import Instances, label_names
 from balloon_shapes.visualizer import color_splash, overlay
@@ -39,8 +39,8 @@ def list_inputs(spec: str) -> list[str]:
 def output_paths(paths: list[str], output: str) -> list[str]:
     """Where each input's picture goes: ``output/<name>``. Refused before anything is written
     when that would replace an input (``output`` is the input folder, through any link) or two
-    inputs share a name."""
-    ensure_dir(output)
+    inputs share a name. Nothing is created yet: a model that fails to load leaves no folder."""
+    check_writable(output)
     dsts = [os.path.join(output, os.path.basename(p)) for p in paths]
     for src, dst in zip(paths, dsts):
         if os.path.exists(dst) and os.path.samefile(src, dst):
@@ -79,6 +79,7 @@ def run_images(cfg: DictConfig) -> dict:
     dsts = dict(zip(paths, output_paths(paths, str(cfg.output))))  # fails before the model
     model, names = load_model(cfg)
     predictor = Predictor.from_config(cfg, model, names)
+    ensure_dir(str(cfg.output))
     counts = {}
     for start in range(0, len(paths), cfg.batch_size):
         chunk = paths[start : start + cfg.batch_size]
