@@ -20,6 +20,8 @@ def read_json(path: str, error: type[Exception]) -> object:
             return json.load(f)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise error(f"{path}: not valid JSON ({e})") from None
+    except RecursionError:  # the parser's own limit on nesting: only the file's shape causes it
+        raise error(f"{path}: JSON nested too deeply to be an annotation file") from None
 
 
 def ensure_dir(path: str, what: str = "output folder") -> str:

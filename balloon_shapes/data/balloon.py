@@ -12,7 +12,13 @@ import os
 import sys
 
 from balloon_shapes.cli import guarded
-from balloon_shapes.data.via import ViaError, ViaOptions, format_report, load_via
+from balloon_shapes.data.via import (
+    ViaError,
+    ViaOptions,
+    format_report,
+    load_via,
+    shared_images,
+)
 from balloon_shapes.download import Archive, Resource
 
 log = logging.getLogger(__name__)
@@ -47,9 +53,20 @@ def load_via_folder(
         list(classes or default.classes), class_key, json_name or default.json_name
     )
     records, report = load_via(folder, options)
+    if split == "val":
+        report.problems += leaks(records, os.path.join(os.path.expanduser(root), "train"))
     if report.problems:
         log.warning("%s: %d problems, e.g. %s", folder, len(report.problems), report.problems[0])
     return records
+
+
+def leaks(val_records: list[dict], train_folder: str) -> list[str]:
+    """Val images whose bytes are also a train image: a warning, not an error (a user may
+    mean it for a quick check), since every validation figure then overstates."""
+    return [
+        f"{v}: the same image as {t} in train; validation figures will overstate"
+        for v, t in shared_images(val_records, train_folder)
+    ]
 
 
 def main(argv: list[str]) -> int:
@@ -69,7 +86,9 @@ def check(root: str, options: ViaOptions) -> int:
     errors = 0
     for split in ("train", "val"):
         folder = os.path.join(root, split)
-        _, report = load_via(folder, options, strict=False)
+        records, report = load_via(folder, options, strict=False)
+        if split == "val":
+            report.problems += leaks(records, os.path.join(root, "train"))
         print(format_report(report, folder))
         errors += len(report.errors)
     return 2 if errors else 0

@@ -42,6 +42,8 @@ def read_image(path: str) -> np.ndarray:
         raise ImageReadError(f"{path}: no such image file") from None
     except (UnidentifiedImageError, OSError, SyntaxError) as e:  # PIL's decode failures
         raise ImageReadError(f"{path}: not a readable image ({first_line(e)})") from None
+    except Image.DecompressionBombError as e:  # more pixels than PIL's limit: a bomb, or huge
+        raise ImageReadError(f"{path}: refused, {first_line(e)}") from None
 
 
 def pil_to_rgb(im: Image.Image) -> np.ndarray:

@@ -9,6 +9,7 @@ so 0.5 is added to put them on pixel centres, as Detectron2's balloon tutorial d
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import urllib.parse
@@ -49,15 +50,56 @@ def read_via_json(path: str) -> dict:
     return data
 
 
-def via_entries(data: dict, path: str) -> tuple[list[dict], dict]:
-    """The per-image entries and the region attribute definitions (for radio option names)."""
-    attributes = data.get("_via_attributes", {}).get("region", {})
-    entries = data["_via_img_metadata"] if "_via_img_metadata" in data else data
-    if not isinstance(entries, dict) or not all(
-        isinstance(e, dict) and "filename" in e and "regions" in e for e in entries.values()
+def via_entries(data: dict, path: str) -> list[tuple[str, object]]:
+    """The (key, entry) pairs of a VIA project or export; each entry is checked on its own
+    (``check_entry``), so ``--check`` lists every bad one."""
+    project = "_via_img_metadata" in data
+    entries = data["_via_img_metadata"] if project else data
+    if not isinstance(entries, dict):
+        raise ViaError(f"{path}: not a VIA file (_via_img_metadata is not an object)")
+    pairs = [(str(k), e) for k, e in entries.items() if project or not str(k).startswith("_via_")]
+    if pairs and not any(
+        isinstance(e, dict) and {"filename", "regions"} <= e.keys() for _, e in pairs
     ):
         raise ViaError(f"{path}: not a VIA file (entries need 'filename' and 'regions')")
-    return list(entries.values()), attributes
+    return pairs
+
+
+def attribute_definitions(data: dict, path: str) -> dict:
+    """``_via_attributes.region`` (radio/dropdown option names by id), checked for shape."""
+    attributes = data.get("_via_attributes", {})
+    region = attributes.get("region", {}) if isinstance(attributes, dict) else None
+    if not isinstance(region, dict):
+        where = "_via_attributes" if not isinstance(attributes, dict) else "_via_attributes.region"
+        raise ViaError(f"{path}: {where} is a {type(region or attributes).__name__}, not an object")
+    for name, definition in region.items():
+        if not isinstance(definition, dict) or not isinstance(definition.get("options", {}), dict):
+            raise ViaError(f"{path}: _via_attributes.region.{name}: not an attribute definition")
+    return region
+
+
+def check_entry(entry: object, where: str) -> list[dict]:
+    """An entry's regions after checking the types VIA writes: a ``filename`` string, regions
+    as a list (2.x) or an object (1.x) of objects with object ``shape_attributes``."""
+    if not isinstance(entry, dict):
+        raise ViaError(f"{where}: is a {type(entry).__name__}, not an object")
+    if not isinstance(entry.get("filename"), str) or not entry["filename"].strip():
+        raise ViaError(
+            f"{where}: 'filename' must be a non-empty string, not {entry.get('filename')!r}"
+        )
+    regions = entry.get("regions")
+    if not isinstance(regions, (list, dict)):
+        raise ViaError(
+            f"{where}: 'regions' must be a list or an object, not {type(regions).__name__}"
+        )
+    regions = list(regions.values()) if isinstance(regions, dict) else regions
+    for i, region in enumerate(regions):
+        if not isinstance(region, dict):
+            raise ViaError(f"{where}: region {i} is a {type(region).__name__}, not an object")
+        for key in ("shape_attributes", "region_attributes"):
+            if not isinstance(region.get(key) or {}, dict):
+                raise ViaError(f"{where}: region {i}: {key} must be an object")
+    return regions
 
 
 def _numbers(values, what: str, where: str) -> list[float]:
@@ -156,14 +198,24 @@ def image_size(path: str) -> tuple[int, int]:
     return image.shape[1], image.shape[0]
 
 
-def resolve_image(folder: str, filename: str) -> str:
-    """The image path; VIA sometimes stores %-escaped names."""
+def resolve_image(folder: str, filename: str, where: str) -> str:
+    """The image path (VIA sometimes stores %-escaped names). A name that leads out of the
+    folder (``..``, absolute) is an error: a shared json must not make us read other files."""
     path = os.path.join(folder, filename)
     if not os.path.exists(path):
         unquoted = os.path.join(folder, urllib.parse.unquote(filename))
         if os.path.exists(unquoted):
-            return unquoted
+            path = unquoted
+    inside = os.path.abspath(folder)
+    if os.path.commonpath([inside, os.path.abspath(path)]) != inside:
+        raise ViaError(f"{where}: filename {filename!r} leads outside the dataset folder {folder}")
     return path
+
+
+def linked_outside(path: str, folder: str) -> bool:
+    """Whether ``path`` is a symbolic link (or inside a linked folder) into another place."""
+    real_folder = os.path.realpath(folder)
+    return os.path.commonpath([real_folder, os.path.realpath(path)]) != real_folder
 
 
 @dataclass
@@ -177,27 +229,21 @@ class ViaReport:
     errors: list[str] = field(default_factory=list)  # what stops training (``strict=False``)
 
 
-def _regions(entry: dict) -> list[dict]:
-    regions = entry["regions"]
-    return list(regions.values()) if isinstance(regions, dict) else list(regions)
-
-
 def entry_record(
-    entry: dict,
-    folder: str,
+    regions: list[dict],
+    path: str,
     image_id: int,
     options: ViaOptions,
     definitions: dict,
     report: ViaReport,
 ) -> dict:
-    """One VIA image entry -> a Detectron2 dict (regions without a known class are reported)."""
-    path = resolve_image(folder, entry["filename"])
+    """One checked VIA entry -> a Detectron2 dict (regions without a known class are reported)."""
     width, height = image_size(path)
     annotations, seen = [], set()
-    for i, region in enumerate(_regions(entry)):
+    for i, region in enumerate(regions):
         where = f"{path}: region {i}"
         polygon = clip_polygon(
-            shape_polygon(region.get("shape_attributes", {}), where), width, height, where
+            shape_polygon(region.get("shape_attributes") or {}, where), width, height, where
         )
         name = region_class(region.get("region_attributes") or {}, options, definitions)
         if name not in options.classes:
@@ -234,21 +280,70 @@ def load_via(
 ) -> tuple[list[dict], ViaReport]:
     """All images of ``folder/<options.json_name>`` as Detectron2 dicts, plus a report.
 
-    ``strict``: the first bad image or region raises ``ViaError``; else every one is listed
-    in ``report.errors`` and left out (``--check`` shows them all at once).
+    ``strict``: the first bad entry, image or region raises ``ViaError``; else every one is
+    listed in ``report.errors`` and left out (``--check`` shows them all at once). An image
+    listed twice is an error (each copy would train with the other's objects as background);
+    an image linked from outside the folder is a problem (loaded: the link was made on purpose).
     """
     options = options or ViaOptions()
     path = os.path.join(folder, options.json_name)
-    entries, definitions = via_entries(read_via_json(path), path)
-    report, records = ViaReport(), []
-    for i, entry in enumerate(entries):
+    data = read_via_json(path)
+    report, records, listed = ViaReport(), [], {}
+    pairs = via_entries(data, path)
+    try:
+        definitions = attribute_definitions(data, path)
+    except ViaError as e:
+        if strict:
+            raise
+        report.errors.append(str(e))
+        definitions = {}
+    for key, entry in pairs:
         try:
-            records.append(entry_record(entry, folder, i, options, definitions, report))
+            regions = check_entry(entry, f"{path}: entry {key!r}")
+            image = resolve_image(folder, entry["filename"], f"{path}: entry {key!r}")
+            real = os.path.realpath(image)
+            if real in listed:
+                raise ViaError(
+                    f"{path}: entry {key!r}: {entry['filename']} is listed twice (also as entry "
+                    f"{listed[real]!r}); merge their regions into one entry"
+                )
+            listed[real] = key
+            if linked_outside(image, folder):
+                report.problems.append(f"{image}: a link to {real}, outside {folder} (loaded)")
+            records.append(entry_record(regions, image, len(records), options, definitions, report))
         except ViaError as e:
             if strict:
                 raise
             report.errors.append(str(e))
     return records, report
+
+
+def shared_images(records: list[dict], other_folder: str) -> list[tuple[str, str]]:
+    """(image, its copy) pairs of ``records`` whose bytes equal a file in ``other_folder``:
+    the same photo in train and val inflates every validation figure. Sizes are compared
+    first, so only same-size files are hashed."""
+    if not os.path.isdir(other_folder):
+        return []
+    others: dict[int, list[str]] = {}
+    for name in sorted(os.listdir(other_folder)):
+        path = os.path.join(other_folder, name)
+        if os.path.isfile(path):
+            others.setdefault(os.path.getsize(path), []).append(path)
+    pairs = []
+    for record in records:
+        path = record["file_name"]
+        candidates = others.get(os.path.getsize(path), [])
+        digest = file_digest(path) if candidates else None
+        pairs += [(path, c) for c in candidates if file_digest(c) == digest]
+    return pairs
+
+
+def file_digest(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def format_report(report: ViaReport, name: str) -> str:

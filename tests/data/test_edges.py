@@ -118,7 +118,8 @@ def test_an_unknown_class_region_skips_only_itself(tmp_path):
         ],
     }
     report = ViaReport()
-    record = entry_record(entry, str(tmp_path), 7, ViaOptions(["cat"], "kind"), {}, report)
+    path = str(tmp_path / "a.png")
+    record = entry_record(entry["regions"], path, 7, ViaOptions(["cat"], "kind"), {}, report)
     assert len(record["annotations"]) == 2 and report.images == 1 and report.negatives == 0
     assert len(report.problems) == 1 and "kite" in report.problems[0]  # distinct: no duplicate
     assert record["annotations"][0]["iscrowd"] == 0 and record["image_id"] == 7
@@ -200,4 +201,4 @@ def test_a_region_without_shape_attributes_is_a_one_line_error(tmp_path):
     Image.new("RGB", (8, 8)).save(tmp_path / "a.png")
     entry = {"filename": "a.png", "regions": [{"region_attributes": {}}]}
     with pytest.raises(ViaError, match="region 0: unknown shape None"):
-        entry_record(entry, str(tmp_path), 0, ViaOptions(), {}, ViaReport())
+        entry_record(entry["regions"], str(tmp_path / "a.png"), 0, ViaOptions(), {}, ViaReport())
