@@ -94,7 +94,7 @@ RANGES: dict[str, Range] = {  # keys a config lacks are skipped; checked before 
     "max_frames": Range(1, nullable=True),
     "batch_size": COUNT,
     "calib_size": COUNT,
-    "score_thresh": FRACTION,
+    "score_thresh": SOME,  # above 1: nothing drawn
     "tile_size": Range(16),
     "train.max_iter": COUNT,
     "train.batch_size": COUNT,
@@ -112,7 +112,7 @@ RANGES: dict[str, Range] = {  # keys a config lacks are skipped; checked before 
     "eval.batch_size": COUNT,
     "eval.num_workers": SOME,
     "eval.worst_images": SOME,
-    "eval.report_images": Range(1, nullable=True),
+    "eval.report_images": Range(0, nullable=True),
     "data.num_workers": SOME,
     "data.val_size": Range(1, nullable=True),
     "data.limit": Range(1, nullable=True),

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
+import re
+import shutil
+import socket
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 
 import cv2
 import numpy as np
@@ -50,11 +55,16 @@ def check_writable(path: str, what: str = "output folder") -> None:
         raise OutputError(f"{path}: {what} is not writable ({probe})")
 
 
+FULL = (errno.ENOSPC, errno.EDQUOT)  # no space left; disk quota exceeded
+
+
 def atomic_write(path: str, write: Callable[[str], None], suffix: str = "") -> None:
-    """Call ``write(tmp_path)`` then rename to ``path``; the temp file is removed on failure."""
+    """Call ``write(tmp_path)`` then rename to ``path``; the temp file is removed on failure.
+    A full disk (or quota) is the user's ``OutputError``, naming the file."""
     folder = ensure_dir(os.path.dirname(os.path.abspath(path)))
+    remove_stale_temps(folder)
     fd, tmp = tempfile.mkstemp(
-        dir=folder, prefix=".tmp-", suffix=suffix or os.path.splitext(path)[1]
+        dir=folder, prefix=temp_prefix(), suffix=suffix or os.path.splitext(path)[1]
     )
     os.close(fd)
     try:
@@ -63,10 +73,47 @@ def atomic_write(path: str, write: Callable[[str], None], suffix: str = "") -> N
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         if os.path.exists(tmp):
             os.remove(tmp)
+        if isinstance(e, OSError) and e.errno in FULL:
+            raise OutputError(f"{path}: no space left on device ({os.strerror(e.errno)})") from None
         raise
+
+
+def temp_prefix() -> str:
+    """``.tmp-<host>-<pid>-``: temp names say whose they are, so a later run can tell that
+    the writer was killed (``remove_stale_temps``)."""
+    return f".tmp-{socket.gethostname()}-{os.getpid()}-"
+
+
+def remove_stale_temps(folder: str) -> list[str]:
+    """Remove temp files and folders a killed writer on this host left in ``folder`` (its
+    process is gone); another host's, or a live process's, are left alone. Returns their names."""
+    pattern = re.compile(rf"\.tmp-{re.escape(socket.gethostname())}-(\d+)-")
+    stale = [
+        name
+        for name in os.listdir(folder)
+        if (m := pattern.match(name)) and not process_alive(int(m.group(1)))
+    ]
+    for name in stale:
+        path = os.path.join(folder, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):  # another run cleaned it first
+                os.remove(path)
+    return stale
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
 
 
 def write_json(path: str, obj) -> None:
@@ -90,9 +137,13 @@ def write_image(path: str, image_rgb: np.ndarray) -> None:
     """Write an RGB uint8 image in the format its extension names (.jpg, .png, ...), atomically."""
     ext = os.path.splitext(path)[1] or ".png"
 
+    ok, encoded = cv2.imencode(ext, np.ascontiguousarray(image_rgb[:, :, ::-1]))
+    if not ok:
+        raise OutputError(f"{path}: OpenCV cannot write {ext} images; use .png or .jpg")
+
     def _write(tmp: str) -> None:
-        if not cv2.imwrite(tmp, np.ascontiguousarray(image_rgb[:, :, ::-1])):
-            raise OSError(f"{path}: could not encode {ext}")
+        with open(tmp, "wb") as f:  # Python reports a full disk; cv2.imwrite only says False
+            f.write(encoded.tobytes())
 
     atomic_write(path, _write, suffix=ext)
 
@@ -100,3 +151,27 @@ def write_image(path: str, image_rgb: np.ndarray) -> None:
 def write_figure(path: str, fig) -> None:
     """Save a matplotlib ``Figure`` as a 100-dpi PNG, atomically."""
     atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"), suffix=".png")
+
+
+@contextlib.contextmanager
+def staged_outputs(output_dir: str, names: Iterable[str]) -> Iterator[str]:
+    """A hidden folder inside ``output_dir`` that a run writes its outputs into. When the run
+    ends well they replace the previous run's files of ``names`` as a set (those this run did
+    not write are removed): ``output_dir`` never mixes two runs. When it fails (or is killed:
+    ``remove_stale_temps``), ``output_dir`` is left as it was."""
+    ensure_dir(output_dir, "output_dir")
+    remove_stale_temps(output_dir)
+    stage = tempfile.mkdtemp(dir=output_dir, prefix=temp_prefix())
+    try:
+        try:
+            yield stage
+        except OutputError as e:  # name the file the user knows, not its staged copy
+            raise OutputError(str(e).replace(stage, output_dir)) from None
+        for name in names:  # renames within one filesystem: no bytes are written here
+            staged, final = os.path.join(stage, name), os.path.join(output_dir, name)
+            if os.path.exists(staged):
+                os.replace(staged, final)
+            elif os.path.exists(final):
+                os.remove(final)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)

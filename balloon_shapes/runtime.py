@@ -39,6 +39,62 @@ def backend_for(path: str, backend: str | None) -> str:
     return chosen
 
 
+NOT_OURS = "not exported by balloon-shapes (no balloon_shapes metadata); use scripts/export.py"
+
+
+def check_onnx(path: str) -> dict:
+    """The metadata of one of our .onnx files, after checking that it is one: it parses, carries
+    our metadata and ports, and every external-data file it names lies in its own folder (a
+    hostile file could point at any file on disk). Anything else is a one-line ``WeightsError``.
+    """
+    import onnx
+    from google.protobuf.message import DecodeError
+
+    try:
+        proto = onnx.load(path, load_external_data=False)
+    except DecodeError as e:
+        raise WeightsError(f"{path}: not a readable ONNX model ({first_line(e)})") from None
+    if not proto.graph.node:
+        raise WeightsError(f"{path}: not a readable ONNX model (it holds no graph)")
+    props = {p.key: p.value for p in proto.metadata_props}
+    if META_KEY not in props:
+        raise WeightsError(f"{path}: {NOT_OURS}")
+    meta = parse_meta(props[META_KEY], path)
+    check_ports(path, [i.name for i in proto.graph.input], [o.name for o in proto.graph.output])
+    folder = os.path.realpath(os.path.dirname(os.path.abspath(path)))
+    for tensor in proto.graph.initializer:
+        if tensor.data_location != onnx.TensorProto.EXTERNAL:
+            continue
+        location = {e.key: e.value for e in tensor.external_data}.get("location", "")
+        target = os.path.realpath(os.path.join(folder, location))
+        if os.path.isabs(location) or os.path.commonpath([folder, target]) != folder:
+            raise WeightsError(
+                f"{path}: tensor {tensor.name} reads external data from {location!r}, outside "
+                "the model's folder; refused"
+            )
+    return meta
+
+
+def parse_meta(text: str, path: str) -> dict:
+    """Our metadata (json: class names, mask threshold, flavour) or a one-line error."""
+    try:
+        meta = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise WeightsError(f"{path}: damaged balloon_shapes metadata ({e})") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("class_names", []), list):
+        raise WeightsError(f"{path}: damaged balloon_shapes metadata (not an object of fields)")
+    return meta
+
+
+def check_ports(path: str, inputs: list[str], outputs: list[str]) -> None:
+    """An exported detector takes ``image`` and gives ``OUTPUTS``; anything else is not ours."""
+    if "image" not in inputs or not set(OUTPUTS) <= set(outputs):
+        raise WeightsError(
+            f"{path}: inputs {inputs} and outputs {outputs} are not a balloon-shapes detector's "
+            f"(image -> {', '.join(OUTPUTS)})"
+        )
+
+
 class ExportedModel:
     """An exported detector: ``model(image)`` -> torchvision-style outputs as numpy arrays.
 
@@ -64,38 +120,37 @@ class ExportedModel:
 
     def _open_onnxruntime(self, threads: int) -> None:
         import onnxruntime as ort
-        from onnxruntime.capi.onnxruntime_pybind11_state import (
-            InvalidArgument,  # an empty file: "no graph was found"
-            InvalidGraph,
-            InvalidProtobuf,
-        )
+        from onnxruntime.capi.onnxruntime_pybind11_state import InvalidGraph, InvalidProtobuf
 
+        self.meta = check_onnx(self.path)  # ONNX Runtime only ever sees a checked file
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.log_severity_level = 3  # errors only: ORT warns about unused initialisers
         try:
             session = ort.InferenceSession(self.path, opts, providers=["CPUExecutionProvider"])
-        except (InvalidProtobuf, InvalidGraph, InvalidArgument) as e:
+        except (InvalidProtobuf, InvalidGraph) as e:  # parsed by onnx, refused by the runtime
             raise WeightsError(
-                f"{self.path}: not a readable ONNX model ({first_line(e)})"
+                f"{self.path}: not a runnable ONNX model ({first_line(e)})"
             ) from None
-        meta = session.get_modelmeta().custom_metadata_map.get(META_KEY)
-        self.meta: dict = json.loads(meta) if meta else {}
         self._run = lambda image: session.run(None, {"image": image})
 
     def _open_openvino(self, threads: int, precision: str) -> None:
         import openvino as ov
 
         core = ov.Core()
+        onnx_meta = check_onnx(self.path) if self.path.endswith(".onnx") else None
         try:
             model = core.read_model(self.path)
         except RuntimeError as e:  # OpenVINO reports every unreadable file as RuntimeError
             raise WeightsError(f"{self.path}: not a readable model ({first_line(e)})") from None
-        self.meta = {}
-        if model.has_rt_info(META_KEY):
-            self.meta = json.loads(model.get_rt_info(META_KEY).astype(str))
-        elif self.path.endswith(".onnx"):  # ONNX metadata is not carried into rt_info
-            self.meta = ExportedModel(self.path, 1, "onnxruntime").meta
+        if onnx_meta is not None:  # ONNX metadata is not carried into rt_info
+            self.meta = onnx_meta
+        elif model.has_rt_info(META_KEY):
+            self.meta = parse_meta(model.get_rt_info(META_KEY).astype(str), self.path)
+        else:
+            raise WeightsError(f"{self.path}: {NOT_OURS}")
+        check_ports(self.path, [p.get_any_name() for p in model.inputs],
+                    [p.get_any_name() for p in model.outputs])  # fmt: skip
         config = {"INFERENCE_PRECISION_HINT": precision, "INFERENCE_NUM_THREADS": threads}
         compiled = core.compile_model(model, "CPU", config)
         outputs = [compiled.output(name) for name in OUTPUTS]

@@ -83,7 +83,7 @@ def test_code_defaults_are_the_yaml_defaults():
         ("video_demo", "max_frames=0"),
         ("video_demo", "max_frames=-1"),
         ("video_demo", "max_frames='many'"),
-        ("demo", "score_thresh=1.5"),
+        ("demo", "score_thresh=-0.5"),
         ("export", "calib_size=0"),
         ("config", "train.lr=0"),
         ("config", "train.clip_grad_norm=-1"),

@@ -45,21 +45,36 @@ def test_d2_paste_masks_equals_the_eager_grid_sample_paste():
     assert (ours != ref).mean() < 1e-5  # a probability within float noise of 0.5 may flip
 
 
-def test_graph_input_is_the_detectron2_transform_resize_and_normalisation():
-    transform = d2_compat.D2Transform(80, 120).eval()
-    meta = {
-        "preprocess": {
-            "kind": "detectron2",
-            "min_size": 80,
-            "max_size": 120,
-            "pixel_mean_bgr": list(d2_compat.D2_PIXEL_MEAN_BGR),
-            "pixel_std_bgr": list(d2_compat.D2_PIXEL_STD_BGR),
-        }
-    }
-    for shape in [(3, 61, 97), (3, 300, 40)]:
-        image = torch.rand(*shape, generator=torch.Generator().manual_seed(3))
-        ref, _ = transform.resize(image)
-        ours = graph_input(image.numpy(), meta)
-        assert ours.shape == tuple(ref.shape)
-        np.testing.assert_allclose(ours, ref.numpy(), atol=1e-3)
-    np.testing.assert_array_equal(graph_input(image.numpy(), {}), image.numpy())
+def test_d2_paste_keeps_pixels_at_exactly_half():
+    """Detectron2 keeps a pasted probability of exactly 0.5 (``>= 0.5``). A box of 28 px on a
+    28x28 mask samples each mask cell at its centre with weight 1: no interpolation."""
+    masks = np.full((1, 1, 28, 28), 0.4999, np.float32)
+    masks[0, 0, ::3, ::2] = 0.5
+    pasted = d2_paste_masks(masks, np.array([[0.0, 0.0, 28.0, 28.0]], np.float32), 30, 30)
+    want = np.zeros((30, 30), np.float32)
+    want[:28:3, :28:2] = 1.0
+    np.testing.assert_array_equal(pasted[0, 0], want)
+
+
+def test_graph_input_is_detectrons_pil_resize_and_caffe_normalisation():
+    """Against PIL and hand-computed sizes, not the runtime's own ``pil_resize``: Detectron2's
+    DefaultPredictor resizes the uint8 image with PIL bilinear (ResizeShortestEdge), then
+    subtracts its BGR mean and divides by its std."""
+    from PIL import Image
+
+    mean, std = [103.53, 116.28, 123.675], [1.0, 1.0, 1.0]
+    spec = {"kind": "detectron2", "min_size": 80, "max_size": 120}
+    meta = {"preprocess": {**spec, "pixel_mean_bgr": mean, "pixel_std_bgr": std}}
+    # (61, 97): short side 80 makes the long 127.2 > 120, so 120 / 127.2 -> 75.5 x 120
+    # (64, 99): 80 x 123.75 -> 77.58 x 120, rounded half up to 78 (Detectron2's int(x + 0.5))
+    cases = [((3, 61, 97), (75, 120)), ((3, 64, 99), (78, 120)), ((3, 300, 40), (120, 16))]
+    for shape, size in cases:
+        rng = np.random.default_rng(3)
+        u8 = rng.integers(0, 256, (shape[1], shape[2], 3), dtype=np.uint8)
+        image = u8.transpose(2, 0, 1).astype(np.float32) / 255
+        ours = graph_input(image, meta)
+        resized = np.asarray(Image.fromarray(u8).resize(size[::-1], Image.BILINEAR), np.float32)
+        want = (resized[:, :, ::-1] - np.array(mean, np.float32)).transpose(2, 0, 1)
+        assert ours.shape == (3, *size)
+        np.testing.assert_allclose(ours, want, atol=1e-3)
+    np.testing.assert_array_equal(graph_input(image, {}), image)

@@ -195,6 +195,24 @@ def test_outline_is_drawn_darker_along_every_mask_border_and_fill_is_blended():
         assert inner.any() and (out.image[inner] == fill).all()
 
 
+def test_a_mask_with_a_hole_is_outlined_inside_too():
+    """A ring (a balloon's string loop, a donut): its hole's border is outlined as well."""
+    image = np.full((120, 120, 3), 160, np.uint8)
+    ring = np.zeros((120, 120), np.uint8)
+    cv2.circle(ring, (60, 60), 45, 1, -1)
+    cv2.circle(ring, (60, 60), 20, 0, -1)
+    inst = Instances(np.array([[15.0, 15, 106, 106]]), np.array([1]), np.array([0.9]),
+                     ring[None].astype(bool))  # fmt: skip
+    out = draw_instances(image, inst, NAMES, alpha=0.5).image
+    edge = (class_colors(inst.labels)[0] * 0.45).astype(int)
+    hole_border = ring.astype(bool) & cv2.dilate(1 - ring, np.ones((3, 3), np.uint8)).astype(bool)
+    hole_border[:, :] &= np.hypot(*np.mgrid[-60:60, -60:60]) < 30  # only the inner edge
+    assert hole_border.sum() > 50
+    outline = (np.abs(out.astype(int) - edge).sum(2) < 30).astype(np.uint8)
+    near = cv2.dilate(outline, np.ones((3, 3), np.uint8)).astype(bool)  # within a pixel
+    assert near[hole_border].mean() > 0.95
+
+
 def test_colors_are_stable_per_class():
     assert np.array_equal(class_colors([2, 1, 2])[0], class_colors([2])[0])
     assert np.array_equal(class_colors([3])[0], instance_colors(4)[3])

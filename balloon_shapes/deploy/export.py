@@ -42,6 +42,9 @@ def check_config(cfg: DictConfig) -> None:
     if cfg.precision == "int8" and cfg.format != "openvino":
         raise ConfigError("precision=int8: needs format=openvino (NNCF quantizes OpenVINO IR)")
     calib_split(cfg)
+    if os.path.isdir(cfg.output):
+        raise OutputError(f"{cfg.output}: is a folder; name the file, e.g. output={cfg.output}/"
+                          f"model{FORMATS[cfg.format]}")  # fmt: skip
     if not str(cfg.output).endswith(FORMATS[cfg.format]):
         raise ConfigError(f"output={cfg.output}: expected a {FORMATS[cfg.format]} file name")
     if cfg.model.engine != "torchvision":
@@ -179,7 +182,8 @@ def matches(report: dict) -> bool:
 def calibration_images(cfg: DictConfig, split: str) -> list[np.ndarray]:
     """The first ``calib_size`` images of ``data.<split>`` (train by default: calibrating on
     the split the AP is measured on would flatter INT8)."""
-    records = itertools.islice(iter(catalog.load_records(cfg.data, split)), cfg.calib_size)
+    records = catalog.load_records(cfg.data, split, required=True)  # none: one line, not NNCF's
+    records = itertools.islice(iter(records), cfg.calib_size)
     return [to_tensor(load_pixels(r)).numpy() for r in records]
 
 
@@ -191,12 +195,11 @@ def val_ap50(cfg: DictConfig, weights: str, amp: str | bool = False) -> float:
     return segm_ap50(run, amp)
 
 
-def int8(cfg: DictConfig, fp32_path: str, meta: dict) -> dict:
-    """Quantize ``fp32_path`` into ``cfg.output``; segm AP50 on data.val before and after
-    (and, on a CPU with bf16 units, of INT8 with the unquantized rest in bf16)."""
-    split = calib_split(cfg)
-    images = calibration_images(cfg, split)
-    print(f"INT8: calibrating on {len(images)} images of {cfg.data[split]}")
+def int8(cfg: DictConfig, fp32_path: str, meta: dict, images: list[np.ndarray]) -> dict:
+    """Quantize ``fp32_path`` into ``cfg.output`` with calibration ``images``; segm AP50 on
+    data.val before and after (and, on a CPU with bf16 units, of INT8 with the unquantized
+    rest in bf16)."""
+    print(f"INT8: calibrating on {len(images)} images of {cfg.data[calib_split(cfg)]}")
     quantize_int8(fp32_path, str(cfg.output), images, meta)
     before, after = val_ap50(cfg, fp32_path), val_ap50(cfg, str(cfg.output))
     print(
@@ -217,6 +220,7 @@ def run_export(cfg: DictConfig) -> dict:
     cfg = resolve_config(cfg)  # a checkpoint brings its data: calibration and the val images
     check_config(cfg)
     model, names = load_model(cfg)
+    calibration = calibration_images(cfg, calib_split(cfg)) if cfg.precision == "int8" else []
     image, eager = example_image(cfg, model)
     meta = {
         "class_names": list(names),
@@ -232,5 +236,5 @@ def run_export(cfg: DictConfig) -> dict:
         print(f"fp32 export vs eager on that image: {describe(report)}")
         result = {**report, "matches_eager": matches(report), "output": str(cfg.output)}
         if cfg.precision == "int8":
-            result.update(int8(cfg, fp32_path, meta))
+            result.update(int8(cfg, fp32_path, meta, calibration))
     return result

@@ -23,7 +23,7 @@ import torch
 from torchvision.models.detection import transform as tv_transform
 
 from balloon_shapes.cli import debugging
-from balloon_shapes.files import atomic_write, ensure_dir
+from balloon_shapes.files import atomic_write, ensure_dir, remove_stale_temps, temp_prefix
 from balloon_shapes.modeling.d2_compat import D2Transform
 from balloon_shapes.runtime import META_KEY, OUTPUTS, graph_input
 
@@ -136,7 +136,8 @@ def save_ir(model, xml_path: str, meta: dict) -> None:
 
     model.set_rt_info(json.dumps(meta), META_KEY)
     folder = ensure_dir(os.path.dirname(os.path.abspath(xml_path)))
-    with tempfile.TemporaryDirectory(dir=folder, prefix=".tmp-") as tmp:
+    remove_stale_temps(folder)  # a killed export's .bin may be hundreds of MB
+    with tempfile.TemporaryDirectory(dir=folder, prefix=temp_prefix()) as tmp:
         tmp_xml = os.path.join(tmp, os.path.basename(xml_path))
         ov.save_model(model, tmp_xml, compress_to_fp16=False)
         os.replace(tmp_xml[:-4] + ".bin", xml_path[:-4] + ".bin")

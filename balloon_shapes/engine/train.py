@@ -24,6 +24,7 @@ from balloon_shapes.evaluation.inference import ImageDataset, compact
 from balloon_shapes.evaluation.matching import GroundTruth
 from balloon_shapes.evaluation.report import pred_vs_gt_tile
 from balloon_shapes.files import check_writable, ensure_dir, write_image, write_json
+from balloon_shapes.model_loader import checkpoint_config
 from balloon_shapes.modeling.weights import read_checkpoint
 from balloon_shapes.visualizer import grid
 
@@ -32,17 +33,33 @@ def checkpoint_dir(cfg: DictConfig) -> str:
     return os.path.join(cfg.output_dir, "checkpoints")
 
 
-def resume_path(cfg: DictConfig) -> str | None:
-    """``last.ckpt`` when ``resume=true`` (it must exist and load), else None."""
+def resume_path(cfg: DictConfig, model: torch.nn.Module) -> str | None:
+    """``last.ckpt`` when ``resume=true``: it must exist, load, and come from a run of this
+    model on this dataset (another run's would be a size-mismatch traceback, or silently
+    continue on other data). None when not resuming."""
     if not cfg.resume:
         return None
     path = os.path.join(checkpoint_dir(cfg), "last.ckpt")
     if not os.path.isfile(path):
         raise ConfigError(f"resume=true but {path} does not exist; run without resume first")
     try:
-        read_checkpoint(path)
+        state = read_checkpoint(path)
+        stored = checkpoint_config(path)
     except WeightsError as e:
         raise ConfigError(f"resume=true but {e}; delete it to start over") from None
+    advice = "choose another output_dir, or delete it to start over"
+    if stored is not None and stored.data.train != cfg.data.train:
+        raise ConfigError(
+            f"resume=true but {path} trained on {stored.data.train}, not {cfg.data.train}; {advice}"
+        )
+    own = model.state_dict()
+    differ = [k for k in own.keys() | state.keys()
+              if k not in own or k not in state or own[k].shape != state[k].shape]  # fmt: skip
+    if differ:
+        raise ConfigError(
+            f"resume=true but {path} holds another model ({len(differ)} tensors differ, e.g. "
+            f"{sorted(differ)[0]}); {advice}"
+        )
     return path
 
 
@@ -150,7 +167,7 @@ def train(cfg: DictConfig) -> dict:
     data.setup("fit")  # dataset errors surface now, before the model or any output exists
     module = MaskRCNNModule(cfg)  # and weights errors (offline, unsafe, not fitting)
     with exclusive(cfg.output_dir):
-        return fit(cfg, data, module, resume_path(cfg))
+        return fit(cfg, data, module, resume_path(cfg, module.model))
 
 
 def fit(cfg: DictConfig, data: DataModule, module: MaskRCNNModule, ckpt: str | None) -> dict:

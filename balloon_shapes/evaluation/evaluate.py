@@ -15,7 +15,7 @@ from balloon_shapes.evaluation.coco_evaluation import COCOEvaluator
 from balloon_shapes.evaluation.inference import InferenceSettings, predict
 from balloon_shapes.evaluation.matching import GroundTruth
 from balloon_shapes.evaluation.voc_style import voc_items, voc_map
-from balloon_shapes.files import check_writable, write_json
+from balloon_shapes.files import check_writable, staged_outputs, write_json
 from balloon_shapes.html_report import write_page
 from balloon_shapes.model_loader import load_model, resolve_config
 from balloon_shapes.modeling.exported import ExportedDetector
@@ -111,15 +111,37 @@ def segm_ap50(cfg: DictConfig, amp: str | bool = False) -> float:
     return evaluator.evaluate()["segm"]["AP50"]
 
 
+EVAL_OUTPUTS = (  # what one evaluation may write: they replace the previous run's as a set
+    *(f"{stem}{suffix}{ext}" for suffix in ("", "_gray") for stem, ext in
+      (("coco_instances_results", ".json"), ("pr_curves", ".png"), ("worst_images", ".png"))),
+    "robustness.png",
+    "errors.png",
+    "metrics.json",
+    "report.html",
+)  # fmt: skip
+
+
 def evaluate(cfg: DictConfig) -> dict:
     """Predict on ``data.val`` (the checkpoint's own data unless overridden), write results
-    json, metrics.json, PR curves, worst images."""
+    json, metrics.json, PR curves, worst images, report.html: all of a run's files replace
+    the previous run's together, or none does (``staged_outputs``)."""
     check_config(cfg)
     cfg = resolve_config(cfg)
     records = catalog.load_records(cfg.data, "val")
     evaluator = COCOEvaluator(cfg.data, records, cfg.model.mask_thresh, cfg.eval.backend)
-    names = evaluator.names
     model, _ = load_model(cfg)
+    final = cfg.output_dir
+    with staged_outputs(final, EVAL_OUTPUTS) as stage:
+        staged = cfg.copy()
+        staged.output_dir = stage
+        metrics = evaluate_into(staged, records, evaluator, model)
+    print(f"\nreport: {os.path.join(final, 'report.html')}")
+    return metrics
+
+
+def evaluate_into(cfg: DictConfig, records, evaluator: COCOEvaluator, model) -> dict:
+    """The evaluation itself, writing into ``cfg.output_dir``; returns metrics.json's dict."""
+    names = evaluator.names
     gts = [GroundTruth.of(r) for r in records]
     settings = InferenceSettings.from_config(cfg)  # its precision resolved once, for every mode
     dtype = model.runs_in(settings.dtype) if isinstance(model, ExportedDetector) else settings.dtype
@@ -150,5 +172,4 @@ def evaluate(cfg: DictConfig) -> dict:
     write_json(os.path.join(cfg.output_dir, "metrics.json"), metrics)
     page = eval_report.page(cfg, metrics, analysis, records, main_run["preds"], gts, names)
     write_page(os.path.join(cfg.output_dir, "report.html"), page)
-    print(f"\nreport: {os.path.join(cfg.output_dir, 'report.html')}")
     return metrics

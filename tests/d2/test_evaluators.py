@@ -131,3 +131,34 @@ def test_robustness_evaluator_gives_eval_py_numbers_on_the_same_predictions(regi
             assert got[key] == pytest.approx(want, nan_ok=True)
     for mode, preds in (("rgb", rgb), ("gray", gray)):
         assert got[f"voc_mAP50_{mode}"] == pytest.approx(voc_map(voc_items(preds, gts))["mAP50"])
+
+
+def voc_on_a_rank(rank: int) -> dict:
+    """Rank ``rank`` of two: its half of the images through VOCStyleEvaluator (Detectron2's
+    comm gathers them on rank 0)."""
+    from balloon_shapes.d2.datasets import register_in_detectron2
+    from tests.d2.conftest import SMALL
+
+    register_in_detectron2({"shapes_val": {"size": 6, "spec": SMALL}})
+    records = list(DatasetCatalog.get("shapes_val"))
+    preds = our_predictions(records, np.random.default_rng(0))
+    evaluator = VOCStyleEvaluator("shapes_val")
+    evaluator.reset()
+    for r, p in list(zip(records, preds))[rank::2]:
+        output = as_detectron2(p, r["height"], r["width"])
+        evaluator.process([{"image_id": r["image_id"]}], [output])
+    return evaluator.evaluate()
+
+
+@pytest.mark.slow
+def test_voc_style_evaluator_gathers_every_rank(tmp_path):
+    from balloon_shapes.data import catalog
+    from tests.d2.conftest import SMALL
+    from tests.distributed import on_two_processes
+
+    records = list(catalog.get("shapes_val", size=6, spec=SMALL))  # this process's catalog
+    preds = our_predictions(records, np.random.default_rng(0))
+    single = voc_map(voc_items(preds, [GroundTruth.of(r) for r in records]))
+    main, other = on_two_processes(voc_on_a_rank, tmp_path)
+    assert main["voc_style"]["images"] == 6 and other == {}
+    assert main["voc_style"]["mAP50"] == pytest.approx(single["mAP50"], abs=1e-12)

@@ -42,3 +42,31 @@ def test_export_refuses_a_non_empty_folder(script, tmp_path):
     proc = script("export_shapes.py", str(tmp_path), "--n", "2")
     assert proc.returncode == 2 and "not empty" in proc.stderr and "Traceback" not in proc.stderr
     assert json.dumps(sorted(p.name for p in tmp_path.iterdir())) == '["keep.txt"]'
+
+
+def test_crowd_regions_survive_a_write_and_read_back(tmp_path):
+    """A COCO val set with crowd regions (people in a stand), written and read back by the
+    loader and by pycocotools: the crowds stay crowds, the rest stay single objects."""
+    from balloon_shapes.data.coco import load_coco
+    from balloon_shapes.data.coco_writer import coco_dict
+    from balloon_shapes.structures import BoxMode
+
+    crowd = np.zeros((40, 50), np.uint8)
+    crowd[20:40, 10:45] = 1
+    rle = mask_utils.encode(np.asfortranarray(crowd))
+    rle["counts"] = rle["counts"].decode()
+    record = {
+        "file_name": "a.png", "image_id": 7, "height": 40, "width": 50,
+        "annotations": [
+            {"bbox": [2.0, 2.0, 12.0, 12.0], "bbox_mode": BoxMode.XYXY_ABS, "category_id": 0,
+             "segmentation": [[2.0, 2.0, 12.0, 2.0, 12.0, 12.0, 2.0, 12.0]], "iscrowd": 0},
+            {"bbox": [10.0, 20.0, 45.0, 40.0], "bbox_mode": BoxMode.XYXY_ABS, "category_id": 1,
+             "segmentation": rle, "iscrowd": 1},
+        ],
+    }  # fmt: skip
+    path = tmp_path / "annotations.json"
+    path.write_text(json.dumps(coco_dict([record], ["person", "crowd"], with_files=False)))
+    coco = COCO(str(path))
+    assert [a["iscrowd"] for a in coco.loadAnns(coco.getAnnIds(imgIds=7))] == [0, 1]
+    (read,) = load_coco(str(path), str(tmp_path))
+    assert [a["iscrowd"] for a in read["annotations"]] == [0, 1]

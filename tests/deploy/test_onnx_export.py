@@ -220,6 +220,87 @@ def test_a_broken_file_is_a_one_line_error(exported, tmp_path, content):
         ExportedModel(str(bad_ir))
 
 
+def external_data_model(folder: Path, location: str) -> Path:
+    """A tiny graph with our ports and metadata whose weight is read from ``location``."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = numpy_helper.from_array(np.ones((2, 2), np.float32), "W")
+    w.data_location = TensorProto.EXTERNAL
+    w.ClearField("raw_data")
+    for key, value in {"location": location, "offset": "0", "length": "16"}.items():
+        entry = w.external_data.add()
+        entry.key, entry.value = key, value
+    nodes = [helper.make_node("MatMul", ["image", "W"], ["boxes"])]
+    nodes += [helper.make_node("Identity", ["boxes"], [o]) for o in ("labels", "scores", "masks")]
+    value = lambda n: helper.make_tensor_value_info(n, TensorProto.FLOAT, [2, 2])  # noqa: E731
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [value("image")],
+        [value(o) for o in ("boxes", "labels", "scores", "masks")],
+        [w],
+    )
+    model = helper.make_model(graph)
+    onnx.helper.set_model_props(model, {"balloon_shapes": json.dumps({"class_names": ["a"]})})
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "m.onnx").write_bytes(model.SerializeToString())
+    return folder / "m.onnx"
+
+
+def test_foreign_damaged_and_hostile_onnx_files_are_one_line(exported, tmp_path):
+    import onnx
+
+    foreign = onnx.helper.make_model(
+        onnx.helper.make_graph(
+            [onnx.helper.make_node("Identity", ["x"], ["y"])], "g",
+            [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [2])],
+            [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [2])],
+        )
+    )  # fmt: skip
+    onnx.save(foreign, tmp_path / "foreign.onnx")
+    ours = onnx.load(exported[0])
+    ours.metadata_props[0].value = "{broken"
+    onnx.save(ours, tmp_path / "damaged.onnx")
+    ours.metadata_props[0].value = "{}"
+    ours.graph.input[0].name = "pixels"
+    onnx.save(ours, tmp_path / "ports.onnx")
+    cases = {
+        "foreign.onnx": "not exported by balloon-shapes",
+        "damaged.onnx": "damaged balloon_shapes metadata",
+        "ports.onnx": "are not a balloon-shapes detector's",
+    }
+    for name, message in cases.items():
+        for backend in ("onnxruntime", "openvino"):
+            with pytest.raises(WeightsError, match=message) as err:
+                ExportedModel(str(tmp_path / name), backend=backend)
+            assert name in str(err.value)
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(np.ones(4, np.float32).tobytes())
+    for location in ("../secret.bin", str(secret)):
+        hostile = external_data_model(tmp_path / "sub", location)
+        for backend in ("onnxruntime", "openvino"):
+            with pytest.raises(WeightsError, match="outside the model's folder; refused"):
+                ExportedModel(str(hostile), backend=backend)
+    (tmp_path / "sub" / "inside.bin").write_bytes(secret.read_bytes())
+    inside = ExportedModel(str(external_data_model(tmp_path / "sub", "inside.bin")))
+    assert inside.class_names == ["a"]  # external data beside the model is fine
+
+
+def test_image_demo_with_a_hostile_onnx_leaves_no_output(tmp_path, capsys):
+    from balloon_shapes.cli import run_main
+    from balloon_shapes.demo.image_demo import run_images
+
+    hostile = external_data_model(tmp_path / "sub", "../../etc/hostname")
+    Image = pytest.importorskip("PIL.Image")
+    Image.new("RGB", (40, 30)).save(tmp_path / "in.png")
+    args = [f"input={tmp_path / 'in.png'}", f"output={tmp_path / 'out'}"]
+    assert run_main(run_images, [*args, f"model.weights={hostile}"], "demo") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "m.onnx" in err[0] and "refused" in err[0]
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.slow
 def test_scripts_take_the_exported_file(exported, script, tmp_path):
     path = exported[0]
@@ -294,12 +375,34 @@ def test_int8_quantizes_the_backbone_only_and_reports_ap_before_and_after(script
         (["precision=int4", "format=openvino", "output=m.xml"], "precision='int4'"),
         (["model.engine=detectron2"], "export traces the torchvision engine"),
         (["calib=coco_2017_val"], "expected train, val, shapes_train or shapes_val"),
+        (["calib_size=0", "format=openvino", "precision=int8"], "calib_size=0: must be at least"),
+        (["output={tmp}/via"], "is a folder; name the file, e.g. output={tmp}/via/model.onnx"),
+        (["output={tmp}/a.onnx"], "a.onnx: is a folder"),
+        (
+            [
+                "format=openvino",
+                "precision=int8",
+                "output={tmp}/m.xml",
+                "data=via",
+                "data.root={tmp}/via",
+            ],
+            "dataset 'via_train': has no images",
+        ),  # fmt: skip
     ],
 )
-def test_export_mistakes_fail_in_one_line_before_any_work(script, tmp_path, overrides, message):
-    proc = script("export.py", "+experiment=smoke", *overrides, timeout=120)
-    lines = proc.stderr.strip().splitlines()
-    assert proc.returncode == 2 and len(lines) == 1 and message in lines[0], proc.stderr
+def test_export_mistakes_fail_in_one_line_before_any_work(tmp_path, capsys, overrides, message):
+    """In-process through the script's run_main (scripts/export.py is only that call)."""
+    from balloon_shapes.cli import run_main
+    from tests.conftest import write_balloon_dataset
+
+    write_balloon_dataset(tmp_path / "via", n_train=0, n_val=1)
+    (tmp_path / "a.onnx").mkdir()
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    args = [o.replace("{tmp}", str(tmp_path)) for o in ["+experiment=smoke", *overrides]]
+    assert run_main(run_export, args, "export") == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and message.replace("{tmp}", str(tmp_path)) in lines[0], lines
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing written
 
 
 def test_compare_measures_mask_iou_boxes_and_scores():

@@ -38,8 +38,8 @@ def test_eval_on_an_exported_coco_dataset_with_a_trained_checkpoint(evaluated):
     assert errors["breakdown"]["AP50"] == pytest.approx(metrics["rgb"]["segm"]["AP50"], abs=1e-6)
 
 
-def test_default_coco_eval_offline_fails_in_one_line(script, tmp_path):
-    proc = script(
+def test_default_coco_eval_offline_fails_in_one_line(quick_script, tmp_path):
+    proc = quick_script(
         "eval.py",
         env={"BALLOON_SHAPES_DATA": str(tmp_path), "BALLOON_SHAPES_OFFLINE": "1"},
         timeout=120,
@@ -62,9 +62,9 @@ def test_default_coco_eval_offline_fails_in_one_line(script, tmp_path):
     ],
 )
 def test_eval_config_mistakes_fail_in_one_line_before_inference(
-    script, tmp_path, override, message
+    quick_script, tmp_path, override, message
 ):
-    proc = script(
+    proc = quick_script(
         "eval.py", "+experiment=smoke", override, f"output_dir={tmp_path / 'e'}", timeout=120
     )
     lines = proc.stderr.strip().splitlines()
@@ -72,8 +72,10 @@ def test_eval_config_mistakes_fail_in_one_line_before_inference(
     assert not (tmp_path / "e").exists()
 
 
-def test_eval_output_dir_under_a_file_fails_before_inference(script, tmp_path):
+def test_eval_output_dir_under_a_file_fails_before_inference(quick_script, tmp_path):
     (tmp_path / "f").write_text("x")
-    proc = script("eval.py", "+experiment=smoke", f"output_dir={tmp_path / 'f' / 'e'}", timeout=120)
+    proc = quick_script(
+        "eval.py", "+experiment=smoke", f"output_dir={tmp_path / 'f' / 'e'}", timeout=120
+    )
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 2 and len(lines) == 1 and "is a file" in lines[0], proc.stderr

@@ -51,8 +51,8 @@ def test_image_demo_writes_same_names(script, tmp_path, checkpoint, extra):
         (["input=x.jpg", "model.weights=/nope.ckpt"], None),
     ],
 )
-def test_image_demo_bad_input_one_line(script, args, message):
-    proc = script("image_demo.py", *args, timeout=120)
+def test_image_demo_bad_input_one_line(quick_script, args, message):
+    proc = quick_script("image_demo.py", *args, timeout=120)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and "Traceback" not in proc.stderr
@@ -106,7 +106,7 @@ def test_grayscale_demo_runs_and_draws_on_the_gray_image(script, tmp_path, check
     assert np.array_equal(cv2.imread(str(tmp_path / "rgb" / "c.png")), color)
 
 
-def test_image_demo_never_overwrites_its_inputs(script, tmp_path, checkpoint):
+def test_image_demo_never_overwrites_its_inputs(quick_script, tmp_path, checkpoint):
     photos = tmp_path / "photos"
     photos.mkdir()
     cv2.imwrite(str(photos / "a.jpg"), np.full((40, 60, 3), 90, np.uint8))
@@ -114,7 +114,7 @@ def test_image_demo_never_overwrites_its_inputs(script, tmp_path, checkpoint):
     link = tmp_path / "link"
     link.symlink_to(photos, target_is_directory=True)
     for output in (photos, link):
-        proc = script(
+        proc = quick_script(
             "image_demo.py", f"input={photos}", f"output={output}", f"model.weights={checkpoint}"
         )
         lines = proc.stderr.strip().splitlines()
@@ -122,7 +122,7 @@ def test_image_demo_never_overwrites_its_inputs(script, tmp_path, checkpoint):
     assert (photos / "a.jpg").read_bytes() == before and len(list(photos.iterdir())) == 1
 
 
-def test_image_demo_refuses_unsafe_checkpoints_and_empty_folders(script, tmp_path):
+def test_image_demo_refuses_unsafe_checkpoints_and_empty_folders(quick_script, tmp_path):
     import pickle
 
     class Evil:
@@ -141,10 +141,10 @@ def test_image_demo_refuses_unsafe_checkpoints_and_empty_folders(script, tmp_pat
         ([f"input={x}", f"model.weights={evil}"], "evil.ckpt: not a safe PyTorch checkpoint"),
         ([f"input={x}", f"model.weights={text}"], "notes.pth: not a PyTorch checkpoint"),
         ([f"input={tmp_path / 'empty'}"], "has no images"),
-        ([f"input={x}", f"output={tmp_path / 'file' / 'out'}"], "a file is in the way"),
+        ([f"input={x}", f"output={tmp_path / 'file' / 'out'}"], "file is a file"),
     ]
     for args, message in cases:
-        proc = script("image_demo.py", *args, timeout=120)
+        proc = quick_script("image_demo.py", *args, timeout=120)
         lines = proc.stderr.strip().splitlines()
         assert proc.returncode == 2 and len(lines) == 1 and message in lines[0], proc.stderr
         assert "pwned" not in proc.stdout

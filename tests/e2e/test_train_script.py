@@ -29,16 +29,20 @@ def test_train_script_on_the_shapes_experiment(script, tmp_path):
         ("train.batch_size=many", "batch_size"),
     ],
 )
-def test_user_mistakes_fail_in_one_line(script, tmp_path, override, expected):
-    proc = script("train.py", "+experiment=smoke", f"output_dir={tmp_path}", override, timeout=120)
-    assert proc.returncode == 2
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error:") and expected in lines[0], proc.stderr
+def test_user_mistakes_fail_in_one_line(tmp_path, override, expected):
+    from tests.conftest import run_in_process
+
+    code, _, err = run_in_process(
+        "train.py", "+experiment=smoke", f"output_dir={tmp_path}", override
+    )
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1, err
+    assert lines[0].startswith("error:") and expected in lines[0], err
     assert not (tmp_path / "metrics.json").exists()
 
 
-def test_resume_without_a_checkpoint_is_a_clear_error(script, tmp_path):
-    proc = script(
+def test_resume_without_a_checkpoint_is_a_clear_error(quick_script, tmp_path):
+    proc = quick_script(
         "train.py", "+experiment=smoke", f"output_dir={tmp_path}", "resume=true", timeout=120
     )
     assert proc.returncode == 2 and "last.ckpt" in proc.stderr and "Traceback" not in proc.stderr

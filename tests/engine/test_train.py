@@ -56,6 +56,9 @@ def test_warmup_then_cosine(smoke_cfg):
         0.5 * (1 + __import__("math").cos(0.1 * 3.141592653589793))
     )
     assert lr_factor(100, t) == pytest.approx(0.0)
+    # half-way through warmup (alpha = 5 / warmup_iters = 0.5): 0.1 * 0.5 + 0.5 = 0.55
+    cosine_at_5 = 0.5 * (1 + __import__("math").cos(0.05 * 3.141592653589793))
+    assert lr_factor(5, t) == pytest.approx(0.55 * cosine_at_5)
     step = smoke_cfg("train.schedule=step", "train.steps=[5,8]", "train.warmup_iters=0").train
     assert [lr_factor(i, step) for i in (4, 5, 8)] == pytest.approx([1, 0.1, 0.01])
 
@@ -238,3 +241,19 @@ def test_callbacks_and_loggers_come_from_the_config(smoke_cfg, tmp_path):
     assert not (tmp_path / "tb").exists() and not (tmp_path / "csv").exists()
     with pytest.raises(ConfigError, match="callbacks.lr_monitor logs to a logger"):
         train(smoke_cfg("loggers=null"))
+
+
+def test_resume_from_another_datasets_or_models_checkpoint_is_one_line(smoke_cfg, tmp_path):
+    from balloon_shapes.errors import ConfigError
+    from tests.conftest import write_balloon_dataset
+
+    train(smoke_cfg("data.val_size=2"))
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    before = last.read_bytes()
+    write_balloon_dataset(tmp_path / "via", n_train=2, n_val=1)
+    other_data = ["data=via", f"data.root={tmp_path / 'via'}", "resume=true"]
+    with pytest.raises(ConfigError, match="trained on shapes_train, not via_train; choose another"):
+        train(smoke_cfg(*other_data))
+    with pytest.raises(ConfigError, match="holds another model .*tensors differ.*fpn"):
+        train(smoke_cfg("model.fpn_channels=32", "data.val_size=2", "resume=true"))
+    assert last.read_bytes() == before

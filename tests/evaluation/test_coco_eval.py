@@ -64,7 +64,9 @@ def test_perfect_predictions_give_ap_one():
         assert m[t]["AP"] == pytest.approx(1.0) and m[t]["AP50"] == pytest.approx(1.0)
 
 
-def test_shifted_missing_duplicate_match_pycocotools_exactly(tmp_path):
+def noisy_case(tmp_path):
+    """Shifted, missing, duplicate and mislabelled predictions on 8 shapes images: (results,
+    the ground-truth json)."""
     recs = records(8)
     preds = perfect_preds(recs)
     rng = np.random.default_rng(0)
@@ -82,6 +84,11 @@ def test_shifted_missing_duplicate_match_pycocotools_exactly(tmp_path):
     results = results_json(preds, [1, 2, 3, 4])
     gt_json = tmp_path / "gt.json"
     gt_json.write_text(json.dumps(coco_dict(recs, NAMES, with_files=False)))
+    return results, gt_json
+
+
+def test_shifted_missing_duplicate_match_pycocotools_exactly(tmp_path):
+    results, gt_json = noisy_case(tmp_path)
     for backend in ("pycocotools", "faster-coco-eval"):
         ours = coco_metrics(ground_truth(None, NAMES, str(gt_json), backend), results, NAMES)
         for t in ("bbox", "segm"):
@@ -89,6 +96,24 @@ def test_shifted_missing_duplicate_match_pycocotools_exactly(tmp_path):
             got = [ours[t][k] for k in ("AP", "AP50", "AP75", "APs", "APm", "APl")]
             assert got == list(map(float, expected)), backend
             assert 0 < ours[t]["AP"] < 1
+
+
+def test_per_class_ap_is_pycocotools_ap_of_that_class_alone(tmp_path):
+    """Independent of how the precision array is read: pycocotools run on one category."""
+    results, gt_json = noisy_case(tmp_path)
+    ours = coco_metrics(ground_truth(None, NAMES, str(gt_json), "pycocotools"), results, NAMES)
+    for t in ("bbox", "segm"):
+        for k, name in enumerate(NAMES):
+            with contextlib.redirect_stdout(io.StringIO()):
+                gt = COCO(str(gt_json))
+                res = copy.deepcopy(results)
+                if t == "segm":
+                    for r in res:
+                        r.pop("bbox")
+                ev = COCOeval(gt, gt.loadRes(res), t)
+                ev.params.catIds = [k + 1]
+                ev.evaluate(), ev.accumulate(), ev.summarize()
+            assert ours[t]["per_class_AP"][name] == pytest.approx(ev.stats[0], abs=1e-12), name
 
 
 def test_crowd_regions_are_ignored(tmp_path):

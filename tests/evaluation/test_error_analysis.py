@@ -170,3 +170,13 @@ def test_only_the_best_scored_error_pointing_at_an_object_is_fixed_as_tide_does(
     assert [(d.kind, d.target) for d in o.detections] == [("loc", 0), ("cls", 0)]
     assert fixed(o, "cls")[0] == [(1, 0.9, False)]
     assert fixed(o, "loc")[0] == [(1, 0.9, True), (2, 0.8, False)]
+
+
+def test_a_poor_same_class_match_is_loc_even_with_a_good_other_class_match():
+    """TIDE tests localisation before classification: a prediction overlapping an object of its
+    class at IoU 0.3 and one of another class at 0.7 is a localisation error of the first."""
+    from balloon_shapes.evaluation.error_analysis import error_kind
+
+    row, same = np.array([0.3, 0.7]), np.array([True, False])
+    assert error_kind(row, same, 0.5, 0.1) == ("loc", 0)
+    assert error_kind(np.array([0.05, 0.7]), same, 0.5, 0.1) == ("cls", 1)
