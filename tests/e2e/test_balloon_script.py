@@ -9,14 +9,16 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
-def test_balloon_experiment_trains_on_generated_via_data(script, balloon_root, tmp_path):
+def test_balloon_experiment_trains_on_generated_via_data(quick_script, balloon_root, tmp_path):
     out = tmp_path / "out"
-    proc = script(
+    proc = quick_script(
         "train.py",
         "+experiment=balloon",
         f"data.root={balloon_root}",
         "model.weights=null",
         "model.backbone=resnet18",
+        "model.min_size=128",  # the balloon experiment's 800-1333 px: the config is under test
+        "model.max_size=256",
         "train.max_iter=2",
         f"output_dir={out}",
     )
@@ -26,9 +28,11 @@ def test_balloon_experiment_trains_on_generated_via_data(script, balloon_root, t
     assert (out / "predictions.png").exists()
 
 
-def test_named_weights_offline_fail_in_one_line_before_any_work(script, balloon_root, tmp_path):
+def test_named_weights_offline_fail_in_one_line_before_any_work(
+    quick_script, balloon_root, tmp_path
+):
     env = {"BALLOON_SHAPES_OFFLINE": "1", "BALLOON_SHAPES_CACHE": str(tmp_path / "cache")}
-    proc = script(
+    proc = quick_script(
         "train.py",
         "+experiment=balloon",
         f"data.root={balloon_root}",
@@ -50,10 +54,10 @@ class Evil:
         return (os.system, (f"touch {self.target}",))
 
 
-def test_malicious_pkl_weights_are_refused_in_one_line(script, balloon_root, tmp_path):
+def test_malicious_pkl_weights_are_refused_in_one_line(quick_script, balloon_root, tmp_path):
     evil = tmp_path / "model_final.pkl"
     evil.write_bytes(pickle.dumps({"model": {"x": Evil(tmp_path / "pwned")}}))
-    proc = script(
+    proc = quick_script(
         "train.py",
         "+experiment=balloon",
         f"data.root={balloon_root}",
@@ -67,8 +71,8 @@ def test_malicious_pkl_weights_are_refused_in_one_line(script, balloon_root, tmp
     assert not (tmp_path / "pwned").exists()
 
 
-def test_missing_dataset_says_how_to_get_it(script, tmp_path):
-    proc = script(
+def test_missing_dataset_says_how_to_get_it(quick_script, tmp_path):
+    proc = quick_script(
         "train.py",
         "+experiment=balloon",
         f"data.root={tmp_path / 'none'}",

@@ -18,7 +18,7 @@ def checkpoint(script, tmp_path_factory):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("extra", [["mode=splash"], ["grayscale=true"], []])
-def test_image_demo_writes_same_names(script, tmp_path, checkpoint, extra):
+def test_image_demo_writes_same_names(quick_script, tmp_path, checkpoint, extra):
     photos = tmp_path / "photos"
     photos.mkdir()
     rng = np.random.default_rng(0)
@@ -26,7 +26,7 @@ def test_image_demo_writes_same_names(script, tmp_path, checkpoint, extra):
         cv2.imwrite(str(photos / name), rng.integers(0, 255, (48, 64, 3), dtype=np.uint8))
     cv2.imwrite(str(photos / "gray.png"), rng.integers(0, 255, (48, 64), dtype=np.uint8))
     out = tmp_path / "out"
-    proc = script(
+    proc = quick_script(
         "image_demo.py",
         f"input={photos}",
         f"model.weights={checkpoint}",
@@ -61,7 +61,7 @@ def test_image_demo_bad_input_one_line(quick_script, args, message):
 
 
 @pytest.mark.slow
-def test_video_demo_script(script, tmp_path, checkpoint):
+def test_video_demo_script(script, quick_script, tmp_path, checkpoint):
     sys.path.insert(0, str(ROOT / "tests" / "demo"))
     from test_video import read_clip, write_clip
 
@@ -77,22 +77,24 @@ def test_video_demo_script(script, tmp_path, checkpoint):
     assert proc.returncode == 0, proc.stderr[-2000:]
     frames, fps, size, streams = read_clip(tmp_path / "out.mp4")
     assert len(frames) == 6 and fps == 15 and size == (64, 48) and streams == ["video", "audio"]
-    same = script("video_demo.py", f"input={src}", f"output={src}", f"model.weights={checkpoint}")
-    missing = script(
+    same = quick_script(
+        "video_demo.py", f"input={src}", f"output={src}", f"model.weights={checkpoint}"
+    )
+    missing = quick_script(
         "video_demo.py", f"input={tmp_path / 'nope.mp4'}", f"output={tmp_path / 'o.mp4'}"
     )
-    camera = script("video_demo.py", "input=7", f"output={tmp_path}")
+    camera = quick_script("video_demo.py", "input=7", f"output={tmp_path}")
     cases = ((same, "overwrite the input"), (missing, "no such file"), (camera, "webcam 7"))
     for proc, message in cases:
         lines = proc.stderr.strip().splitlines()
         assert proc.returncode == 2 and len(lines) == 1 and message in lines[0]
 
 
-def test_grayscale_demo_runs_and_draws_on_the_gray_image(script, tmp_path, checkpoint):
+def test_grayscale_demo_runs_and_draws_on_the_gray_image(quick_script, tmp_path, checkpoint):
     color = np.random.default_rng(1).integers(0, 255, (40, 56, 3), dtype=np.uint8)
     cv2.imwrite(str(tmp_path / "c.png"), color)
     for gray, name in (("true", "gray"), ("false", "rgb")):
-        proc = script(
+        proc = quick_script(
             "image_demo.py",
             f"input={tmp_path / 'c.png'}",
             f"output={tmp_path / name}",

@@ -33,23 +33,23 @@ def messy_root(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_train_eval_and_demo_on_messy_data(script, messy_root, tmp_path):
+def test_train_eval_and_demo_on_messy_data(quick_script, messy_root, tmp_path):
     run = tmp_path / "run"
-    proc = script("train.py", *FAST, f"data.root={messy_root}", f"output_dir={run}")
+    proc = quick_script("train.py", *FAST, f"data.root={messy_root}", f"output_dir={run}")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert json.loads((run / "metrics.json").read_text())["iter"] == 2
     assert (run / "predictions.png").stat().st_size > 0
     ckpt = run / "checkpoints" / "last.ckpt"
 
     out = tmp_path / "eval"
-    proc = script(
+    proc = quick_script(
         "eval.py", *FAST, f"data.root={messy_root}", f"model.weights={ckpt}", f"output_dir={out}"
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "voc_mAP50" in json.dumps(json.loads((out / "metrics.json").read_text()))
 
     demo = tmp_path / "demo"
-    proc = script(
+    proc = quick_script(
         "image_demo.py",
         f"input={messy_root / 'train'}",
         f"model.weights={ckpt}",
@@ -83,7 +83,7 @@ def test_check_on_messy_data_reports_a_truncated_image(messy_root, tmp_path):
 
 
 def test_training_on_a_truncated_image_fails_in_one_line_before_any_output(
-    script, messy_root, tmp_path
+    quick_script, messy_root, tmp_path
 ):
     import shutil
 
@@ -91,7 +91,7 @@ def test_training_on_a_truncated_image_fails_in_one_line_before_any_output(
     shutil.copytree(messy_root, root)
     truncate(root / "val" / "val wide.jpg")
     out = tmp_path / "run"
-    proc = script("train.py", *FAST, f"data.root={root}", f"output_dir={out}")
+    proc = quick_script("train.py", *FAST, f"data.root={root}", f"output_dir={out}")
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     assert len(errors) == 1 and "val wide.jpg" in errors[0] and "truncated" in errors[0]
