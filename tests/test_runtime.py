@@ -1,6 +1,8 @@
 """The runtime's numpy pre- and post-processing equal the eager model's: torchvision's
 paste_masks_in_image, Detectron2's resize, caffe normalisation and grid_sample paste."""
 
+import warnings
+
 import numpy as np
 import torch
 from torchvision.models.detection.transform import paste_masks_in_image
@@ -20,12 +22,14 @@ def test_paste_masks_equals_torchvision():
     ours = paste_masks(masks.numpy(), boxes.numpy(), 210, 310)
     assert ours.shape == ref.shape == (40, 1, 210, 310)
     np.testing.assert_allclose(ours, ref, atol=1e-5)
+    one = paste_masks(masks[:1].numpy(), boxes[:1].numpy(), 210, 310)  # a single detection
+    np.testing.assert_allclose(one, ref[:1], atol=1e-5)
     empty = paste_masks(np.zeros((0, 1, 28, 28), np.float32), np.zeros((0, 4)), 5, 7)
     assert empty.shape == (0, 1, 5, 7)
 
 
 def test_resize_bilinear_equals_torch_interpolate():
-    x = torch.rand(30, 30, generator=torch.Generator().manual_seed(1))
+    x = torch.rand(30, 20, generator=torch.Generator().manual_seed(1))  # rows and columns differ
     for h, w in [(1, 1), (7, 90), (64, 13)]:
         ref = torch.nn.functional.interpolate(x[None, None], size=(h, w), mode="bilinear")[0, 0]
         np.testing.assert_allclose(resize_bilinear(x.numpy(), h, w), ref.numpy(), atol=1e-5)
@@ -40,7 +44,9 @@ def test_d2_paste_masks_equals_the_eager_grid_sample_paste():
     boxes[0] = torch.tensor([0.0, 0.0, 310.0, 210.0])  # the whole image
     boxes[1] = torch.tensor([5.0, 5.0, 5.0, 9.0])  # empty
     ref = d2_compat.d2_paste_masks(masks, boxes, (210, 310)).numpy()
-    ours = d2_paste_masks(masks.numpy(), boxes.numpy(), 210, 310)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the empty box is skipped, not divided by zero
+        ours = d2_paste_masks(masks.numpy(), boxes.numpy(), 210, 310)
     assert ours.shape == ref.shape == (60, 1, 210, 310) and ref.sum() > 10000
     assert (ours != ref).mean() < 1e-5  # a probability within float noise of 0.5 may flip
 
@@ -62,7 +68,7 @@ def test_graph_input_is_detectrons_pil_resize_and_caffe_normalisation():
     subtracts its BGR mean and divides by its std."""
     from PIL import Image
 
-    mean, std = [103.53, 116.28, 123.675], [1.0, 1.0, 1.0]
+    mean, std = [103.53, 116.28, 123.675], [57.375, 57.12, 58.395]
     spec = {"kind": "detectron2", "min_size": 80, "max_size": 120}
     meta = {"preprocess": {**spec, "pixel_mean_bgr": mean, "pixel_std_bgr": std}}
     # (61, 97): short side 80 makes the long 127.2 > 120, so 120 / 127.2 -> 75.5 x 120
@@ -74,7 +80,22 @@ def test_graph_input_is_detectrons_pil_resize_and_caffe_normalisation():
         image = u8.transpose(2, 0, 1).astype(np.float32) / 255
         ours = graph_input(image, meta)
         resized = np.asarray(Image.fromarray(u8).resize(size[::-1], Image.BILINEAR), np.float32)
-        want = (resized[:, :, ::-1] - np.array(mean, np.float32)).transpose(2, 0, 1)
+        bgr = resized[:, :, ::-1]
+        want = ((bgr - np.array(mean, np.float32)) / np.array(std, np.float32)).transpose(2, 0, 1)
         assert ours.shape == (3, *size)
         np.testing.assert_allclose(ours, want, atol=1e-3)
     np.testing.assert_array_equal(graph_input(image, {}), image)
+
+
+def test_the_graph_gets_float32_whatever_the_image_dtype():
+    """ONNX Runtime and OpenVINO refuse a float64 input: a float64 image (numpy's default) is
+    converted; pasted masks come back float32 too."""
+    spec = {"kind": "detectron2", "min_size": 32, "max_size": 64}
+    meta = {"preprocess": {**spec, "pixel_mean_bgr": [1.0, 2.0, 3.0], "pixel_std_bgr": [2.0] * 3}}
+    image = np.random.default_rng(0).random((3, 20, 30))  # float64
+    for spec in ({}, meta):
+        out = graph_input(image, spec)
+        assert out.dtype == np.float32 and out.flags["C_CONTIGUOUS"]
+    masks, boxes = np.full((1, 1, 28, 28), 0.7), np.array([[2.0, 3.0, 20.0, 15.0]])
+    assert d2_paste_masks(masks, boxes, 20, 30).dtype == np.float32
+    assert paste_masks(masks, boxes, 20, 30).dtype == np.float32

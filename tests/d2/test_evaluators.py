@@ -162,3 +162,19 @@ def test_voc_style_evaluator_gathers_every_rank(tmp_path):
     main, other = on_two_processes(voc_on_a_rank, tmp_path)
     assert main["voc_style"]["images"] == 6 and other == {}
     assert main["voc_style"]["mAP50"] == pytest.approx(single["mAP50"], abs=1e-12)
+
+
+def test_robustness_evaluator_grays_the_image_in_the_models_channel_order(registered):
+    """A BGR model's input is turned gray from its true colors (luminance weighs R and B
+    differently), and stays in the model's layout."""
+    from balloon_shapes.data.mapper import to_gray3
+
+    rgb = np.zeros((6, 8, 3), np.uint8)
+    rgb[..., 0] = 200  # red: gray ~60 read as RGB, ~23 if the channels were swapped
+    want = to_gray3(rgb)
+    for fmt, chw in (("BGR", rgb[:, :, ::-1]), ("RGB", rgb)):
+        evaluator = RobustnessEvaluator("shapes_val", None, fmt)
+        image = torch.from_numpy(np.ascontiguousarray(chw.transpose(2, 0, 1)))
+        gray = evaluator.gray_input({"image": image, "image_id": 0})["image"]
+        assert gray.shape == (3, 6, 8)
+        assert np.array_equal(gray.permute(1, 2, 0).numpy(), want)

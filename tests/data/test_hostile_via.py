@@ -13,7 +13,7 @@ import pytest
 from balloon_shapes.data.balloon import load_via_folder
 from balloon_shapes.data.balloon import main as check_main
 from balloon_shapes.data.mapper import ImageReadError, read_image
-from balloon_shapes.data.via import ViaError, load_via
+from balloon_shapes.data.via import ViaError, load_via, shared_images
 from tests.conftest import write_balloon_dataset
 
 RECT = {"name": "rect", "x": 10, "y": 10, "width": 20, "height": 20}
@@ -131,3 +131,33 @@ def test_the_same_image_in_train_and_val_is_a_warning(root, capsys, caplog):
     with caplog.at_level("WARNING"):
         assert len(load_via_folder(str(root), "val")) == 2
     assert "the same image as" in caplog.text and "train_1.jpg" in caplog.text
+
+
+def test_minimal_entries_and_export_level_via_keys_load(root):
+    """Entries with only ``filename`` and ``regions`` are VIA; a top-level ``_via_*`` key of an
+    export is metadata, not an image."""
+    write(root / "train", {"a": {"filename": "train_0.jpg", "regions": []}},
+          _via_attributes={"region": {}}, _via_settings={"ui": {}})  # fmt: skip
+    records, report = load_via(str(root / "train"))
+    assert len(records) == 1 and report.errors == []
+
+
+def test_attribute_errors_name_the_file(root):
+    write(root / "train", {}, _via_img_metadata={"a": entry("train_0.jpg")}, _via_attributes=[])
+    with pytest.raises(ViaError, match=f"^{root / 'train' / JSON}: _via_attributes"):
+        load_via(str(root / "train"))
+
+
+def test_only_identical_bytes_count_as_the_same_image(root, capsys):
+    """Two copies are both reported; a different image of the same size is not."""
+    train = root / "train" / "train_0.jpg"
+    shutil.copy(train, root / "val" / "copy1.jpg")
+    shutil.copy(train, root / "val" / "copy2.jpg")
+    other = bytearray(train.read_bytes())
+    other[-3] ^= 0xFF  # same size, different bytes (inside the JPEG's entropy data)
+    (root / "val" / "same_size.jpg").write_bytes(bytes(other))
+    names = ("copy1.jpg", "copy2.jpg", "same_size.jpg")
+    pairs = shared_images(
+        [{"file_name": str(root / "val" / n)} for n in names], str(root / "train")
+    )
+    assert sorted(p for p, _ in pairs) == [str(root / "val" / n) for n in names[:2]]

@@ -56,6 +56,7 @@ def test_warmup_then_cosine(smoke_cfg):
         0.5 * (1 + __import__("math").cos(0.1 * 3.141592653589793))
     )
     assert lr_factor(100, t) == pytest.approx(0.0)
+    assert lr_factor(150, t) == pytest.approx(0.0)  # past max_iter (a last scheduler step): 0
     # half-way through warmup (alpha = 5 / warmup_iters = 0.5): 0.1 * 0.5 + 0.5 = 0.55
     cosine_at_5 = 0.5 * (1 + __import__("math").cos(0.05 * 3.141592653589793))
     assert lr_factor(5, t) == pytest.approx(0.55 * cosine_at_5)
