@@ -42,3 +42,31 @@ def test_user_strings_render_as_text_not_markup():
     assert not [a for _, a in parsed.tags if "onerror" in a]
     text = "".join(parsed.text)
     assert all(s in text for s in HOSTILE)  # shown to the reader exactly as written
+
+
+def test_pictures_are_inlined_as_data_uris_that_decode_to_the_image(tmp_path):
+    import base64
+
+    import cv2
+    import numpy as np
+
+    from balloon_shapes.html_report import figure_if_exists, jpeg_uri, png_uri, write_page
+
+    rgb = np.zeros((16, 24, 3), np.uint8)
+    rgb[..., 0] = 220  # red: a channel swap would make it blue
+    cv2.imwrite(str(tmp_path / "f.png"), rgb[:, :, ::-1])
+    uri = png_uri(str(tmp_path / "f.png"))
+    assert uri.startswith("data:image/png;base64,")
+    assert base64.b64decode(uri.split(",", 1)[1]) == (tmp_path / "f.png").read_bytes()
+    uri = jpeg_uri(rgb, quality=95)
+    assert uri.startswith("data:image/jpeg;base64,")
+    data = np.frombuffer(base64.b64decode(uri.split(",", 1)[1]), np.uint8)
+    decoded = cv2.imdecode(data, cv2.IMREAD_COLOR)[:, :, ::-1]  # back to RGB
+    assert np.abs(decoded.astype(int) - rgb).max() <= 8
+    noise = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    assert len(jpeg_uri(noise, quality=30)) < len(jpeg_uri(noise, quality=95))  # quality used
+    (figure,) = figure_if_exists("PR curves", str(tmp_path / "f.png"), note="n")
+    assert (figure.title, figure.note) == ("PR curves", "n") and figure.uri.startswith("data:")
+    assert figure_if_exists("missing", str(tmp_path / "nope.png")) == []
+    write_page(str(tmp_path / "r.html"), Page("Auswertung: Ballons ä ö €"))
+    assert "Ballons ä ö €" in (tmp_path / "r.html").read_bytes().decode("utf-8")
