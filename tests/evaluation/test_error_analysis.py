@@ -65,6 +65,8 @@ def test_missed_objects_are_those_no_prediction_took_or_points_at():
     o = outcomes([pred((A, 2, 0.9))], [GT])  # A pointed at by a cls error, B untouched
     assert o.missed[0].tolist() == [False, True]
     assert breakdown(outcomes([pred((A, 2, 0.9))], [GT]))["counts"]["miss"] == 1
+    loc = outcomes([pred((SHIFTED_A, 1, 0.9))], [GT])  # A pointed at by a loc error
+    assert loc.missed[0].tolist() == [False, True]
     both = outcomes([pred((SHIFTED_A, 2, 0.9))], [GT])  # "both" points at nothing
     assert both.missed[0].tolist() == [True, True]
     empty = breakdown(outcomes([pred()], [GT]))
