@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import json
 import os
 import re
@@ -62,7 +63,7 @@ def atomic_write(path: str, write: Callable[[str], None], suffix: str = "") -> N
     """Call ``write(tmp_path)`` then rename to ``path``; the temp file is removed on failure.
     A full disk (or quota) is the user's ``OutputError``, naming the file."""
     folder = ensure_dir(os.path.dirname(os.path.abspath(path)))
-    remove_stale_temps(folder)
+    clean_once(folder)
     fd, tmp = tempfile.mkstemp(
         dir=folder, prefix=temp_prefix(), suffix=suffix or os.path.splitext(path)[1]
     )
@@ -104,6 +105,13 @@ def remove_stale_temps(folder: str) -> list[str]:
             with contextlib.suppress(FileNotFoundError):  # another run cleaned it first
                 os.remove(path)
     return stale
+
+
+@functools.cache
+def clean_once(folder: str) -> None:
+    """``remove_stale_temps`` the first time this process writes into ``folder``: a demo writing
+    thousands of pictures lists its folder once, not once per picture."""
+    remove_stale_temps(folder)
 
 
 def process_alive(pid: int) -> bool:

@@ -4,8 +4,6 @@ restricted loader, and a machine without a GPU trains on the CPU, saying so."""
 
 from __future__ import annotations
 
-import logging
-
 import torch
 from detectron2.config import CfgNode
 from detectron2.engine import default_setup
@@ -15,8 +13,6 @@ from balloon_shapes.d2.trainer import Trainer, loader_args
 from balloon_shapes.errors import ConfigError
 from balloon_shapes.modeling.d2_checkpoint import SafeCheckpointer
 from balloon_shapes.modeling.detectron2_engine import load_cfg
-
-log = logging.getLogger(__name__)
 
 
 def setup(args) -> CfgNode:

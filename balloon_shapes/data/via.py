@@ -9,6 +9,7 @@ so 0.5 is added to put them on pixel centres, as Detectron2's balloon tutorial d
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import os
@@ -298,13 +299,14 @@ def load_via(
         report.errors.append(str(e))
         definitions = {}
     for key, entry in pairs:
+        where = f"{path}: entry {key!r}"
         try:
-            regions = check_entry(entry, f"{path}: entry {key!r}")
-            image = resolve_image(folder, entry["filename"], f"{path}: entry {key!r}")
+            regions = check_entry(entry, where)
+            image = resolve_image(folder, entry["filename"], where)
             real = os.path.realpath(image)
             if real in listed:
                 raise ViaError(
-                    f"{path}: entry {key!r}: {entry['filename']} is listed twice (also as entry "
+                    f"{where}: {entry['filename']} is listed twice (also as entry "
                     f"{listed[real]!r}); merge their regions into one entry"
                 )
             listed[real] = key
@@ -329,12 +331,13 @@ def shared_images(records: list[dict], other_folder: str) -> list[tuple[str, str
         path = os.path.join(other_folder, name)
         if os.path.isfile(path):
             others.setdefault(os.path.getsize(path), []).append(path)
+    digest_of = functools.cache(file_digest)  # each file in the other folder hashed once
     pairs = []
     for record in records:
         path = record["file_name"]
         candidates = others.get(os.path.getsize(path), [])
-        digest = file_digest(path) if candidates else None
-        pairs += [(path, c) for c in candidates if file_digest(c) == digest]
+        digest = digest_of(path) if candidates else None
+        pairs += [(path, c) for c in candidates if digest_of(c) == digest]
     return pairs
 
 

@@ -24,8 +24,7 @@ from balloon_shapes.evaluation.inference import ImageDataset, compact
 from balloon_shapes.evaluation.matching import GroundTruth
 from balloon_shapes.evaluation.report import pred_vs_gt_tile
 from balloon_shapes.files import check_writable, ensure_dir, write_image, write_json
-from balloon_shapes.model_loader import checkpoint_config
-from balloon_shapes.modeling.weights import read_checkpoint
+from balloon_shapes.modeling.weights import load_torch_file, state_dict_of
 from balloon_shapes.visualizer import grid
 
 
@@ -43,14 +42,16 @@ def resume_path(cfg: DictConfig, model: torch.nn.Module) -> str | None:
     if not os.path.isfile(path):
         raise ConfigError(f"resume=true but {path} does not exist; run without resume first")
     try:
-        state = read_checkpoint(path)
-        stored = checkpoint_config(path)
+        obj = load_torch_file(path)  # once: a big model's last.ckpt holds its optimizer too
+        state = state_dict_of(obj, path)
     except WeightsError as e:
         raise ConfigError(f"resume=true but {e}; delete it to start over") from None
     advice = "choose another output_dir, or delete it to start over"
-    if stored is not None and stored.data.train != cfg.data.train:
+    stored = (obj.get("hyper_parameters") or {}).get("cfg") or {}
+    trained_on = (stored.get("data") or {}).get("train")
+    if trained_on is not None and trained_on != cfg.data.train:
         raise ConfigError(
-            f"resume=true but {path} trained on {stored.data.train}, not {cfg.data.train}; {advice}"
+            f"resume=true but {path} trained on {trained_on}, not {cfg.data.train}; {advice}"
         )
     own = model.state_dict()
     differ = [k for k in own.keys() | state.keys()

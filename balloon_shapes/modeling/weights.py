@@ -148,7 +148,11 @@ def load_torch_file(path: str):
 
 def read_checkpoint(path: str) -> dict[str, torch.Tensor]:
     """The model state dict inside a ``.ckpt`` (Lightning) or ``.pth`` file."""
-    obj = load_torch_file(path)
+    return state_dict_of(load_torch_file(path), path)
+
+
+def state_dict_of(obj, path: str) -> dict[str, torch.Tensor]:
+    """The model state dict in a loaded ``.ckpt``/``.pth`` object (``path`` names it)."""
     state = obj.get("state_dict", obj.get("model", obj)) if isinstance(obj, dict) else None
     if not isinstance(state, dict):
         raise WeightsError(f"{path}: holds no state dict")
