@@ -183,3 +183,29 @@ def staged_outputs(output_dir: str, names: Iterable[str]) -> Iterator[str]:
                 os.remove(final)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+
+
+PREVIOUS_MARK = ".balloon-shapes-previous-run"  # marks a folder ``set_aside`` may replace
+
+
+def set_aside(output_dir: str, names: Iterable[str]) -> str | None:
+    """Move a previous run's ``names`` from ``output_dir`` into ``<output_dir>.previous`` (which
+    replaces the run set aside before it), so that a new run never mixes its files with an
+    older one's; the user's other files stay. Returns that folder, or None if nothing was there."""
+    present = [n for n in names if os.path.lexists(os.path.join(output_dir, n))]
+    if not present:
+        return None
+    aside = os.path.normpath(output_dir) + ".previous"
+    if os.path.lexists(aside):
+        if not os.path.isfile(os.path.join(aside, PREVIOUS_MARK)):
+            raise OutputError(
+                f"{aside}: exists and is not a run set aside by balloon-shapes; move it away "
+                f"(a new run into {output_dir} keeps the previous one there)"
+            )
+        shutil.rmtree(aside)
+    os.makedirs(aside)
+    with open(os.path.join(aside, PREVIOUS_MARK), "w") as f:
+        f.write(f"the previous run's outputs from {output_dir}\n")
+    for name in present:
+        os.replace(os.path.join(output_dir, name), os.path.join(aside, name))
+    return aside

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -150,3 +153,23 @@ def quick_script(monkeypatch):
         return subprocess.CompletedProcess([name, *args], code, out, err)
 
     return run
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A tmpfs of ``size`` bytes (root only; skipped, saying why, where mounting is denied)."""
+    mounted = []
+
+    def make(size: int) -> Path:
+        where = tmp_path / f"disk{len(mounted)}"
+        where.mkdir()
+        proc = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
+                              capture_output=True, text=True)  # fmt: skip
+        if proc.returncode:
+            pytest.skip(f"cannot mount a small tmpfs to fill ({proc.stderr.strip()[:80]})")
+        mounted.append(where)
+        return where
+
+    yield make
+    for where in mounted:
+        subprocess.run(["umount", str(where)], check=False)

@@ -23,7 +23,7 @@ from balloon_shapes.errors import ConfigError, OutputError, WeightsError
 from balloon_shapes.evaluation.inference import ImageDataset, compact
 from balloon_shapes.evaluation.matching import GroundTruth
 from balloon_shapes.evaluation.report import pred_vs_gt_tile
-from balloon_shapes.files import check_writable, ensure_dir, write_image, write_json
+from balloon_shapes.files import check_writable, ensure_dir, set_aside, write_image, write_json
 from balloon_shapes.modeling.weights import load_torch_file, state_dict_of
 from balloon_shapes.visualizer import grid
 
@@ -62,6 +62,14 @@ def resume_path(cfg: DictConfig, model: torch.nn.Module) -> str | None:
             f"{sorted(differ)[0]}); {advice}"
         )
     return path
+
+
+def run_outputs(cfg: DictConfig) -> list[str]:
+    """Names a training run writes into ``output_dir``: a fresh run moves a previous run's
+    aside (``files.set_aside``); a resumed one continues them."""
+    loggers = [v.name for v in (cfg.loggers or {}).values() if v is not None and "name" in v]
+    ranks = [n for n in os.listdir(cfg.output_dir) if n.startswith("sample_ids_rank")]
+    return ["checkpoints", "metrics.json", "predictions.png", "report.html", *loggers, *ranks]
 
 
 def check_config(cfg: DictConfig) -> None:
@@ -168,7 +176,12 @@ def train(cfg: DictConfig) -> dict:
     data.setup("fit")  # dataset errors surface now, before the model or any output exists
     module = MaskRCNNModule(cfg)  # and weights errors (offline, unsafe, not fitting)
     with exclusive(cfg.output_dir):
-        return fit(cfg, data, module, resume_path(cfg, module.model))
+        ckpt = resume_path(cfg, module.model)
+        if not cfg.resume and os.environ.get("LOCAL_RANK", "0") == "0":
+            aside = set_aside(cfg.output_dir, run_outputs(cfg))
+            if aside:
+                print(f"{cfg.output_dir} held a previous run: moved to {aside}")
+        return fit(cfg, data, module, ckpt)
 
 
 def fit(cfg: DictConfig, data: DataModule, module: MaskRCNNModule, ckpt: str | None) -> dict:

@@ -174,6 +174,34 @@ def test_a_second_training_into_a_busy_output_dir_is_refused(smoke_cfg, tmp_path
     assert train(smoke_cfg())["iter"] == 2  # the lock goes with its holder
 
 
+def test_a_new_run_sets_the_previous_run_aside_whole(smoke_cfg, tmp_path):
+    """A fresh run into a folder holding another run's outputs moves them, as a set, to
+    <output_dir>.previous (one generation: the next fresh run replaces it); nothing of two runs
+    mixes in one folder (logs, checkpoints); the user's own files stay where they are."""
+    from balloon_shapes.errors import OutputError
+
+    out = tmp_path / "run"
+    over = ("data.val_size=2", f"output_dir={out}")
+    train(smoke_cfg(*over))
+    first = (out / "metrics.json").read_bytes()
+    (out / "notes.txt").write_text("the user's")
+    train(smoke_cfg(*over, "train.max_iter=1", "train.eval_period=1"))
+    aside = tmp_path / "run.previous"
+    assert (aside / "metrics.json").read_bytes() == first
+    assert json.loads((out / "metrics.json").read_text())["iter"] == 1
+    assert [p.name for p in (out / "csv").iterdir()] == ["version_0"]  # not version_1 beside
+    assert len(list((out / "tb").glob("events.*"))) == 1  # one run's events, not two
+    assert (out / "notes.txt").exists() and not (aside / "notes.txt").exists()
+    assert {p.name for p in (aside / "checkpoints").iterdir()} == {"last.ckpt", "best.ckpt"}
+    train(smoke_cfg(*over))  # the next one replaces the set-aside run
+    assert json.loads((aside / "metrics.json").read_text())["iter"] == 1
+    (tmp_path / "mine.previous").mkdir()  # a folder of the user's by that name is never removed
+    train(smoke_cfg("data.val_size=2", f"output_dir={tmp_path / 'mine'}"))
+    with pytest.raises(OutputError, match=r"mine\.previous: exists and is not a run set aside"):
+        train(smoke_cfg("data.val_size=2", f"output_dir={tmp_path / 'mine'}"))
+    assert (tmp_path / "mine" / "metrics.json").exists()
+
+
 @pytest.mark.parametrize(
     "override, message",
     [

@@ -3,7 +3,6 @@ killed run, or a full disk, leaves the folder as it was; a full disk is one line
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -47,26 +46,6 @@ def test_a_failing_run_leaves_the_previous_one_untouched(tmp_path, monkeypatch):
     monkeypatch.setattr(evaluate_lib, "error_analysis", fails)
     assert run(out, "eval.grayscale=compare") == 1
     assert contents(out) == before
-
-
-@pytest.fixture
-def tiny_disk(tmp_path):
-    """A tmpfs of ``size`` bytes (root only; skipped, saying why, where mounting is denied)."""
-    mounted = []
-
-    def make(size: int) -> Path:
-        where = tmp_path / f"disk{len(mounted)}"
-        where.mkdir()
-        proc = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
-                              capture_output=True, text=True)  # fmt: skip
-        if proc.returncode:
-            pytest.skip(f"cannot mount a small tmpfs to fill ({proc.stderr.strip()[:80]})")
-        mounted.append(where)
-        return where
-
-    yield make
-    for where in mounted:
-        subprocess.run(["umount", str(where)], check=False)
 
 
 @pytest.mark.slow
