@@ -13,6 +13,9 @@ D2_WHEEL := $(firstword $(wildcard ../shared/wheels/detectron2-*.whl))
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	@# one OpenCV (opencv-python): a venv from before still has the headless wheel over the same cv2 folder
+	@if $(PY) -m pip show -q opencv-python-headless 2>/dev/null; then \
+	  $(PY) -m pip uninstall -q -y opencv-python-headless opencv-python; fi
 	$(PY) -m pip install -q -e '.[dev]'
 	$(if $(D2_WHEEL),$(PY) -m pip install -q $(D2_WHEEL),@echo "no ../shared/wheels/detectron2-*.whl: Detectron2 tests will skip")
 	touch $(STAMP)

@@ -76,20 +76,27 @@ def label_names(labels: Sequence[int], class_names: Sequence[str]) -> list[str]:
 
 @dataclass
 class Instances:
-    """One image's detections: XYXY boxes [N,4], 1-based labels, scores, masks bool [N,H,W]."""
+    """One image's detections: XYXY boxes [N,4], 1-based labels, scores, masks bool [N,H,W];
+    in a video, ``ids``: each instance's track ID (-1: not yet confirmed), None untracked."""
 
     boxes: np.ndarray
     labels: np.ndarray
     scores: np.ndarray
     masks: np.ndarray
+    ids: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.scores)
 
+    def __getitem__(self, keep) -> Instances:
+        """The instances selected by a boolean mask or an index array."""
+        ids = None if self.ids is None else self.ids[keep]
+        boxes, labels, scores, masks = self.boxes, self.labels, self.scores, self.masks
+        return Instances(boxes[keep], labels[keep], scores[keep], masks[keep], ids)
+
     def above(self, score_thresh: float) -> Instances:
         """The instances scored >= ``score_thresh``."""
-        keep = self.scores >= score_thresh
-        return Instances(self.boxes[keep], self.labels[keep], self.scores[keep], self.masks[keep])
+        return self[self.scores >= score_thresh]
 
 
 def rle_instances(

@@ -2,8 +2,8 @@
 
 Instances are drawn in the spirit of Detectron2's ``Visualizer``: a semi-transparent mask with
 a darker outline, a thin box, and a "class score" label on an opaque dark box. Colors are
-stable per class; text scales with the image; labels stay inside the image and are moved
-where they would cover another label.
+stable per class (per track ID in a tracked video); text scales with the image; labels stay
+inside the image and are moved where they would cover another label.
 """
 
 from __future__ import annotations
@@ -34,6 +34,16 @@ def class_colors(labels: np.ndarray) -> np.ndarray:
     return instance_colors(int(labels.max(initial=0)) + 1)[labels]
 
 
+def colors_of(inst: Instances) -> np.ndarray:
+    """Tracked instances take their track's color (stable per ID; neighbouring IDs differ by a
+    golden-ratio hue step), others their class's, as do instances not yet given an ID."""
+    colors = class_colors(inst.labels)
+    if inst.ids is not None and len(inst):
+        tracked = inst.ids >= 0
+        colors[tracked] = instance_colors(int(inst.ids.max()) + 1)[inst.ids[tracked]]
+    return colors
+
+
 def text_scale(height: int, width: int) -> float:
     """Font scale for an image: text about sqrt(h*w)/60 px tall, never under 10 px."""
     return max(10.0, (height * width) ** 0.5 / 60) / FONT_PX
@@ -60,7 +70,7 @@ def draw_instances(
     Higher-scored instances are labelled first, so they get the spot nearest their box."""
     out = image.copy()
     h, w = out.shape[:2]
-    colors = class_colors(inst.labels)
+    colors = colors_of(inst)
     thick = max(1, round((h * w) ** 0.5 / 500))
     for m, color in zip(inst.masks, colors):
         out[m] = (out[m] * (1 - alpha) + color * alpha).astype(np.uint8)
@@ -70,9 +80,10 @@ def draw_instances(
         cv2.drawContours(out, contours, -1, edge, thick)
         x0, y0, x1, y1 = (int(round(v)) for v in box)
         cv2.rectangle(out, (x0, y0), (x1 - 1, y1 - 1), tuple(int(v) for v in color), thick)
+    ids = inst.ids if inst.ids is not None else np.full(len(inst), -1)
     texts = [
-        class_names[int(c) - 1] + (f" {s:.2f}" if scores else "")
-        for c, s in zip(inst.labels, inst.scores)
+        (f"#{t} " if t >= 0 else "") + class_names[int(c) - 1] + (f" {s:.2f}" if scores else "")
+        for c, s, t in zip(inst.labels, inst.scores, ids)
     ]
     label_boxes = np.zeros((len(texts), 4), np.int64)
     scale = text_scale(h, w)

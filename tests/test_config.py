@@ -67,8 +67,10 @@ def test_code_defaults_are_the_yaml_defaults():
     from balloon_shapes.evaluation.inference import InferenceSettings
 
     demo = yaml_node("demo.yaml")
+    keys = ("batch_size", "every_n", "max_frames", "detections_json", "carry")
     assert dataclasses.asdict(VideoOptions()) == {
-        k: demo[k] for k in ("batch_size", "every_n", "max_frames", "detections_json")
+        **{k: demo[k] for k in keys},
+        "keep_tracks": tuple(demo.keep_tracks),
     }
     assert all(
         f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING

@@ -17,6 +17,7 @@ SMOKE = {  # name -> its smoke arguments (one probability is enough to run grays
     "shapes_cpu.py": ["--smoke"],
     "grayscale_augment.py": ["--smoke", "0.3"],
     "video_fps.py": ["--smoke"],
+    "video_quality.py": ["--smoke"],
     "eval_speed.py": ["--smoke"],
 }
 

@@ -106,7 +106,7 @@ def frame_times(path: str) -> Timestamps:
 def open_camera(device: int | str) -> Source:
     """A live OpenCV capture (``device``: camera index; a file path works too, for tests)."""
     level = cv2.utils.logging.getLogLevel()
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # our line says it
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # our line says it
     try:
         cap = cv2.VideoCapture(device)
         ok, first = cap.read() if cap.isOpened() else (False, None)

@@ -58,8 +58,9 @@ class FakePredictor:
         out = []
         for im in images:
             mask = (im[..., 0] > 180) & (im[..., 2] < 120)
-            xs = np.flatnonzero(mask.any(0))
-            box = np.array([[xs.min(), 0, xs.max(), 0]], float) if len(xs) else np.zeros((1, 4))
+            xs, ys = np.flatnonzero(mask.any(0)), np.flatnonzero(mask.any(1))
+            box = [[xs[0], ys[0], xs[-1] + 1, ys[-1] + 1]] if len(xs) else np.zeros((1, 4))
+            box = np.array(box, float)
             out.append(Instances(box, np.array([1]), np.array([0.9]), mask[None]))
         return out
 
@@ -293,3 +294,34 @@ def test_truncated_video_is_an_error_naming_the_file_and_leaves_nothing(tmp_path
     with pytest.raises(VideoError, match=f"cut.mp4: {message}"):
         run_video(str(src), str(dst), FakePredictor().batch, identity)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.mp4"]
+
+
+def test_a_tracked_run_gives_track_ids_and_a_per_track_summary(tmp_path):
+    from tests.demo.test_tracking import config_tracker
+
+    src, det = tmp_path / "in.mp4", tmp_path / "det.json"
+    write_clip(src, n=12)
+    options = VideoOptions(batch_size=3, every_n=2, detections_json=str(det))
+    info = run_video(str(src), str(tmp_path / "o.mp4"), FakePredictor().batch, splash, options,
+                     config_tracker(), ["square"])  # fmt: skip
+    ids = [[i["track_id"] for i in r["instances"]] for r in json.loads(det.read_text())]
+    assert ids[:2] == [[-1], [-1]] and ids[2:] == [[0]] * 10  # confirmed at its 2nd model frame
+    assert info["tracks"] == [
+        {"track_id": 0, "class": "square", "first_frame": 2, "last_frame": 11, "frames": 10}
+    ]
+
+
+def test_keep_tracks_naming_no_track_is_one_line_and_writes_nothing(tmp_path):
+    from tests.demo.test_tracking import config_tracker
+
+    src, dst, det = tmp_path / "in.mp4", tmp_path / "o.mp4", tmp_path / "det.json"
+    write_clip(src, n=6)
+    dst.write_bytes(b"the user's earlier video")
+    options = VideoOptions(keep_tracks=(7,), detections_json=str(det))
+    message = r"keep_tracks=\[7\]: no track 7 in this video \(tracks 0-0\)"
+    with pytest.raises(ConfigError, match=message):
+        run_video(str(src), str(dst), FakePredictor().batch, splash, options, config_tracker())
+    assert dst.read_bytes() == b"the user's earlier video" and not det.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "o.mp4"]
+    with pytest.raises(ConfigError, match="carry='warp': expected one of flow, freeze"):
+        VideoOptions(carry="warp")

@@ -77,6 +77,7 @@ def test_video_demo_script(script, quick_script, tmp_path, checkpoint):
     assert proc.returncode == 0, proc.stderr[-2000:]
     frames, fps, size, streams = read_clip(tmp_path / "out.mp4")
     assert len(frames) == 6 and fps == 15 and size == (64, 48) and streams == ["video", "audio"]
+    assert "track  class" in proc.stdout  # the per-track summary ends the run
     same = quick_script(
         "video_demo.py", f"input={src}", f"output={src}", f"model.weights={checkpoint}"
     )
@@ -84,10 +85,15 @@ def test_video_demo_script(script, quick_script, tmp_path, checkpoint):
         "video_demo.py", f"input={tmp_path / 'nope.mp4'}", f"output={tmp_path / 'o.mp4'}"
     )
     camera = quick_script("video_demo.py", "input=7", f"output={tmp_path}")
-    cases = ((same, "overwrite the input"), (missing, "no such file"), (camera, "webcam 7"))
+    untracked = quick_script("video_demo.py", f"input={src}", "keep_tracks=[1]", "tracker=null")
+    no_such = quick_script("video_demo.py", f"input={src}", f"output={tmp_path / 'k.mp4'}",
+                           f"model.weights={checkpoint}", "keep_tracks=[99]")  # fmt: skip
+    cases = ((same, "overwrite the input"), (missing, "no such file"), (camera, "webcam 7"),
+             (untracked, "keep_tracks needs tracking"), (no_such, "no track 99"))  # fmt: skip
     for proc, message in cases:
-        lines = proc.stderr.strip().splitlines()
-        assert proc.returncode == 2 and len(lines) == 1 and message in lines[0]
+        lines = [ln for ln in proc.stderr.splitlines() if ln.strip() and "frame/s]" not in ln]
+        assert proc.returncode == 2 and len(lines) == 1 and message in lines[0], proc.stderr
+    assert not (tmp_path / "k.mp4").exists()
 
 
 def test_grayscale_demo_runs_and_draws_on_the_gray_image(quick_script, tmp_path, checkpoint):

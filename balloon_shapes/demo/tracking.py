@@ -1,0 +1,138 @@
+"""Objects that hold together across video frames: track IDs and masks carried between model runs.
+
+IDs come from a maintained tracker library, ``trackers`` (Roboflow, Apache-2.0: SORT, ByteTrack,
+OC-SORT, BoT-SORT with no weights to download; the ``tracker`` key of demo.yaml picks one and its
+settings). Between two model frames (``every_n`` > 1) the last masks are warped along OpenCV's
+DIS optical flow (``carry=flow``), or kept in place (``carry=freeze``, for comparison).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+import supervision as sv
+
+from balloon_shapes.structures import Instances
+
+CARRY = ("flow", "freeze")
+
+
+class Tracker:
+    """A ``trackers`` tracker over our :class:`Instances`: each model frame's instances get the
+    ID of the object they continue (-1 in the first frame an object is seen: the tracker
+    confirms a track on its second match)."""
+
+    def __init__(self, tracker) -> None:
+        self.tracker = tracker
+
+    def update(self, inst: Instances, seconds: float) -> Instances:
+        """``inst`` with ``ids``; ``seconds``: the frame's time (variable rates, ``every_n``)."""
+        detections = sv.Detections(
+            xyxy=np.asarray(inst.boxes, np.float32).reshape(-1, 4),
+            confidence=np.asarray(inst.scores, np.float32),
+            class_id=np.asarray(inst.labels, np.int64),
+            data={"index": np.arange(len(inst))},
+        )
+        tracked = self.tracker.update(detections, timestamp=seconds)
+        ids = np.full(len(inst), -1, np.int64)
+        if len(tracked):  # an empty frame still ages the tracks (its result has no data)
+            ids[np.asarray(tracked.data["index"], np.int64)] = tracked.tracker_id
+        return Instances(inst.boxes, inst.labels, inst.scores, inst.masks, ids)
+
+
+@dataclass
+class TrackLog:
+    """What each track did: class votes, first and last frame, frames seen."""
+
+    votes: dict[int, Counter] = field(default_factory=dict)
+    first: dict[int, int] = field(default_factory=dict)
+    last: dict[int, int] = field(default_factory=dict)
+
+    def add(self, frame: int, inst: Instances) -> None:
+        for track, label in zip(inst.ids if inst.ids is not None else (), inst.labels):
+            if track >= 0:
+                self.votes.setdefault(int(track), Counter())[int(label)] += 1
+                self.first.setdefault(int(track), frame)
+                self.last[int(track)] = frame
+
+    def summary(self, names: list[str]) -> list[dict]:
+        """One row per track: its ID, class by majority vote, first/last frame, frames seen."""
+        return [
+            {
+                "track_id": t,
+                "class": names[votes.most_common(1)[0][0] - 1],
+                "first_frame": self.first[t],
+                "last_frame": self.last[t],
+                "frames": sum(votes.values()),
+            }
+            for t, votes in sorted(self.votes.items())
+        ]
+
+
+def summary_lines(rows: list[dict]) -> list[str]:
+    """The per-track summary as lines a terminal shows."""
+    head = f"{'track':>5}  {'class':<12} {'first':>6} {'last':>6} {'frames':>6}"
+    return [head] + [
+        f"{r['track_id']:>5}  {r['class']:<12} {r['first_frame']:>6} {r['last_frame']:>6} "
+        f"{r['frames']:>6}"
+        for r in rows
+    ]
+
+
+class FlowCarrier:
+    """Carries masks from one frame to the next along dense optical flow (OpenCV's DIS), computed
+    on gray frames scaled to at most ``flow_size`` px on the longer side (flow is smooth, and its
+    cost falls with the square of the size); boxes are recomputed from the warped masks."""
+
+    def __init__(self, flow_size: int = 320) -> None:
+        self.flow_size = flow_size
+        self.dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+
+    def flow(self, frame: np.ndarray, previous: np.ndarray) -> np.ndarray:
+        """For each pixel of ``frame``, where it was in ``previous`` (dx, dy), float32 [H, W, 2]."""
+        h, w = frame.shape[:2]
+        scale = min(1.0, self.flow_size / max(h, w))
+        size = (max(8, round(w * scale)), max(8, round(h * scale)))
+        gray = [cv2.resize(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY), size, interpolation=cv2.INTER_AREA)
+                for f in (frame, previous)]  # fmt: skip
+        small = self.dis.calc(gray[0], gray[1], None)
+        flow = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+        flow[..., 0] *= w / size[0]
+        flow[..., 1] *= h / size[1]
+        return flow
+
+    def __call__(self, previous: np.ndarray, frame: np.ndarray, inst: Instances) -> Instances:
+        """``inst`` (on ``previous``) moved onto ``frame``; instances that leave it are dropped."""
+        if not len(inst):
+            return inst
+        h, w = frame.shape[:2]
+        flow = self.flow(frame, previous)
+        gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+        map_x, map_y = gx + flow[..., 0], gy + flow[..., 1]
+        masks = np.stack([
+            cv2.remap(m.astype(np.uint8) * 255, map_x, map_y, cv2.INTER_LINEAR,
+                      borderMode=cv2.BORDER_CONSTANT, borderValue=0) >= 128
+            for m in inst.masks
+        ])  # fmt: skip
+        moved = Instances(mask_boxes(masks), inst.labels, inst.scores, masks, inst.ids)
+        return moved[masks.any(axis=(1, 2))]
+
+
+def mask_boxes(masks: np.ndarray) -> np.ndarray:
+    """Tight XYXY boxes of bool masks [N, H, W] in pixel-edge coordinates (zeros for empty)."""
+    boxes = np.zeros((len(masks), 4))
+    for k, m in enumerate(masks):
+        rows, cols = np.flatnonzero(m.any(1)), np.flatnonzero(m.any(0))
+        if len(rows):
+            boxes[k] = cols[0], rows[0], cols[-1] + 1, rows[-1] + 1
+    return boxes
+
+
+def keep_only(inst: Instances, tracks: list[int]) -> Instances:
+    """The instances of ``tracks`` (all when empty): what ``keep_tracks`` leaves in color."""
+    if not tracks or inst.ids is None:
+        return inst
+    return inst[np.isin(inst.ids, tracks)]

@@ -1,0 +1,140 @@
+"""Video that holds together, measured: tracking and carried masks against ground-truth clips.
+
+    python benchmarks/video_quality.py [--weights CKPT] [--clips 3] [--frames 150] [--every-n 1 4]
+    python benchmarks/video_quality.py --smoke   # a 2-iteration model, 1 short clip: checks it
+
+The shapes model (``--weights``; default ``make bench``'s outputs/bench_shapes/checkpoints/
+best.ckpt, trained with the ``make train`` recipe when missing: about 10 minutes) runs the video
+demo's pipeline (decode, model, tracker, carried masks, overlay, encode) on ground-truth clips
+(``balloon_shapes/data/clips.py``, seeds 1..N). For every ``every_n`` and both ways of carrying
+masks between model frames (``freeze``, ``flow``) it prints TrackEval's HOTA, DetA, AssA, IDF1,
+ID switches and sMOTSA (class-agnostic), J (mean mask IoU per object and frame) and end-to-end
+frames/s (model loading excluded), averaged over the clips, and draws docs/video_quality.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import tempfile
+import time
+
+import numpy as np
+
+from balloon_shapes.config import load_config
+from balloon_shapes.data.clips import ClipSpec, names, read_mots, write_clip
+from balloon_shapes.demo.image_demo import draw_picture
+from balloon_shapes.demo.predictor import Predictor
+from balloon_shapes.demo.video import VideoOptions, make_tracker, run_video
+from balloon_shapes.demo.video_io import open_source
+from balloon_shapes.engine.train import train
+from balloon_shapes.evaluation.video_metrics import mean_j, track_scores, tracked_objects
+from balloon_shapes.model_loader import load_model
+
+DEFAULT_WEIGHTS = "outputs/bench_shapes/checkpoints/best.ckpt"
+COLUMNS = ("HOTA", "DetA", "AssA", "IDF1", "IDSW", "sMOTSA", "J", "fps")
+
+
+def weights(path: str | None, smoke: bool, scratch: str) -> str:
+    """The checkpoint to measure: given, ``make bench``'s, or trained now."""
+    if path:
+        return path
+    if smoke:
+        out = os.path.join(scratch, "smoke")
+        train(load_config(["+experiment=smoke", f"output_dir={out}"]))
+        return os.path.join(out, "checkpoints", "last.ckpt")
+    if not os.path.isfile(DEFAULT_WEIGHTS):
+        print(f"no {DEFAULT_WEIGHTS}: training the make train recipe into outputs/bench_shapes")
+        train(load_config(["+experiment=shapes", "output_dir=outputs/bench_shapes"]))
+    return DEFAULT_WEIGHTS
+
+
+def run_one(video: str, truth: list, every_n: int, carry: str, ckpt: str, scratch: str) -> dict:
+    """The demo's pipeline on one clip; its scores against the clip's ground truth."""
+    cfg = load_config([f"input={video}", f"model.weights={ckpt}", "mode=overlay"], "video_demo")
+    model, class_names = load_model(cfg)
+    predictor = Predictor.from_config(cfg, model, class_names)
+    shown = []
+
+    def draw(image, inst):
+        shown.append(inst)
+        return draw_picture(image, inst, class_names, "overlay")
+
+    source = open_source(video)
+    options = VideoOptions(cfg.batch_size, every_n, None, None, carry)
+    start = time.perf_counter()
+    run_video(source, os.path.join(scratch, "out.mp4"), predictor.infer, draw, options,
+              make_tracker(cfg, source), class_names)  # fmt: skip
+    seconds = time.perf_counter() - start
+    scores = track_scores(truth, [tracked_objects(inst) for inst in shown])
+    return {**scores, "J": mean_j(truth, shown), "fps": len(shown) / seconds}
+
+
+def main(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        ckpt = weights(args.weights, args.smoke, scratch)
+        spec = ClipSpec(frames=args.frames)
+        clips = []
+        for seed in range(1, args.clips + 1):
+            video, mots = names(seed, scratch)
+            write_clip(seed, video, mots, spec)
+            gt = read_mots(mots)
+            clips.append((video, [gt.get(t, []) for t in range(spec.frames)]))
+        rows = {}
+        for every_n in args.every_n:
+            for carry in ("freeze", "flow") if every_n > 1 else ("flow",):
+                runs = [run_one(v, t, every_n, carry, ckpt, scratch) for v, t in clips]
+                rows[every_n, carry] = {k: float(np.mean([r[k] for r in runs])) for k in COLUMNS}
+    report(rows, args, ckpt)
+
+
+def report(rows: dict, args: argparse.Namespace, ckpt: str) -> None:
+    size = f"{ClipSpec().width}x{ClipSpec().height}"
+    cpu = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"
+    print(f"\n{args.clips} clips x {args.frames} frames ({size}), weights {ckpt}, {cpu}")
+    print("| every_n | carry | " + " | ".join(COLUMNS) + " |")
+    print("|---:|---|" + "---:|" * len(COLUMNS))
+    for (every_n, carry), r in rows.items():
+        cells = [f"{r[k]:.1f}" if k in ("IDSW", "fps") else f"{r[k]:.3f}" for k in COLUMNS]
+        print(f"| {every_n} | {carry} | " + " | ".join(cells) + " |")
+    if not args.smoke:
+        plot(rows, "docs/video_quality.png")
+
+
+def plot(rows: dict, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
+    for carry, style in (("flow", "o-"), ("freeze", "s--")):
+        pts = sorted((n, r) for (n, c), r in rows.items() if c == carry or n == 1)
+        n = [p[0] for p in pts]
+        for ax, key in zip(axes, ("J", "HOTA", "fps")):
+            ax.plot(n, [p[1][key] for p in pts], style, label=carry)
+            ax.set_xscale("log", base=2)
+            ax.set_xlabel("every_n (model on 1 frame in n)")
+            ax.set_title(key)
+    axes[0].legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print(f"plot: {path}")
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--weights", help=f"a shapes checkpoint (default {DEFAULT_WEIGHTS})")
+    p.add_argument("--clips", type=int, default=3, help="ground-truth clips (seeds 1..N)")
+    p.add_argument("--frames", type=int, default=150, help="frames per clip")
+    p.add_argument("--every-n", type=int, nargs="+", default=[1, 2, 4, 8])
+    p.add_argument("--smoke", action="store_true", help="a 2-iteration model, 6 frames, every_n 2")
+    args = p.parse_args(argv)
+    if args.smoke:
+        args.clips, args.frames, args.every_n = 1, 6, [2]
+    return args
+
+
+if __name__ == "__main__":
+    main(parse())

@@ -1,0 +1,99 @@
+"""Track IDs and carried masks: the config's tracker keeps identities through an occlusion and a
+crossing; flow-carried masks follow the ground truth better than frozen ones; IDs reach the
+JSON, the colors and keep_tracks."""
+
+import numpy as np
+from hydra.utils import instantiate
+
+from balloon_shapes.config import load_config
+from balloon_shapes.data.clips import ClipSpec, clip
+from balloon_shapes.demo.tracking import FlowCarrier, Tracker, keep_only, mask_boxes
+from balloon_shapes.structures import Instances
+from balloon_shapes.visualizer import colors_of, draw_instances
+
+
+def config_tracker(fps=15.0) -> Tracker:
+    """The tracker a user gets: demo.yaml's ``tracker`` node."""
+    cfg = load_config(["input=x.mp4"], config_name="video_demo")
+    return Tracker(instantiate(cfg.tracker, frame_rate=fps))
+
+
+def squares(centres, size=64, half=5, label=1):
+    """Instances of same-class squares at ``centres`` (x, y)."""
+    masks = np.zeros((len(centres), size, 2 * size), bool)
+    for k, (x, y) in enumerate(centres):
+        masks[k, int(y) - half : int(y) + half, int(x) - half : int(x) + half] = True
+    return Instances(mask_boxes(masks), np.full(len(centres), label), np.full(len(centres), 0.9),
+                     masks)  # fmt: skip
+
+
+def test_an_object_keeps_its_id_through_a_three_frame_occlusion():
+    tracker = config_tracker()
+    ids = []
+    for t in range(20):
+        x = 10 + 4 * t
+        inst = squares([] if 8 <= t <= 10 else [(x, 30)])  # hidden in frames 8, 9, 10
+        ids.append(tracker.update(inst, t / 15).ids.tolist())
+    assert ids[0] == [-1] and ids[1] == [0] and ids[7] == [0] and ids[8] == []
+    assert ids[11:] == [[0]] * 9  # the same object, not a new one
+
+
+def test_same_class_objects_keep_their_ids_through_a_crossing():
+    tracker = config_tracker()
+    history = []
+    for t in range(24):
+        a, b = (8 + 5 * t, 20 + t), (120 - 5 * t, 44 - t)  # they meet near t = 11
+        tracked = tracker.update(squares([a, b]), t / 15)
+        history.append(tracked.ids.tolist())
+    assert history[1] == [0, 1]
+    assert history[-1] == [0, 1]  # the one that started left is still 0, now on the right
+
+
+def truth_instances(truth, shape):
+    masks = np.stack([o.mask for o in truth]) if truth else np.zeros((0, *shape), bool)
+    ids = np.array([o.track_id for o in truth], np.int64)
+    labels = np.array([o.category_id for o in truth], np.int64)
+    return Instances(mask_boxes(masks), labels, np.ones(len(truth)), masks, ids)
+
+
+def iou(a, b):
+    return (a & b).sum() / max(1, (a | b).sum())
+
+
+def test_flow_carried_masks_follow_the_objects_better_than_frozen_ones():
+    """every_n=4 on a clip with motion: each model frame's ground truth carried 3 frames on."""
+    frames = list(clip(1, ClipSpec(frames=40)))
+    carrier = FlowCarrier()
+    scores = {"flow": [], "freeze": []}
+    for start in range(0, 36, 4):
+        shown = truth_instances(frames[start][1], frames[start][0].shape[:2])
+        carried = shown
+        for t in range(start + 1, start + 4):
+            carried = carrier(frames[t - 1][0], frames[t][0], carried)
+            for o in frames[t][1]:
+                for kind, inst in (("flow", carried), ("freeze", shown)):
+                    hit = np.flatnonzero(inst.ids == o.track_id)
+                    scores[kind].append(iou(inst.masks[hit[0]], o.mask) if len(hit) else 0.0)
+            assert np.allclose(carried.boxes, mask_boxes(carried.masks))  # boxes follow masks
+    flow, freeze = np.mean(scores["flow"]), np.mean(scores["freeze"])
+    assert flow > 0.9 and flow > freeze + 0.05, (flow, freeze)
+
+
+def test_colors_follow_track_ids_not_classes_and_ids_are_labelled():
+    inst = squares([(20, 20), (60, 20), (100, 20)])
+    inst.labels = np.array([1, 1, 2])
+    inst.ids = np.array([4, 5, 4])
+    colors = colors_of(inst)
+    assert not np.array_equal(colors[0], colors[1])  # same class, two objects: two colors
+    assert np.array_equal(colors[0], colors[2])  # one ID keeps its color whatever its class
+    image = np.full((64, 128, 3), 255, np.uint8)
+    drawn = draw_instances(image, inst, ["square", "circle"]).image
+    assert np.array_equal(drawn[20, 20], drawn[20, 100])  # same ID, same fill
+    assert not np.array_equal(drawn[20, 20], drawn[20, 60])
+
+
+def test_keep_only_keeps_the_named_tracks():
+    inst = squares([(20, 20), (60, 20)])
+    inst.ids = np.array([0, 3])
+    assert keep_only(inst, (3,)).ids.tolist() == [3]
+    assert len(keep_only(inst, ())) == 2
