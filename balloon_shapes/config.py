@@ -95,6 +95,7 @@ RANGES: dict[str, Range] = {  # keys a config lacks are skipped; checked before 
     "batch_size": COUNT,
     "calib_size": COUNT,
     "score_thresh": SOME,  # above 1: nothing drawn
+    "same_object_iou": FRACTION,  # 1: no two detections are one object
     "tile_size": Range(16),
     "train.max_iter": COUNT,
     "train.batch_size": COUNT,

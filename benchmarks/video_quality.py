@@ -2,6 +2,8 @@
 
     python benchmarks/video_quality.py [--weights CKPT] [--clips 3] [--frames 150] [--every-n 1 4]
     python benchmarks/video_quality.py --smoke   # a 2-iteration model, 1 short clip: checks it
+    python benchmarks/video_quality.py tracker._target_=trackers.OCSORTTracker \
+        '~tracker.track_activation_threshold' tracker.lost_track_buffer=90 --every-n 1 4
 
 The shapes model (``--weights``; default ``make bench``'s outputs/bench_shapes/checkpoints/
 best.ckpt, trained with the ``make train`` recipe when missing: about 10 minutes) runs the video
@@ -50,9 +52,10 @@ def weights(path: str | None, smoke: bool, scratch: str) -> str:
     return DEFAULT_WEIGHTS
 
 
-def run_one(video: str, truth: list, every_n: int, carry: str, ckpt: str, scratch: str) -> dict:
+def run_one(video: str, truth: list, every_n: int, carry: str, ckpt: str, args) -> dict:
     """The demo's pipeline on one clip; its scores against the clip's ground truth."""
-    cfg = load_config([f"input={video}", f"model.weights={ckpt}", "mode=overlay"], "video_demo")
+    demo = [f"input={video}", f"model.weights={ckpt}", "mode=overlay", *args.overrides]
+    cfg = load_config(demo, "video_demo")
     model, class_names = load_model(cfg)
     predictor = Predictor.from_config(cfg, model, class_names)
     shown = []
@@ -64,7 +67,7 @@ def run_one(video: str, truth: list, every_n: int, carry: str, ckpt: str, scratc
     source = open_source(video)
     options = VideoOptions(cfg.batch_size, every_n, None, None, carry)
     start = time.perf_counter()
-    run_video(source, os.path.join(scratch, "out.mp4"), predictor.infer, draw, options,
+    run_video(source, os.path.join(args.scratch, "out.mp4"), predictor.infer, draw, options,
               make_tracker(cfg, source), class_names)  # fmt: skip
     seconds = time.perf_counter() - start
     scores = track_scores(truth, [tracked_objects(inst) for inst in shown])
@@ -73,6 +76,7 @@ def run_one(video: str, truth: list, every_n: int, carry: str, ckpt: str, scratc
 
 def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as scratch:
+        args.scratch = scratch
         ckpt = weights(args.weights, args.smoke, scratch)
         spec = ClipSpec(frames=args.frames)
         clips = []
@@ -84,7 +88,7 @@ def main(args: argparse.Namespace) -> None:
         rows = {}
         for every_n in args.every_n:
             for carry in ("freeze", "flow") if every_n > 1 else ("flow",):
-                runs = [run_one(v, t, every_n, carry, ckpt, scratch) for v, t in clips]
+                runs = [run_one(v, t, every_n, carry, ckpt, args) for v, t in clips]
                 rows[every_n, carry] = {k: float(np.mean([r[k] for r in runs])) for k in COLUMNS}
     report(rows, args, ckpt)
 
@@ -93,12 +97,13 @@ def report(rows: dict, args: argparse.Namespace, ckpt: str) -> None:
     size = f"{ClipSpec().width}x{ClipSpec().height}"
     cpu = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"
     print(f"\n{args.clips} clips x {args.frames} frames ({size}), weights {ckpt}, {cpu}")
+    print(f"demo keys: {' '.join(args.overrides) or 'demo.yaml defaults'}")
     print("| every_n | carry | " + " | ".join(COLUMNS) + " |")
     print("|---:|---|" + "---:|" * len(COLUMNS))
     for (every_n, carry), r in rows.items():
         cells = [f"{r[k]:.1f}" if k in ("IDSW", "fps") else f"{r[k]:.3f}" for k in COLUMNS]
         print(f"| {every_n} | {carry} | " + " | ".join(cells) + " |")
-    if not args.smoke:
+    if not args.smoke and not args.overrides:
         plot(rows, "docs/video_quality.png")
 
 
@@ -129,6 +134,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--clips", type=int, default=3, help="ground-truth clips (seeds 1..N)")
     p.add_argument("--frames", type=int, default=150, help="frames per clip")
     p.add_argument("--every-n", type=int, nargs="+", default=[1, 2, 4, 8])
+    p.add_argument("overrides", nargs="*", help="demo config keys (tracker, same_object_iou, ...)")
     p.add_argument("--smoke", action="store_true", help="a 2-iteration model, 6 frames, every_n 2")
     args = p.parse_args(argv)
     if args.smoke:

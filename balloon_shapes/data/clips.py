@@ -64,12 +64,20 @@ class Mover:
     color: tuple[int, int, int]
 
     def at(self, t: int, spec: ClipSpec) -> tuple[float, float, float, float]:
-        """(cx, cy, radius, angle) at frame ``t``: wrapped around the canvas."""
+        """(cx, cy, radius, angle) at frame ``t``: bouncing off the canvas's walls, which lie
+        ``margin`` outside the frame (an object leaves, turns and comes back where it left)."""
         pad = spec.margin * min(spec.height, spec.width)
-        cx = (self.x + self.vx * t + pad) % (spec.width + 2 * pad) - pad
-        cy = (self.y + self.vy * t + pad) % (spec.height + 2 * pad) - pad
+        cx = bounce(self.x + self.vx * t, -pad, spec.width + pad)
+        cy = bounce(self.y + self.vy * t, -pad, spec.height + pad)
         r = self.r * (1 + spec.scale * np.sin(0.15 * t + self.phase))
         return cx, cy, r, self.angle + self.spin * t
+
+
+def bounce(x: float, low: float, high: float) -> float:
+    """``x`` folded into [low, high] as a ball bouncing between two walls (a triangle wave)."""
+    span = high - low
+    u = (x - low) % (2 * span)
+    return low + (u if u <= span else 2 * span - u)
 
 
 @dataclass(frozen=True)

@@ -23,13 +23,16 @@ CARRY = ("flow", "freeze")
 class Tracker:
     """A ``trackers`` tracker over our :class:`Instances`: each model frame's instances get the
     ID of the object they continue (-1 in the first frame an object is seen: the tracker
-    confirms a track on its second match)."""
+    confirms a track on its second match). Mask R-CNN suppresses duplicates within a class
+    only, so one object found as two classes (a circle and an ellipse) is first made one, the
+    higher-scored (``same_object_iou``, mask IoU): two tracks would otherwise trade places."""
 
-    def __init__(self, tracker) -> None:
-        self.tracker = tracker
+    def __init__(self, tracker, same_object_iou: float = 1.0) -> None:
+        self.tracker, self.same_object_iou = tracker, same_object_iou
 
     def update(self, inst: Instances, seconds: float) -> Instances:
         """``inst`` with ``ids``; ``seconds``: the frame's time (variable rates, ``every_n``)."""
+        inst = inst[one_per_object(inst.masks, inst.scores, self.same_object_iou)]
         detections = sv.Detections(
             xyxy=np.asarray(inst.boxes, np.float32).reshape(-1, 4),
             confidence=np.asarray(inst.scores, np.float32),
@@ -119,6 +122,22 @@ class FlowCarrier:
         ])  # fmt: skip
         moved = Instances(mask_boxes(masks), inst.labels, inst.scores, masks, inst.ids)
         return moved[masks.any(axis=(1, 2))]
+
+
+def one_per_object(masks: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
+    """Indices to keep, by score: an instance whose mask overlaps a kept one by more than
+    ``iou`` (intersection over union) is the same object again."""
+    if len(masks) < 2:
+        return np.arange(len(masks))
+    flat = masks.reshape(len(masks), -1).astype(np.float32)
+    inter = flat @ flat.T
+    area = np.diag(inter)
+    overlap = inter / np.maximum(area[:, None] + area[None, :] - inter, 1)
+    keep: list[int] = []
+    for k in np.argsort(-np.asarray(scores), kind="stable"):
+        if all(overlap[k, j] <= iou for j in keep):
+            keep.append(int(k))
+    return np.array(sorted(keep), np.int64)
 
 
 def mask_boxes(masks: np.ndarray) -> np.ndarray:

@@ -231,7 +231,7 @@ def run_video_demo(cfg: DictConfig) -> dict:
         source, read=lambda n: _mapped(predictor.prepare, source.read(n))
     )
     keep = tuple(cfg.keep_tracks or ())
-    draw = lambda image, inst: draw_picture(image, keep_only(inst, keep), names, cfg.mode)  # noqa: E731
+    draw = frame_picture(names, cfg.mode, keep)
     batch = images_per_pass(predictor.device, cfg.batch_size)
     options = VideoOptions(batch, cfg.every_n, cfg.max_frames, cfg.detections_json, cfg.carry, keep)
     info = run_video(
@@ -242,11 +242,18 @@ def run_video_demo(cfg: DictConfig) -> dict:
     return info
 
 
+def frame_picture(names: list[str], mode: str, keep: tuple[int, ...] = ()) -> Callable:
+    """What the encoder draws for a frame: ``mode``'s picture of the ``keep`` tracks (all if
+    empty; in a splash the others stay gray)."""
+    return lambda image, inst: draw_picture(image, keep_only(inst, keep), names, mode)
+
+
 def make_tracker(cfg: DictConfig, source: Source) -> Tracker | None:
     """The config's ``tracker`` (null: none), told the video's frame rate."""
     if cfg.tracker is None:
         return None
-    return Tracker(instantiate(cfg.tracker, frame_rate=float(source.fps or FALLBACK_FPS)))
+    tracker = instantiate(cfg.tracker, frame_rate=float(source.fps or FALLBACK_FPS))
+    return Tracker(tracker, cfg.same_object_iou)
 
 
 def _mapped(fn: Callable[[np.ndarray], np.ndarray], frames: Iterator) -> Iterator[np.ndarray]:

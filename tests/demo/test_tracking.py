@@ -13,9 +13,9 @@ from balloon_shapes.visualizer import colors_of, draw_instances
 
 
 def config_tracker(fps=15.0) -> Tracker:
-    """The tracker a user gets: demo.yaml's ``tracker`` node."""
+    """The tracker a user gets: demo.yaml's ``tracker`` node and ``same_object_iou``."""
     cfg = load_config(["input=x.mp4"], config_name="video_demo")
-    return Tracker(instantiate(cfg.tracker, frame_rate=fps))
+    return Tracker(instantiate(cfg.tracker, frame_rate=fps), cfg.same_object_iou)
 
 
 def squares(centres, size=64, half=5, label=1):
@@ -97,3 +97,28 @@ def test_keep_only_keeps_the_named_tracks():
     inst.ids = np.array([0, 3])
     assert keep_only(inst, (3,)).ids.tolist() == [3]
     assert len(keep_only(inst, ())) == 2
+
+
+def test_one_object_found_as_two_classes_is_one_track():
+    """Mask R-CNN's NMS is per class: a circle also called an ellipse comes twice. Untreated,
+    the two detections become two tracks that trade the object between them."""
+    tracker = config_tracker()
+    for t in range(6):
+        inst = squares([(10 + 4 * t, 30), (11 + 4 * t, 30), (100, 30)])
+        inst.labels = np.array([1, 2, 1])
+        inst.scores = np.array([0.9, 0.95, 0.8]) if t % 2 else np.array([0.95, 0.9, 0.8])
+        tracked = tracker.update(inst, t / 15)
+        assert len(tracked) == 2  # the overlapping pair is one object, the far square another
+    assert tracked.ids.tolist() == [0, 1] and tracked.labels.tolist() == [2, 1]
+
+
+def test_keep_tracks_leaves_the_other_objects_gray_in_a_splash():
+    from balloon_shapes.demo.video import frame_picture
+
+    image = np.zeros((64, 128, 3), np.uint8)
+    image[..., 0] = 200  # red everywhere: gray is where R == G == B
+    inst = squares([(20, 20), (60, 20)])
+    inst.ids = np.array([0, 3])
+    out = frame_picture(["square"], "splash", (3,))(image, inst)  # the video demo's picture
+    assert tuple(out[20, 60]) == (200, 0, 0)  # track 3 keeps its color
+    assert len(set(out[20, 20].tolist())) == 1 and len(set(out[50, 100].tolist())) == 1  # gray

@@ -302,7 +302,7 @@ def test_image_demo_with_a_hostile_onnx_leaves_no_output(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_scripts_take_the_exported_file(exported, script, tmp_path):
+def test_scripts_take_the_exported_file(exported, script, quick_script, tmp_path):
     path = exported[0]
     proc = script(
         "eval.py", "+experiment=smoke", f"model.weights={path}", f"output_dir={tmp_path / 'e'}"
@@ -314,20 +314,22 @@ def test_scripts_take_the_exported_file(exported, script, tmp_path):
     import cv2
 
     cv2.imwrite(str(photos / "a.png"), (np.random.default_rng(0).random((50, 70, 3)) * 255))
-    demo = script(
+    demo = quick_script(
         "image_demo.py", f"input={photos}", f"output={tmp_path / 'out'}", f"model.weights={path}"
     )
     assert demo.returncode == 0, demo.stderr[-2000:]
     assert (tmp_path / "out" / "a.png").exists()
     broken = tmp_path / "broken.onnx"
     broken.write_bytes(b"junk")
-    bad = script("eval.py", "+experiment=smoke", f"model.weights={broken}", timeout=120)
+    bad = quick_script("eval.py", "+experiment=smoke", f"model.weights={broken}")
     lines = bad.stderr.strip().splitlines()
     assert bad.returncode == 2 and len(lines) == 1 and "broken.onnx" in lines[0], bad.stderr
 
 
 @pytest.mark.slow
-def test_int8_quantizes_the_backbone_only_and_reports_ap_before_and_after(script, tmp_path):
+def test_int8_quantizes_the_backbone_only_and_reports_ap_before_and_after(
+    script, quick_script, tmp_path
+):
     pytest.importorskip("nncf", reason="nncf not installed (a project dependency)")
     import openvino as ov
 
@@ -343,7 +345,9 @@ def test_int8_quantizes_the_backbone_only_and_reports_ap_before_and_after(script
     assert sorted(p.name for p in out.parent.iterdir()) == ["model.bin", "model.xml"]
     assert "INFO" not in proc.stdout + proc.stderr  # NNCF's hundreds of lines stay quiet
     assert len((proc.stdout + proc.stderr).splitlines()) < 40, proc.stdout + proc.stderr
-    ev = script("eval.py", "+experiment=smoke", f"model.weights={out}", f"output_dir={tmp_path}/e")
+    ev = quick_script(
+        "eval.py", "+experiment=smoke", f"model.weights={out}", f"output_dir={tmp_path}/e"
+    )
     assert ev.returncode == 0, ev.stderr[-2000:]
     ap = json.loads((tmp_path / "e" / "metrics.json").read_text())["segm_AP50"]
     assert 0 <= before <= 1 and after == pytest.approx(ap, abs=1e-4)
