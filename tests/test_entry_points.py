@@ -12,7 +12,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 ENTRY_POINTS = sorted((ROOT / "scripts").glob("*.py")) + sorted((ROOT / "benchmarks").glob("*.py"))
-# cpu_inference and int8_accuracy export and quantize R50 / fine-tune: minutes even at --smoke
+# cpu_inference, int8_accuracy and video_realtime export and quantize R50/R101 or fine-tune: 40 s
+# to minutes even at --smoke
 SMOKE = {  # name -> its smoke arguments (one probability is enough to run grayscale_augment)
     "shapes_cpu.py": ["--smoke"],
     "grayscale_augment.py": ["--smoke", "0.3"],

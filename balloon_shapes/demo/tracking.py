@@ -115,11 +115,18 @@ class FlowCarrier:
         flow = self.flow(frame, previous)
         gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
         map_x, map_y = gx + flow[..., 0], gy + flow[..., 1]
-        masks = np.stack([
-            cv2.remap(m.astype(np.uint8) * 255, map_x, map_y, cv2.INTER_LINEAR,
-                      borderMode=cv2.BORDER_CONSTANT, borderValue=0) >= 128
-            for m in inst.masks
-        ])  # fmt: skip
+        reach = int(np.ceil(np.abs(flow).max())) + 1  # no pixel moves further than this
+        masks = np.zeros_like(inst.masks)
+        for k, (m, box) in enumerate(zip(inst.masks, mask_boxes(inst.masks))):
+            # only around the mask: each mask's cost is its size, not the frame's (a model's
+            # mask may reach past its box: Mask R-CNN pastes it into a slightly larger one)
+            x0, y0 = max(0, int(box[0]) - reach), max(0, int(box[1]) - reach)
+            x1, y1 = min(w, int(np.ceil(box[2])) + reach), min(h, int(np.ceil(box[3])) + reach)
+            if x1 > x0 and y1 > y0:
+                masks[k, y0:y1, x0:x1] = cv2.remap(
+                    m.astype(np.uint8) * 255, map_x[y0:y1, x0:x1], map_y[y0:y1, x0:x1],
+                    cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0,
+                ) >= 128  # fmt: skip
         moved = Instances(mask_boxes(masks), inst.labels, inst.scores, masks, inst.ids)
         return moved[masks.any(axis=(1, 2))]
 

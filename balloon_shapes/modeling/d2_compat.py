@@ -158,7 +158,7 @@ class AlignedMultiScaleRoIAlign(MultiScaleRoIAlign):
         out = features[0].new_zeros((rois.size(0), features[0].size(1), *self.output_size))
         for level, (feature, stride) in enumerate(zip(features, self.level_strides)):
             idx = torch.where(levels == level)[0]
-            out[idx] = roi_align(
+            pooled = roi_align(
                 feature,
                 rois[idx],
                 self.output_size,
@@ -166,6 +166,9 @@ class AlignedMultiScaleRoIAlign(MultiScaleRoIAlign):
                 self.sampling_ratio,
                 aligned=True,
             ).to(out.dtype)
+            # a scatter, not ``out[idx] = pooled``: traced with one box on a level, the
+            # exporter turned that into a reshape to exactly one row (0 boxes then failed)
+            out = out.scatter(0, idx.view(-1, 1, 1, 1).expand_as(pooled), pooled)
         return out
 
 

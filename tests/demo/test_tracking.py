@@ -122,3 +122,22 @@ def test_keep_tracks_leaves_the_other_objects_gray_in_a_splash():
     out = frame_picture(["square"], "splash", (3,))(image, inst)  # the video demo's picture
     assert tuple(out[20, 60]) == (200, 0, 0)  # track 3 keeps its color
     assert len(set(out[20, 20].tolist())) == 1 and len(set(out[50, 100].tolist())) == 1  # gray
+
+
+def test_carrying_only_around_each_mask_gives_the_whole_frame_warp():
+    """The carrier warps each mask in a window around it: the same masks as warping the whole
+    frame, also for a mask reaching past its (model) box and one moving the furthest."""
+    import cv2
+
+    frames = list(clip(3, ClipSpec(frames=6)))
+    inst = truth_instances(frames[0][1], frames[0][0].shape[:2])
+    inst.boxes = inst.boxes + np.array([6, 6, -6, -6])  # boxes tighter than their masks
+    carrier = FlowCarrier()
+    moved = carrier(frames[0][0], frames[1][0], inst)
+    flow = carrier.flow(frames[1][0], frames[0][0])
+    h, w = flow.shape[:2]
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    whole = [cv2.remap(m.astype(np.uint8) * 255, gx + flow[..., 0], gy + flow[..., 1],
+                       cv2.INTER_LINEAR) >= 128 for m in inst.masks]  # fmt: skip
+    kept = [k for k, m in enumerate(whole) if m.any()]
+    assert np.array_equal(moved.masks, np.stack([whole[k] for k in kept]))

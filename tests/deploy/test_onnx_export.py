@@ -467,3 +467,36 @@ def test_compare_pairs_detections_whose_scores_tie_in_either_order():
     assert r["box_px"] == 0 and r["mask_iou"] == 1.0
     swapped["labels"] = np.array([1, 2, 1])  # the class must match too
     assert compare(eager, swapped, 0.5)["box_px"] >= 4
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::torch.jit.TracerWarning")
+@pytest.mark.parametrize("traced_per_level", [1, 2])
+def test_exported_roi_pooling_takes_any_number_of_rois_per_level(tmp_path, traced_per_level):
+    """Traced with N boxes on the coarsest level, the graph must still take 0 there. With the
+    pooled rows written by index (``out[idx] = ...``) the exporter baked a level's count when
+    it was 1: the exported R101 then failed on the next frame with 0 boxes on that level."""
+    import onnxruntime as ort
+
+    from balloon_shapes.modeling.d2_compat import AlignedMultiScaleRoIAlign
+
+    pool = AlignedMultiScaleRoIAlign(["0", "1", "2", "3"], 7, 0, [4, 8, 16, 32])
+    g = torch.Generator().manual_seed(0)
+    feats = [torch.randn(1, 8, 64 // s, 64 // s, generator=g) for s in (1, 2, 4, 8)]
+
+    class Pool(torch.nn.Module):
+        def forward(self, f0, f1, f2, f3, boxes):
+            return pool({"0": f0, "1": f1, "2": f2, "3": f3}, [boxes], [(256, 256)])
+
+    small = [[10, 10, 30, 30], [40, 40, 60, 60], [5, 20, 25, 44]]  # levels 0 and 1
+    large = [[0, 0, 250, 250], [3, 3, 240, 251]][:traced_per_level]  # coarsest level
+    traced = torch.tensor(small + large, dtype=torch.float32)
+    path = tmp_path / "pool.onnx"
+    torch.onnx.export(Pool(), (*feats, traced), str(path), dynamo=False, opset_version=17,
+                      input_names=["f0", "f1", "f2", "f3", "boxes"],
+                      dynamic_axes={"boxes": {0: "n"}})  # fmt: skip
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for boxes in (small, small + large + large, large):  # none, more, only the coarsest
+        b = torch.tensor(boxes, dtype=torch.float32)
+        inputs = {f"f{i}": f.numpy() for i, f in enumerate(feats)} | {"boxes": b.numpy()}
+        got = session.run(None, inputs)[0]
+        np.testing.assert_allclose(got, Pool()(*feats, b).numpy(), atol=1e-5)
