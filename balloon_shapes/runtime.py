@@ -165,11 +165,15 @@ class ExportedModel:
     def class_names(self) -> list[str] | None:
         return self.meta.get("class_names")
 
-    def __call__(self, image: np.ndarray) -> dict[str, np.ndarray]:
+    def __call__(self, image: np.ndarray, min_score: float = 0.0) -> dict[str, np.ndarray]:
         """``image`` float32 [3, H, W], RGB, 0..1 -> ``boxes`` XYXY [N, 4], ``labels`` [N]
-        (1-based), ``scores`` [N], ``masks`` soft [N, 1, H, W] at image resolution."""
+        (1-based), ``scores`` [N], ``masks`` soft [N, 1, H, W] at image resolution; only the
+        detections scored above ``min_score`` (the others' masks are never pasted)."""
         x = graph_input(image, self.meta)
         out = dict(zip(OUTPUTS, self._run(x)))
+        if min_score > 0:
+            keep = out["scores"] > min_score
+            out = {k: v[keep] for k, v in out.items()}
         height, width = image.shape[1:]
         if self.meta.get("preprocess"):  # boxes come in the resized image's pixels
             out["boxes"] = rescale_boxes(out["boxes"], x.shape[1:], (height, width))

@@ -48,8 +48,9 @@ class Predictor:
     ) -> None:
         self.device = auto_device(device)
         self.model = inference_model(model, self.device)
-        heads = getattr(self.model, "roi_heads", None)
-        if heads is not None and heads.score_thresh < score_thresh:
+        # an exported model has no heads: its runtime drops them before pasting masks
+        heads = getattr(self.model, "roi_heads", self.model)
+        if getattr(heads, "score_thresh", score_thresh) < score_thresh:
             # detections below the demo's threshold would be dropped anyway: not running the
             # mask head on them nor pasting their masks at full size gives the same instances
             # (NMS only lets a higher score suppress a box), faster. torchvision keeps scores

@@ -25,6 +25,7 @@ class ExportedDetector(torch.nn.Module):
         self.path = path
         self.runtime = ExportedModel(path)
         self.bf16: ExportedModel | None = None  # compiled on first use
+        self.score_thresh = 0.0  # detections scored at or below it are dropped before pasting
 
     def runtime_now(self) -> ExportedModel:
         """The fp32 runtime, or the bf16 one inside a CPU bf16 autocast (OpenVINO only:
@@ -50,6 +51,6 @@ class ExportedDetector(torch.nn.Module):
     def forward(self, images: list[torch.Tensor]) -> list[dict[str, torch.Tensor]]:
         outs, runtime = [], self.runtime_now()
         for image in images:
-            out = runtime(image.detach().float().cpu().contiguous().numpy())
+            out = runtime(image.detach().float().cpu().contiguous().numpy(), self.score_thresh)
             outs.append({k: torch.from_numpy(v).to(image.device) for k, v in out.items()})
         return outs

@@ -500,3 +500,31 @@ def test_exported_roi_pooling_takes_any_number_of_rois_per_level(tmp_path, trace
         inputs = {f"f{i}": f.numpy() for i, f in enumerate(feats)} | {"boxes": b.numpy()}
         got = session.run(None, inputs)[0]
         np.testing.assert_allclose(got, Pool()(*feats, b).numpy(), atol=1e-5)
+
+
+def test_the_demos_threshold_reaches_the_runtime_before_masks_are_pasted(exported_d2, monkeypatch):
+    """As for an eager model, a predictor hands its score threshold to an exported one: the
+    runtime drops those detections before pasting their masks at full size (at 640x480 the
+    pasting of 100 discarded masks was most of a frame). Same instances as without."""
+    from balloon_shapes import runtime
+    from balloon_shapes.demo.predictor import Predictor
+    from balloon_shapes.modeling.exported import ExportedDetector
+
+    path, _, _ = exported_d2
+    rgb = (np.random.default_rng(1).random((90, 150, 3)) * 255).astype(np.uint8)
+    names = ["a", "b", "c", "d"]
+
+    def predictor(thresh):
+        return Predictor(ExportedDetector(str(path)), names, score_thresh=thresh,
+                         mask_thresh=0.5, device="cpu", amp=False)  # fmt: skip
+
+    every = predictor(0.0)(rgb)
+    thresh = float(np.sort(every.scores)[len(every) // 2])  # half of them go
+    pasted, paste = [], runtime.d2_paste_masks
+    monkeypatch.setattr(
+        runtime, "d2_paste_masks", lambda m, *a: pasted.append(len(m)) or paste(m, *a)
+    )
+    kept = predictor(thresh)(rgb)
+    want = every.above(thresh)
+    assert 0 < len(kept) < len(every) and pasted == [len(kept)]
+    assert np.array_equal(kept.scores, want.scores) and np.array_equal(kept.masks, want.masks)
