@@ -2,8 +2,8 @@
 tracking and mask propagation are measured against.
 
 A clip is a pure function of ``(seed, spec)``. Each object keeps its class, color and depth;
-it moves at a constant velocity on a canvas wider than the frame (wrapping around, so it
-leaves and comes back), turns and breathes in size. Later objects occlude earlier ones. The
+it moves at a constant velocity, bouncing off walls outside the frame (so it leaves and comes
+back where it left), turns and breathes in size. Later objects occlude earlier ones. The
 ground truth is written in the MOTS text format (``frame id class height width rle``, one
 line per visible object per frame, frames from 1 as MOTSChallenge numbers them) that TrackEval
 reads.
@@ -20,7 +20,7 @@ import av
 import numpy as np
 
 from balloon_shapes.config import yaml_node
-from balloon_shapes.data.shapes import CLASSES, _random_color, draw_shape
+from balloon_shapes.data.shapes import CLASSES, Shape, _random_color, compose
 from balloon_shapes.errors import DataError
 from balloon_shapes.files import atomic_write
 from balloon_shapes.structures import decode_rles, encode_rle
@@ -110,23 +110,11 @@ def movers(seed: int, spec: ClipSpec) -> tuple[np.ndarray, list[Mover]]:
 
 
 def render_frame(bg: np.ndarray, objects: list[Mover], t: int, spec: ClipSpec):
-    """Frame ``t`` (uint8 RGB) and its ground truth, later objects painted over earlier ones."""
-    image = np.empty((spec.height, spec.width, 3), np.uint8)
-    image[:] = bg
-    masks = []
-    for obj in objects:
-        mask = np.zeros((spec.height, spec.width), np.uint8)
-        cx, cy, r, angle = obj.at(t, spec)
-        draw_shape(mask, obj.cls, cx, cy, r, angle, obj.aspect)
-        image[mask.astype(bool)] = obj.color
-        for earlier in masks:
-            earlier &= 1 - mask
-        masks.append(mask)
-    truth = [
-        Truth(k + 1, obj.cls + 1, m.astype(bool))
-        for k, (obj, m) in enumerate(zip(objects, masks))
-        if int(m.sum()) >= spec.min_pixels
-    ]
+    """Frame ``t`` (uint8 RGB) and its ground truth, painted as the shapes generator paints an
+    image (later objects over earlier ones); an object's identity is its place in ``objects``."""
+    scene = [Shape(o.cls, *o.at(t, spec), o.aspect, o.color) for o in objects]
+    image, instances = compose(bg, scene, spec)
+    truth = [Truth(i["index"] + 1, i["category_id"] + 1, i["mask"].astype(bool)) for i in instances]
     return image, truth
 
 

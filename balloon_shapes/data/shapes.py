@@ -108,8 +108,9 @@ def compose(bg: np.ndarray, scene: list[Shape], spec: ShapesSpec) -> tuple[np.nd
 
     Returns:
         image: uint8 RGB [H, W, 3];
-        instances: ``{"category_id", "mask" (uint8 [H, W])}`` in drawing order, dropping
-        shapes left with fewer than ``spec.min_pixels`` pixels.
+        instances: ``{"category_id", "mask" (uint8 [H, W]), "index" (in ``scene``)}`` in
+        drawing order, dropping shapes left with fewer than ``spec.min_pixels`` pixels.
+    ``spec``: its height, width and min_pixels (a clip's ``ClipSpec`` has them too).
     """
     image = np.empty((spec.height, spec.width, 3), np.uint8)
     image[:] = bg
@@ -122,8 +123,11 @@ def compose(bg: np.ndarray, scene: list[Shape], spec: ShapesSpec) -> tuple[np.nd
             earlier &= 1 - mask
         masks.append(mask)
         labels.append(s.cls)
-    keep = [(c, m) for c, m in zip(labels, masks) if int(m.sum()) >= spec.min_pixels]
-    return image, [{"category_id": c, "mask": m} for c, m in keep]
+    return image, [
+        {"category_id": c, "mask": m, "index": k}
+        for k, (c, m) in enumerate(zip(labels, masks))
+        if int(m.sum()) >= spec.min_pixels
+    ]
 
 
 def render(seed: int, index: int, spec: ShapesSpec = ShapesSpec()) -> tuple[np.ndarray, list[dict]]:
