@@ -15,7 +15,8 @@ import cv2
 import numpy as np
 import supervision as sv
 
-from balloon_shapes.structures import Instances
+from balloon_shapes.evaluation.matching import mask_ious
+from balloon_shapes.structures import Instances, encode_rles
 
 CARRY = ("flow", "freeze")
 
@@ -136,10 +137,8 @@ def one_per_object(masks: np.ndarray, scores: np.ndarray, iou: float) -> np.ndar
     ``iou`` (intersection over union) is the same object again."""
     if len(masks) < 2:
         return np.arange(len(masks))
-    flat = masks.reshape(len(masks), -1).astype(np.float32)
-    inter = flat @ flat.T
-    area = np.diag(inter)
-    overlap = inter / np.maximum(area[:, None] + area[None, :] - inter, 1)
+    rles = encode_rles(masks)  # pycocotools on RLEs: no dense [N, H*W] copy per model frame
+    overlap = mask_ious(rles, rles)
     keep: list[int] = []
     for k in np.argsort(-np.asarray(scores), kind="stable"):
         if all(overlap[k, j] <= iou for j in keep):

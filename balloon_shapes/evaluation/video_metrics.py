@@ -17,7 +17,8 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from balloon_shapes.data.clips import Truth, write_mots
-from balloon_shapes.structures import Instances
+from balloon_shapes.evaluation.matching import mask_ious
+from balloon_shapes.structures import Instances, encode_rles
 
 MOTS_PEDESTRIAN = 2  # the one class TrackEval's MOTSChallenge reads
 SEQ = "clip"
@@ -83,11 +84,6 @@ def track_scores(truth: list[list[Truth]], predicted: list[list[Truth]]) -> dict
     }
 
 
-def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
-    union = np.logical_or(a, b).sum()
-    return float(np.logical_and(a, b).sum() / union) if union else 0.0
-
-
 def mean_j(truth: list[list[Truth]], predicted: list[Instances]) -> float:
     """J: each frame's ground-truth objects matched one-to-one to its predicted masks by IoU
     (Hungarian), the mean IoU over every object in every frame (an unmatched one scores 0)."""
@@ -95,7 +91,7 @@ def mean_j(truth: list[list[Truth]], predicted: list[Instances]) -> float:
     for objects, inst in zip(truth, predicted):
         if not objects:
             continue
-        iou = np.array([[mask_iou(o.mask, m) for m in inst.masks] for o in objects])
+        iou = mask_ious(encode_rles(np.stack([o.mask for o in objects])), encode_rles(inst.masks))
         matched = np.zeros(len(objects))
         if iou.size:
             rows, cols = linear_sum_assignment(iou, maximize=True)
