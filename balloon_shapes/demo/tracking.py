@@ -114,8 +114,6 @@ class FlowCarrier:
             return inst
         h, w = frame.shape[:2]
         flow = self.flow(frame, previous)
-        gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-        map_x, map_y = gx + flow[..., 0], gy + flow[..., 1]
         reach = int(np.ceil(np.abs(flow).max())) + 1  # no pixel moves further than this
         masks = np.zeros_like(inst.masks)
         for k, (m, box) in enumerate(zip(inst.masks, mask_boxes(inst.masks))):
@@ -124,9 +122,13 @@ class FlowCarrier:
             x0, y0 = max(0, int(box[0]) - reach), max(0, int(box[1]) - reach)
             x1, y1 = min(w, int(np.ceil(box[2])) + reach), min(h, int(np.ceil(box[3])) + reach)
             if x1 > x0 and y1 > y0:
+                # where each pixel of the window was: its own coordinates plus the flow there
+                window = flow[y0:y1, x0:x1]
+                map_x = window[..., 0] + np.arange(x0, x1, dtype=np.float32)[None, :]
+                map_y = window[..., 1] + np.arange(y0, y1, dtype=np.float32)[:, None]
                 masks[k, y0:y1, x0:x1] = cv2.remap(
-                    m.astype(np.uint8) * 255, map_x[y0:y1, x0:x1], map_y[y0:y1, x0:x1],
-                    cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0,
+                    m.astype(np.uint8) * 255, map_x, map_y, cv2.INTER_LINEAR,
+                    borderMode=cv2.BORDER_CONSTANT, borderValue=0,
                 ) >= 128  # fmt: skip
         moved = Instances(mask_boxes(masks), inst.labels, inst.scores, masks, inst.ids)
         return moved[masks.any(axis=(1, 2))]
