@@ -183,6 +183,8 @@ def region_class(attrs: dict, options: ViaOptions, definitions: dict) -> str | N
     if not isinstance(value, str) or not value.strip():
         return None
     value = value.strip()
+    if value in options.classes:  # the option id is the class name (its description may be "")
+        return value
     names = definitions.get(options.class_key, {}).get("options", {})
     return str(names.get(value, value)).strip()  # radio ids like "1" -> their option name
 

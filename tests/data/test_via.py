@@ -207,3 +207,12 @@ def test_report_format_is_one_summary_line_then_one_line_per_issue():
         "  p1",
     ]
     assert "instances none," in format_report(ViaReport(), "val")
+
+
+def test_class_option_ids_with_empty_descriptions(tmp_path):
+    """VIA's attribute editor leaves option descriptions empty or free text: the id is the class."""
+    attrs = {"kind": {"type": "dropdown", "options": {"cat": "", "dog": "a pet"}}}
+    sq = polygon([10, 30, 30, 10], [10, 10, 30, 30])
+    folder = make(tmp_path, via2_project({"a.jpg": [region(sq, kind="dog")]}, attrs))
+    records, _ = load_via(str(folder), ViaOptions(["cat", "dog"], "kind"))
+    assert [a["category_id"] for a in records[0]["annotations"]] == [1]
