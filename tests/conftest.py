@@ -173,3 +173,13 @@ def tiny_disk(tmp_path):
     yield make
     for where in mounted:
         subprocess.run(["umount", str(where)], check=False)
+
+
+@pytest.fixture(scope="session")
+def smoke_checkpoint(tmp_path_factory):
+    """A 2-iteration shapes checkpoint (``+experiment=smoke``) shared by the demo-like tools'
+    tests: their pipelines, not the model's quality, are under test."""
+    out = tmp_path_factory.mktemp("smoke_run")
+    code, _, err = run_in_process("train.py", "+experiment=smoke", f"output_dir={out}")
+    assert code == 0, err[-2000:]
+    return out / "checkpoints" / "last.ckpt"

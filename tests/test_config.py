@@ -110,6 +110,7 @@ def test_every_checked_key_exists_in_a_config():
     from balloon_shapes.config import RANGES
 
     composed = [load_config(["input=x"], "video_demo"), load_config([], "export")]
+    composed += [load_config(["input=x"], "annotate")]
     composed += [load_config(["+experiment=balloon"]), load_config([], "eval")]
     missing = [
         k for k in RANGES if all(OmegaConf.select(c, k, default="<no>") == "<no>" for c in composed)

@@ -8,12 +8,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def checkpoint(script, tmp_path_factory):
-    out = tmp_path_factory.mktemp("run")
-    proc = script("train.py", "+experiment=smoke", f"output_dir={out}")
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return out / "checkpoints" / "last.ckpt"
+@pytest.fixture
+def checkpoint(smoke_checkpoint):
+    return smoke_checkpoint
 
 
 @pytest.mark.slow

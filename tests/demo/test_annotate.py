@@ -1,0 +1,144 @@
+"""scripts/annotate.py on a messy folder: a VIA project VIA opens, resumable, the user's edits
+kept, one-line errors before anything is written."""
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from balloon_shapes.config import load_config
+from balloon_shapes.data.via import ViaOptions, load_via
+from balloon_shapes.demo import annotate
+from tests import via_acceptance
+
+
+@pytest.fixture
+def photos(tmp_path):
+    """Sizes and kinds of a real folder: color, gray, EXIF-rotated, non-ASCII, a truncated one."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    cv2.imwrite(str(folder / "a.png"), rng.integers(0, 255, (96, 128, 3), dtype=np.uint8))
+    cv2.imwrite(str(folder / "gray.png"), rng.integers(0, 255, (70, 50), dtype=np.uint8))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90: VIA shows it 40 wide, 90 high
+    Image.fromarray(rng.integers(0, 255, (40, 90, 3), dtype=np.uint8)).save(
+        folder / "été.jpg", exif=exif
+    )
+    (folder / "broken.jpg").write_bytes((folder / "été.jpg").read_bytes()[:200])
+    return folder
+
+
+def run(quick_script, folder, checkpoint, *extra):
+    return quick_script(
+        "annotate.py", f"input={folder}", f"model.weights={checkpoint}", "score_thresh=0.0", *extra
+    )
+
+
+def project_of(folder):
+    return json.loads((folder / "via_project.json").read_text())
+
+
+def test_annotate_writes_a_project_via_opens_and_training_reads(
+    quick_script, photos, smoke_checkpoint
+):
+    proc = run(quick_script, photos, smoke_checkpoint)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    text = (photos / "via_project.json").read_text()
+    assert via_acceptance.problems(text) == []
+    project = json.loads(text)
+    assert sorted(e["filename"] for e in project["_via_img_metadata"].values()) == [
+        "a.png",
+        "gray.png",
+        "été.jpg",
+    ]
+    assert "broken.jpg: not a readable image" in proc.stdout  # listed, the rest annotated
+    records, report = load_via(
+        str(photos), ViaOptions(["square", "circle", "triangle"], "class", "via_project.json")
+    )
+    assert report.problems == []
+    assert {r["file_name"].split("/")[-1]: (r["width"], r["height"]) for r in records}[
+        "été.jpg"
+    ] == (40, 90)
+    assert (
+        sum(len(r["annotations"]) for r in records)
+        == json.loads(proc.stdout.strip().splitlines()[-1])["regions"]
+        > 0
+    )
+
+
+def test_rerun_resumes_and_keeps_the_users_edits(quick_script, photos, smoke_checkpoint):
+    assert run(quick_script, photos, smoke_checkpoint).returncode == 0
+    project = project_of(photos)
+    key = next(k for k, e in project["_via_img_metadata"].items() if e["filename"] == "a.png")
+    mine = {
+        "shape_attributes": {"name": "rect", "x": 1, "y": 2, "width": 30, "height": 20},
+        "region_attributes": {"class": "square", "score": ""},
+    }
+    project["_via_img_metadata"][key]["regions"] = [mine]  # corrected in VIA
+    (photos / "via_project.json").write_text(json.dumps(project))
+    cv2.imwrite(str(photos / "new.png"), np.zeros((30, 30, 3), np.uint8))
+    proc = run(quick_script, photos, smoke_checkpoint)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert (result["annotated"], result["skipped"]) == (1, 3)
+    again = project_of(photos)
+    assert again["_via_img_metadata"][key]["regions"] == [mine]
+    assert (
+        again["_via_image_id_list"][: len(project["_via_image_id_list"])]
+        == project["_via_image_id_list"]
+    )
+    proc = run(quick_script, photos, smoke_checkpoint, "replace=true")
+    assert json.loads(proc.stdout.strip().splitlines()[-1])["annotated"] == 4
+    assert project_of(photos)["_via_img_metadata"][key]["regions"] != [mine]
+
+
+def test_killed_run_resumes_after_its_last_save(photos, smoke_checkpoint, monkeypatch):
+    cfg = load_config(
+        [f"input={photos}", f"model.weights={smoke_checkpoint}", "batch_size=1", "save_every=1"],
+        "annotate",
+    )
+    real, calls = annotate.annotate_batch, []
+
+    def dies_on_the_third(*args):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        real(*args)
+
+    monkeypatch.setattr(annotate, "annotate_batch", dies_on_the_third)
+    with pytest.raises(KeyboardInterrupt):
+        annotate.run_annotate(cfg)
+    saved = project_of(photos)["_via_img_metadata"]
+    assert [e["filename"] for e in saved.values()] == ["a.png"]  # broken.jpg: no entry
+    monkeypatch.setattr(annotate, "annotate_batch", real)
+    result = annotate.run_annotate(cfg)
+    assert (result["skipped"], result["annotated"], result["unreadable"]) == (1, 2, 1)
+    assert not [p for p in photos.iterdir() if p.name.startswith(".")]  # no temp left
+
+
+@pytest.mark.parametrize(
+    "setup, args, message",
+    [
+        (lambda f: (f / "via_project.json").write_text("{oops"), [], "not valid JSON"),
+        (
+            lambda f: (f / "via_project.json").write_text(json.dumps({"a.png1": {"x": 1}})),
+            [],
+            "not a VIA 2.x project",
+        ),
+        (lambda f: None, ["review_band=[0.8,0.2]"], "review_band"),
+        (lambda f: None, ["tolerance=-1"], "tolerance"),
+        (lambda f: None, ["project=/tmp/elsewhere/p.json"], "outside the project's folder"),
+    ],
+)
+def test_user_mistakes_are_one_line_and_leave_the_project(
+    quick_script, photos, smoke_checkpoint, setup, args, message
+):
+    setup(photos)
+    before = {p.name: p.read_bytes() for p in photos.iterdir()}
+    proc = run(quick_script, photos, smoke_checkpoint, *args)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and message in lines[0], proc.stderr[-1500:]
+    assert {p.name: p.read_bytes() for p in photos.iterdir()} == before
