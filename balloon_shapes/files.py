@@ -185,6 +185,26 @@ def staged_outputs(output_dir: str, names: Iterable[str]) -> Iterator[str]:
         shutil.rmtree(stage, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def new_folder(out_dir: str) -> Iterator[str]:
+    """A temp folder beside ``out_dir`` to write into; it becomes ``out_dir`` when the block
+    ends well and is removed when it fails. An existing ``out_dir`` with anything in it is
+    refused first (``OutputError``): nothing of the user's is replaced."""
+    parent = ensure_dir(os.path.dirname(os.path.abspath(out_dir)))
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise OutputError(f"{out_dir}: is a file; choose a new folder")
+    if os.path.exists(out_dir) and os.listdir(out_dir):
+        raise OutputError(f"{out_dir}: exists and is not empty; choose a new folder")
+    tmp = tempfile.mkdtemp(dir=parent, prefix=temp_prefix())
+    try:
+        yield tmp
+        if os.path.exists(out_dir):
+            os.rmdir(out_dir)
+        os.replace(tmp, out_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 PREVIOUS_MARK = ".balloon-shapes-previous-run"  # marks a folder ``set_aside`` may replace
 
 

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from collections.abc import Iterable, Sequence
 
 from balloon_shapes.data.mapper import load_pixels
-from balloon_shapes.errors import OutputError
-from balloon_shapes.files import ensure_dir, write_image, write_json
+from balloon_shapes.files import new_folder, write_image, write_json
 from balloon_shapes.structures import encode_rle, segmentation_to_mask, to_xyxy
 
 
@@ -53,20 +50,8 @@ def coco_dict(records: Iterable[dict], class_names: Sequence[str], with_files: b
 
 def export_coco(records: Sequence[dict], class_names: Sequence[str], out_dir: str) -> str:
     """Write ``out_dir/annotations.json`` and PNGs; built in a temp dir, then moved into place."""
-    parent = ensure_dir(os.path.dirname(os.path.abspath(out_dir)))
-    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
-        raise OutputError(f"{out_dir}: is a file; choose a new folder")
-    if os.path.exists(out_dir) and os.listdir(out_dir):
-        raise OutputError(f"{out_dir}: exists and is not empty; choose a new folder")
-    tmp = tempfile.mkdtemp(dir=parent, prefix=".export-")
-    try:
+    with new_folder(out_dir) as tmp:
         for rec in records:
             write_image(os.path.join(tmp, "images", f"{rec['image_id']:06d}.png"), load_pixels(rec))
         write_json(os.path.join(tmp, "annotations.json"), coco_dict(records, class_names))
-        if os.path.exists(out_dir):
-            os.rmdir(out_dir)
-        os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return os.path.join(out_dir, "annotations.json")
