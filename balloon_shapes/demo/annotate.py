@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import os
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -143,7 +144,7 @@ def run_annotate(cfg: DictConfig) -> dict:
         amp=cfg.amp,
         grayscale=cfg.grayscale,
     )
-    unsaved = 0
+    unsaved, start_time = 0, time.perf_counter()
     with tqdm(total=len(todo), unit="img", desc="annotate") as bar:
         for start in range(0, len(todo), cfg.batch_size):
             chunk = todo[start : start + cfg.batch_size]
@@ -154,6 +155,7 @@ def run_annotate(cfg: DictConfig) -> dict:
                 write_json(path, project)
                 unsaved = 0
     write_json(path, project)
+    seconds = time.perf_counter() - start_time  # reading, model, outlines, saves: not loading
     print_summary(path, tally)
     if cfg.rank is not None:
         write_ranking(path, project, cfg.top)
@@ -164,6 +166,7 @@ def run_annotate(cfg: DictConfig) -> dict:
         "regions": tally.regions,
         "review": tally.review,
         "unreadable": len(tally.unreadable),
+        "images_per_s": round(len(todo) / seconds, 2) if todo else None,
     }
 
 

@@ -142,3 +142,54 @@ def test_user_mistakes_are_one_line_and_leave_the_project(
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 2 and len(lines) == 1 and message in lines[0], proc.stderr[-1500:]
     assert {p.name: p.read_bytes() for p in photos.iterdir()} == before
+
+
+@pytest.mark.slow
+def test_the_loop_trains_on_the_corrected_project(quick_script, photos, smoke_checkpoint, tmp_path):
+    """Pre-annotate train/ and val/, correct in "VIA" (a region's class changed, one drawn),
+    then train.py reads the projects as saved."""
+    root = tmp_path / "mine"
+    for split in ("train", "val"):
+        (root / split).mkdir(parents=True)
+        for name in ("a.png", "gray.png"):
+            (root / split / name).write_bytes((photos / name).read_bytes())
+        assert run(quick_script, root / split, smoke_checkpoint, "score_thresh=0.3").returncode == 0
+    project = project_of(root / "train")
+    entry = next(iter(project["_via_img_metadata"].values()))
+    entry["regions"].append(
+        {
+            "shape_attributes": {"name": "polygon", "all_points_x": [5, 40, 20],
+                                 "all_points_y": [5, 8, 30]},
+            "region_attributes": {"class": "triangle", "score": ""},
+        }
+    )  # fmt: skip
+    (root / "train" / "via_project.json").write_text(json.dumps(project))
+    classes = ["square", "circle", "triangle", "ellipse"]
+    records, _ = load_via(str(root / "train"), ViaOptions(classes, "class", "via_project.json"))
+    assert records[0]["annotations"][-1]["category_id"] == 2
+    out = tmp_path / "run"
+    proc = quick_script(
+        "train.py", "+experiment=my_via", f"data.root={root}", f"data.classes={classes}",
+        "data.class_key=class", "data.json_name=via_project.json", "model.weights=null",
+        "model.backbone=resnet18", "model.min_size=96", "model.max_size=128",
+        "train.max_iter=2", f"output_dir={out}",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads((out / "metrics.json").read_text())["iter"] == 2
+
+
+def test_rank_writes_the_ranking_beside_the_project(quick_script, photos, smoke_checkpoint):
+    proc = run(quick_script, photos, smoke_checkpoint, "rank=flip", "top=2")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = (photos / "ranking.csv").read_text().splitlines()
+    assert rows[0] == "rank,image,uncertainty" and len(rows) == 4
+    values = [float(r.split(",")[2]) for r in rows[1:]]
+    assert values == sorted(values, reverse=True)
+    stored = {
+        e["filename"]: float(e["file_attributes"]["uncertainty"])
+        for e in project_of(photos)["_via_img_metadata"].values()
+    }
+    assert {r.split(",")[1]: float(r.split(",")[2]) for r in rows[1:]} == pytest.approx(stored)
+    assert sum(line.startswith(("    1.", "    2.")) for line in proc.stdout.splitlines()) == 2
+    proc = run(quick_script, photos, smoke_checkpoint, "rank=confidence")
+    assert proc.returncode == 2 and "rank='confidence'" in proc.stderr
