@@ -98,7 +98,6 @@ RANGES: dict[str, Range] = {  # keys a config lacks are skipped; checked before 
     "same_object_iou": FRACTION,  # 1: no two detections are one object
     "tile_size": Range(16),
     "tolerance": SOME,  # annotate: polygon simplification in pixels (0: every edge vertex)
-    "save_every": COUNT,
     "top": SOME,
     "train.max_iter": COUNT,
     "train.batch_size": COUNT,

@@ -72,6 +72,7 @@ def main(args: argparse.Namespace) -> None:
     pool = pool_records(args.pool, spec)
     start = list(range(args.start))
     ap0, ckpt0 = train_on("al_start", [pool[i] for i in start], base, args.iters)
+    print(f"RESULT start: {len(start)} labelled, segm AP50 {ap0:.3f}")
     results = {}
     for measure in args.measures:
         labelled, ckpt, curve = list(start), ckpt0, [ap0]
@@ -80,6 +81,7 @@ def main(args: argparse.Namespace) -> None:
             labelled += rank(measure, ckpt, base, pool, left)[: args.add]
             ap, ckpt = train_on(f"al_{measure}_{r}", [pool[i] for i in labelled], base, args.iters)
             curve.append(ap)
+            print(f"RESULT {measure} round {r}: {len(labelled)} labelled, segm AP50 {ap:.3f}")
         results[measure] = curve
     sizes = [args.start + r * args.add for r in range(args.rounds + 1)]
     print(f"\nsegm AP50 on shapes val after training {args.iters} iterations on N labelled images")

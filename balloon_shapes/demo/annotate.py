@@ -1,8 +1,10 @@
 """Pre-annotation: a model's masks as polygons in a VIA 2.x project, for a person to correct in
 VIA and train on as saved (``data.json_name=via_project.json data.class_key=class``).
 
-Resumable: the project is written atomically every ``save_every`` images, and images already in
-it are skipped (their regions are the user's) unless ``replace=true``.
+Images run through Lightning's predict loop (``demo.predict_loop``: ``trainer.devices``, nodes),
+each rank keeping its results per batch in a part file; rank 0 merges them into the project,
+written atomically. Resumable: a killed run's part files are merged by the next run, and images
+already in the project are skipped (their regions are the user's) unless ``replace=true``.
 """
 
 from __future__ import annotations
@@ -15,14 +17,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from omegaconf import DictConfig
-from tqdm import tqdm
 
 from balloon_shapes.data import via_writer
-from balloon_shapes.data.mapper import ImageReadError
 from balloon_shapes.data.polygons import mask_outline
 from balloon_shapes.data.via import ViaError, check_entry, read_via_json
 from balloon_shapes.demo import uncertainty
 from balloon_shapes.demo.image_demo import list_inputs
+from balloon_shapes.demo.predict_loop import read_parts, remove_parts, run_predict
 from balloon_shapes.demo.predictor import Predictor
 from balloon_shapes.errors import ConfigError
 from balloon_shapes.files import atomic_write, check_writable, write_json
@@ -94,7 +95,7 @@ def image_paths(cfg: DictConfig, folder: str) -> list[str]:
     return paths
 
 
-def regions_of(inst: Instances, names: list[str], cfg: DictConfig, tally: Tally) -> list[dict]:
+def regions_of(inst: Instances, names: list[str], cfg: DictConfig, notes: Counter) -> list[dict]:
     """One polygon region per instance scored >= ``score_thresh``."""
     regions = []
     for mask, label, score in zip(inst.masks, inst.labels, inst.scores):
@@ -103,8 +104,8 @@ def regions_of(inst: Instances, names: list[str], cfg: DictConfig, tally: Tally)
         outline = mask_outline(mask, cfg.tolerance)
         if outline is None:
             continue
-        tally.notes["in several parts (kept the largest)"] += outline.parts > 1
-        tally.notes["with holes (filled)"] += outline.holes > 0
+        notes["in several parts (kept the largest)"] += outline.parts > 1
+        notes["with holes (filled)"] += outline.holes > 0
         regions.append(via_writer.polygon_region(outline.flat(), names[label - 1], float(score)))
     return regions
 
@@ -121,8 +122,9 @@ def check_band(band) -> tuple[float, float]:
 
 
 def run_annotate(cfg: DictConfig) -> dict:
-    """Predict every input image into the VIA project; returns counts. Everything the user
-    gave is checked before the model loads; a killed run keeps its last save."""
+    """Predict every input image into the VIA project; returns counts (rank 0; other ranks
+    return ``{}``). Everything the user gave is checked before the model loads; results are
+    kept per batch in part files, so a killed run resumes where it stopped."""
     band = check_band(cfg.review_band)
     check_rank(cfg.rank)
     path = project_path(cfg)
@@ -130,32 +132,36 @@ def run_annotate(cfg: DictConfig) -> dict:
     paths = image_paths(cfg, folder)
     check_writable(folder)
     existing = open_project(path)
+    done = {r["path"] for r in read_parts(path) if "entry" in r}  # a killed run's results
+    listed = {e["filename"] for e in (existing or {}).get("_via_img_metadata", {}).values()}
+    rels = {p: via_rel(p, folder) for p in paths}
+    todo = [p for p in paths if rels[p] not in done and (cfg.replace or rels[p] not in listed)]
+    todo_set = set(todo)
+    skipped = sum(rels[p] in listed and rels[p] not in done for p in paths if p not in todo_set)
     model, names = load_model(cfg)
+
+    def make(model, device: str) -> Predictor:
+        return Predictor(
+            model,
+            names,
+            score_thresh=min(cfg.score_thresh, band[0]),  # low scores in the band flag a review
+            mask_thresh=cfg.model.mask_thresh,
+            device=device,
+            amp=cfg.amp,
+            grayscale=cfg.grayscale,
+        )
+
+    def handle(predictor, batch_paths, images, found) -> list[dict]:
+        return annotate_batch(batch_paths, images, found, predictor, folder, cfg, band)
+
+    start_time = time.perf_counter()
+    if todo and run_predict(cfg, model, todo, make, handle, path) != 0:
+        return {}
+    seconds = time.perf_counter() - start_time  # reading, model, outlines, part files
     project = with_classes(existing, path, names)
-    known = {e["filename"] for e in project["_via_img_metadata"].values()}
-    todo = [p for p in paths if cfg.replace or via_rel(p, folder) not in known]
-    tally = Tally(skipped=len(paths) - len(todo))
-    predictor = Predictor(
-        model,
-        names,
-        score_thresh=min(cfg.score_thresh, band[0]),  # low scores in the band flag a review
-        mask_thresh=cfg.model.mask_thresh,
-        device=cfg.device,
-        amp=cfg.amp,
-        grayscale=cfg.grayscale,
-    )
-    unsaved, start_time = 0, time.perf_counter()
-    with tqdm(total=len(todo), unit="img", desc="annotate") as bar:
-        for start in range(0, len(todo), cfg.batch_size):
-            chunk = todo[start : start + cfg.batch_size]
-            annotate_batch(chunk, predictor, project, folder, cfg, band, tally)
-            bar.update(len(chunk))
-            unsaved += len(chunk)
-            if unsaved >= cfg.save_every:
-                write_json(path, project)
-                unsaved = 0
+    tally = merge(project, read_parts(path), skipped)
     write_json(path, project)
-    seconds = time.perf_counter() - start_time  # reading, model, outlines, saves: not loading
+    remove_parts(path)
     print_summary(path, tally)
     if cfg.rank is not None:
         write_ranking(path, project, cfg.top)
@@ -176,33 +182,38 @@ def via_rel(path: str, folder: str) -> str:
 
 def annotate_batch(
     paths: list[str],
+    images: list,
+    found: list[Instances],
     predictor: Predictor,
-    project: dict,
     folder: str,
     cfg: DictConfig,
     band: tuple[float, float],
-    tally: Tally,
-) -> None:
-    """Predict ``paths`` and put their entries into ``project`` (replacing any of theirs)."""
-    images, readable = [], []
-    for p in paths:
-        try:
-            images.append(predictor.prepare(p))
-            readable.append(p)
-        except ImageReadError as e:  # one bad photo in a folder of thousands: listed, not fatal
-            tally.unreadable.append(str(e))
-    found = predictor.infer(images) if images else []
-    unsure = uncertainties(cfg.rank, predictor, images, found, readable)
-    for p, inst, u in zip(readable, found, unsure):
-        regions = regions_of(inst, predictor.class_names, cfg, tally)
-        review = needs_review(inst, band)
-        entry = via_writer.file_entry(folder, p, regions, review)
+) -> list[dict]:
+    """One result per image: its project entry and what its outlines had to change."""
+    unsure = uncertainties(cfg.rank, predictor, images, found, paths)
+    results = []
+    for p, inst, u in zip(paths, found, unsure):
+        notes = Counter()
+        regions = regions_of(inst, predictor.class_names, cfg, notes)
+        entry = via_writer.file_entry(folder, p, regions, needs_review(inst, band))
         if u is not None:
             entry["file_attributes"][via_writer.UNCERTAINTY_ATTRIBUTE] = f"{u:.4f}"
-        via_writer.put_entry(project, entry)
+        results.append({"path": via_rel(p, folder), "entry": entry, "notes": dict(notes)})
+    return results
+
+
+def merge(project: dict, results: list[dict], skipped: int) -> Tally:
+    """Put every result's entry into ``project`` (a repeated image: its last result)."""
+    tally = Tally(skipped=skipped)
+    entries = {r["path"]: r for r in results if "entry" in r}
+    for result in entries.values():
+        via_writer.put_entry(project, result["entry"])
         tally.annotated += 1
-        tally.regions += len(regions)
-        tally.review += review
+        tally.regions += len(result["entry"]["regions"])
+        tally.review += result["entry"]["file_attributes"][via_writer.REVIEW_ATTRIBUTE] == "yes"
+        tally.notes.update(result["notes"])
+    tally.unreadable = sorted({r["error"] for r in results if "error" in r})
+    return tally
 
 
 def uncertainties(measure, predictor: Predictor, images, found, paths) -> list[float | None]:

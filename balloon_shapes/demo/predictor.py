@@ -28,6 +28,13 @@ def as_rgb(image: np.ndarray, bgr: bool = False) -> np.ndarray:
     return np.ascontiguousarray(image[:, :, ::-1] if bgr else image)
 
 
+def prepare_image(image, grayscale: bool) -> np.ndarray:
+    """A path or an array of any layout -> the RGB uint8 image a model sees (3-channel gray
+    when ``grayscale``)."""
+    rgb = read_image(image) if isinstance(image, str) else as_rgb(image)
+    return to_gray3(rgb) if grayscale else rgb
+
+
 class Predictor:
     """Runs a Mask R-CNN on images; ``grayscale`` converts inputs to 3-channel gray first.
 
@@ -76,8 +83,7 @@ class Predictor:
 
     def prepare(self, image) -> np.ndarray:
         """The RGB uint8 image the model sees (gray when ``grayscale``)."""
-        rgb = read_image(image) if isinstance(image, str) else as_rgb(image)
-        return to_gray3(rgb) if self.grayscale else rgb
+        return prepare_image(image, self.grayscale)
 
     def batch(self, images: list) -> list[Instances]:
         """Instances for each image (paths or arrays of any layout), scored >= ``score_thresh``."""
@@ -86,6 +92,8 @@ class Predictor:
     @torch.no_grad()
     def infer(self, images: list[np.ndarray]) -> list[Instances]:
         """Instances for images already ``prepare``d (demos draw on those same pixels)."""
+        if not images:  # a batch whose every file was unreadable
+            return []
         tensors = [to_tensor(im).to(self.device) for im in images]
         with autocast(self.dtype, self.device):
             outputs = self.model(tensors)

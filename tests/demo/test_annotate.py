@@ -95,28 +95,46 @@ def test_rerun_resumes_and_keeps_the_users_edits(quick_script, photos, smoke_che
     assert project_of(photos)["_via_img_metadata"][key]["regions"] != [mine]
 
 
-def test_killed_run_resumes_after_its_last_save(photos, smoke_checkpoint, monkeypatch):
+def test_killed_run_resumes_from_its_part_files(photos, smoke_checkpoint, monkeypatch):
     cfg = load_config(
-        [f"input={photos}", f"model.weights={smoke_checkpoint}", "batch_size=1", "save_every=1"],
-        "annotate",
+        [f"input={photos}", f"model.weights={smoke_checkpoint}", "batch_size=1"], "annotate"
     )
     real, calls = annotate.annotate_batch, []
 
     def dies_on_the_third(*args):
         calls.append(1)
         if len(calls) == 3:
-            raise KeyboardInterrupt
-        real(*args)
+            raise RuntimeError("killed")
+        return real(*args)
 
     monkeypatch.setattr(annotate, "annotate_batch", dies_on_the_third)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(RuntimeError, match="killed"):
         annotate.run_annotate(cfg)
-    saved = project_of(photos)["_via_img_metadata"]
-    assert [e["filename"] for e in saved.values()] == ["a.png"]  # broken.jpg: no entry
+    assert not (photos / "via_project.json").exists()  # written whole at the end, or not
+    parts = [p for p in photos.iterdir() if ".part" in p.name]
+    assert len(parts) == 1 and len(parts[0].read_text().splitlines()) == 2  # a.png, broken.jpg
+    with parts[0].open("a") as f:
+        f.write('{"path": "cut sho')  # the line a kill interrupted
     monkeypatch.setattr(annotate, "annotate_batch", real)
+    seen = []
+    monkeypatch.setattr(annotate, "run_predict", record_paths(annotate.run_predict, seen))
     result = annotate.run_annotate(cfg)
-    assert (result["skipped"], result["annotated"], result["unreadable"]) == (1, 2, 1)
-    assert not [p for p in photos.iterdir() if p.name.startswith(".")]  # no temp left
+    assert [p.rsplit("/", 1)[-1] for p in seen] == ["broken.jpg", "gray.png", "été.jpg"]
+    assert (result["annotated"], result["unreadable"]) == (3, 1)
+    assert sorted(e["filename"] for e in project_of(photos)["_via_img_metadata"].values()) == [
+        "a.png",
+        "gray.png",
+        "été.jpg",
+    ]
+    assert not [p for p in photos.iterdir() if p.name.startswith(".")]  # parts merged, gone
+
+
+def record_paths(run_predict, seen):
+    def wrapped(cfg, model, paths, *args):
+        seen.extend(paths)
+        return run_predict(cfg, model, paths, *args)
+
+    return wrapped
 
 
 @pytest.mark.parametrize(
@@ -193,3 +211,23 @@ def test_rank_writes_the_ranking_beside_the_project(quick_script, photos, smoke_
     assert sum(line.startswith(("    1.", "    2.")) for line in proc.stdout.splitlines()) == 2
     proc = run(quick_script, photos, smoke_checkpoint, "rank=confidence")
     assert proc.returncode == 2 and "rank='confidence'" in proc.stderr
+
+
+@pytest.mark.slow
+def test_two_processes_share_the_images_and_rank_0_merges(script, photos, smoke_checkpoint):
+    """trainer.devices=2 (DDP, gloo): Lightning shards the images, each rank keeps its part
+    file, rank 0 merges them into one project, printed once."""
+    for i in range(5):
+        cv2.imwrite(str(photos / f"more{i}.png"), np.full((40, 60, 3), 40 * i, np.uint8))
+    proc = script(
+        "annotate.py", f"input={photos}", f"model.weights={smoke_checkpoint}",
+        "score_thresh=0.0", "trainer.accelerator=cpu", "trainer.devices=2",
+        "trainer.strategy=ddp", "batch_size=1", "rank=flip",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    names = sorted(e["filename"] for e in project_of(photos)["_via_img_metadata"].values())
+    readable = sorted(p.name for p in photos.iterdir() if p.suffix in (".png", ".jpg"))
+    assert names == [n for n in readable if n != "broken.jpg"]  # both ranks' shards
+    assert proc.stdout.count('"annotated": 8') == 1  # merged and printed by rank 0 only
+    assert len((photos / "ranking.csv").read_text().splitlines()) == 1 + 8
+    assert not [p for p in photos.iterdir() if ".part" in p.name]
