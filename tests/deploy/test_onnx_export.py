@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 pytest.importorskip("onnxruntime", reason="onnxruntime not installed (a project dependency)")
 
@@ -351,6 +352,12 @@ def test_int8_quantizes_the_backbone_only_and_reports_ap_before_and_after(
     assert ev.returncode == 0, ev.stderr[-2000:]
     ap = json.loads((tmp_path / "e" / "metrics.json").read_text())["segm_AP50"]
     assert 0 <= before <= 1 and after == pytest.approx(ap, abs=1e-4)
+    photos = tmp_path / "photos"  # pre-annotation runs on the INT8 file as on a checkpoint
+    photos.mkdir()
+    Image.fromarray(np.full((48, 64, 3), 90, np.uint8)).save(photos / "a.png")
+    ann = quick_script("annotate.py", f"input={photos}", f"model.weights={out}", "score_thresh=0")
+    assert ann.returncode == 0, ann.stderr[-2000:]
+    assert json.loads((photos / "via_project.json").read_text())["_via_image_id_list"]
     model = ov.Core().read_model(str(out))
     quantized = [
         op.get_friendly_name()
