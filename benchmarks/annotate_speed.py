@@ -19,10 +19,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 
 from balloon_shapes.config import load_config
 from balloon_shapes.data import shapes
-from balloon_shapes.demo.annotate import Tally, regions_of, run_annotate
+from balloon_shapes.demo.annotate import regions_of, run_annotate
 from balloon_shapes.demo.predictor import Predictor
 from balloon_shapes.evaluation.inference import InferenceSettings, predict
 from balloon_shapes.files import write_image
@@ -61,8 +62,8 @@ def compare(args) -> None:
         t_annotate = len(records) / run_annotate(cfg)["images_per_s"]  # its loop: no loading
         predictor = Predictor.from_config(cfg, model, names)
         found = [predictor(r["file_name"]) for r in records]
-        tally = Tally()
-        t_outline = timed(lambda: [regions_of(inst, names, cfg, tally) for inst in found])
+        notes = Counter()
+        t_outline = timed(lambda: [regions_of(inst, names, cfg, notes) for inst in found])
     n = len(records)
     print(f"\n{n} images of {args.weights}, one process, 1 image per pass:")
     print(f"  eval.py inference   {n / t_eval:7.1f} images/s")
@@ -106,6 +107,7 @@ if __name__ == "__main__":
     args = parser.parse_args()
     if args.smoke:
         args.images, args.stream = 4, 20 if args.stream else 0
+        args.weights = "null"  # the untrained default model: checks the script, not the model
     compare(args)
     if args.stream:
         print(f"\nmemory over a folder of {args.stream} generated 64x64 images:")

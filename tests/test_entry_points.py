@@ -20,6 +20,8 @@ SMOKE = {  # name -> its smoke arguments (one probability is enough to run grays
     "video_fps.py": ["--smoke"],
     "video_quality.py": ["--smoke"],
     "eval_speed.py": ["--smoke"],
+    "annotate_speed.py": ["--smoke"],
+    "active_labeling.py": ["--smoke", "--measures", "flip"],  # 2 tiny trainings, not 4
 }
 
 

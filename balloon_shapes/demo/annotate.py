@@ -121,6 +121,19 @@ def check_band(band) -> tuple[float, float]:
     return low, high
 
 
+def pending(
+    paths: list[str], folder: str, existing: dict | None, path: str, replace: bool
+) -> tuple[list[str], int]:
+    """The images to predict (not in a killed run's part files, nor in the project unless
+    ``replace``) and how many the project already had."""
+    done = {r["path"] for r in read_parts(path) if "entry" in r}
+    listed = {e["filename"] for e in (existing or {}).get("_via_img_metadata", {}).values()}
+    rels = {p: via_rel(p, folder) for p in paths}
+    todo = [p for p in paths if rels[p] not in done and (replace or rels[p] not in listed)]
+    skipped = sum(rels[p] in listed and rels[p] not in done for p in set(paths) - set(todo))
+    return todo, skipped
+
+
 def run_annotate(cfg: DictConfig) -> dict:
     """Predict every input image into the VIA project; returns counts (rank 0; other ranks
     return ``{}``). Everything the user gave is checked before the model loads; results are
@@ -132,12 +145,7 @@ def run_annotate(cfg: DictConfig) -> dict:
     paths = image_paths(cfg, folder)
     check_writable(folder)
     existing = open_project(path)
-    done = {r["path"] for r in read_parts(path) if "entry" in r}  # a killed run's results
-    listed = {e["filename"] for e in (existing or {}).get("_via_img_metadata", {}).values()}
-    rels = {p: via_rel(p, folder) for p in paths}
-    todo = [p for p in paths if rels[p] not in done and (cfg.replace or rels[p] not in listed)]
-    todo_set = set(todo)
-    skipped = sum(rels[p] in listed and rels[p] not in done for p in paths if p not in todo_set)
+    todo, skipped = pending(paths, folder, existing, path, cfg.replace)
     model, names = load_model(cfg)
 
     def make(model, device: str) -> Predictor:

@@ -1,6 +1,7 @@
 """Masks -> polygons -> a VIA 2.x project that VIA opens and our loader reads back."""
 
 import json
+from collections import Counter
 
 import cv2
 import numpy as np
@@ -10,7 +11,7 @@ from omegaconf import OmegaConf
 from balloon_shapes.data import shapes, via_writer
 from balloon_shapes.data.polygons import mask_outline
 from balloon_shapes.data.via import ViaOptions, load_via
-from balloon_shapes.demo.annotate import Tally, regions_of, with_classes
+from balloon_shapes.demo.annotate import regions_of, with_classes
 from balloon_shapes.structures import Instances, segmentation_to_mask
 from tests import via_acceptance
 
@@ -58,12 +59,12 @@ def write_project(tmp_path, n=6, tolerance=1.0):
     """Shapes val images with their masks standing in for a model's, as annotate writes them."""
     cfg = OmegaConf.create({"score_thresh": 0.5, "tolerance": tolerance})
     project = with_classes(None, "via_project.json", list(shapes.CLASSES))
-    originals, tally = [], Tally()
+    originals, notes = [], Counter()
     for i in range(n):
         record, inst = shapes_instances(i)
         path = tmp_path / f"im{i}.png"
         cv2.imwrite(str(path), record["image"][:, :, ::-1])
-        regions = regions_of(inst, list(shapes.CLASSES), cfg, tally)
+        regions = regions_of(inst, list(shapes.CLASSES), cfg, notes)
         via_writer.put_entry(project, via_writer.file_entry(str(tmp_path), str(path), regions))
         originals.append(inst)
     (tmp_path / "via_project.json").write_text(json.dumps(project))
