@@ -2,8 +2,9 @@
 and nodes as training is (Lightning shards the files; no hand-made pool).
 
 Each rank appends its results to its own part file beside the output as each batch ends
-(flushed and synced), so a killed run keeps what it finished: ``read_parts`` gives them back
-to the next run, and rank 0 merges them once every rank is done.
+(written through; synced to disk every few seconds and at the end), so a killed run keeps what
+it finished: ``read_parts`` gives them back to the next run, and rank 0 merges them once every
+rank is done.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import time
 from collections.abc import Callable
 
 import lightning as L
@@ -22,6 +24,7 @@ from torch.utils.data import DataLoader, Dataset
 from balloon_shapes.data.mapper import ImageReadError
 from balloon_shapes.demo.predictor import Predictor, prepare_image
 from balloon_shapes.evaluation.inference import loader_workers
+from balloon_shapes.files import fsync_file
 
 # (predictor, paths, images, instances) -> one json-ready result per image
 Handler = Callable[[Predictor, list, list, list], list[dict]]
@@ -98,11 +101,20 @@ def remove_parts(output: str) -> None:
 
 
 class PartWriter(BasePredictionWriter):
-    """Appends each batch's results to the rank's part file, synced to disk."""
+    """Appends each batch's results to the rank's part file: written through at every batch
+    (a killed process loses nothing), synced to disk every ``SYNC_SECONDS`` and at the end
+    (an fsync per image cost a third of the speed of small images)."""
+
+    SYNC_SECONDS = 10.0
 
     def __init__(self, output: str) -> None:
         super().__init__(write_interval="batch")
-        self.output = output
+        self.output, self.synced = output, time.monotonic()
+
+    def on_predict_end(self, trainer, pl_module) -> None:
+        path = part_path(self.output, trainer.global_rank)
+        if os.path.exists(path):
+            fsync_file(path)
 
     def write_on_batch_end(self, trainer, pl_module, prediction, *_args) -> None:
         path = part_path(self.output, trainer.global_rank)
@@ -111,7 +123,9 @@ class PartWriter(BasePredictionWriter):
                 f.write("\n")  # after the line a killed run left unfinished
             f.writelines(json.dumps(r) + "\n" for r in prediction)
             f.flush()
-            os.fsync(f.fileno())
+            if time.monotonic() - self.synced > self.SYNC_SECONDS:
+                os.fsync(f.fileno())
+                self.synced = time.monotonic()
 
 
 def run_predict(
