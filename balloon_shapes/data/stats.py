@@ -24,6 +24,7 @@ from balloon_shapes.cli import guarded
 from balloon_shapes.config import CONFIG_DIR, load_config
 from balloon_shapes.data.catalog import class_names, load_records
 from balloon_shapes.data.mapper import load_pixels
+from balloon_shapes.data.via import file_digest
 from balloon_shapes.errors import ConfigError
 from balloon_shapes.structures import Instances, segmentation_to_mask, to_xyxy
 from balloon_shapes.visualizer import caption, draw_instances, grid, resize_instances
@@ -80,14 +81,9 @@ def segments_cross(p, q, r, s) -> bool:
 
 def image_key(record: dict) -> str:
     """The image's bytes hashed (its pixels for generated images): equal keys are duplicates."""
-    digest = hashlib.sha256()
-    if "image" in record:
-        digest.update(np.ascontiguousarray(record["image"]).tobytes())
-    else:
-        with open(record["file_name"], "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                digest.update(chunk)
-    return digest.hexdigest()
+    if "image" not in record:
+        return file_digest(record["file_name"])
+    return hashlib.sha256(np.ascontiguousarray(record["image"]).tobytes()).hexdigest()
 
 
 def area_of(ann: dict, h: int, w: int) -> float:
