@@ -34,15 +34,18 @@ def to_xyxy(box: Sequence[float], mode: int) -> list[float]:
     raise DataError(f"unsupported bbox_mode {mode}; supported: {[m.value for m in BoxMode]}")
 
 
+def segmentation_rle(segmentation, height: int, width: int) -> dict:
+    """Polygons (list of flat xy lists) or RLE (compressed or not) -> one compressed RLE."""
+    if isinstance(segmentation, dict):
+        if isinstance(segmentation.get("counts"), list):
+            return mask_utils.frPyObjects(segmentation, height, width)
+        return segmentation
+    return mask_utils.merge(mask_utils.frPyObjects(segmentation, height, width))
+
+
 def segmentation_to_mask(segmentation, height: int, width: int) -> np.ndarray:
     """Polygons (list of flat xy lists) or RLE (compressed or not) -> uint8 mask [H, W]."""
-    if isinstance(segmentation, dict):
-        rle = segmentation
-        if isinstance(rle.get("counts"), list):
-            rle = mask_utils.frPyObjects(rle, height, width)
-    else:
-        rle = mask_utils.merge(mask_utils.frPyObjects(segmentation, height, width))
-    return mask_utils.decode(rle).astype(np.uint8)
+    return mask_utils.decode(segmentation_rle(segmentation, height, width)).astype(np.uint8)
 
 
 def encode_rles(masks: np.ndarray | torch.Tensor) -> list[dict]:

@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 
 from balloon_shapes.data import labelme, via_writer, yolo_seg
 from balloon_shapes.data.coco import category_maps, load_coco, read_coco_json
-from balloon_shapes.data.mapper import ImageReadError, read_image
+from balloon_shapes.data.mapper import IMAGE_EXTS, ImageReadError, read_image
 from balloon_shapes.data.polygons import mask_outline
 from balloon_shapes.data.via import ELLIPSE_POINTS, ViaOptions, load_via, read_via_json
 from balloon_shapes.errors import DataError, OutputError
 from balloon_shapes.files import new_folder, read_json, write_json
-from balloon_shapes.structures import segmentation_to_mask, to_xyxy
+from balloon_shapes.structures import segmentation_rle, segmentation_to_mask, to_xyxy
 
 FORMATS = ("via", "coco", "labelme", "yolo")
 
@@ -180,7 +180,7 @@ def read_yolo(path: str, split: str) -> Dataset:
     folder = yolo_seg.image_folder(data, yaml_path, split)
     records = []
     for name in sorted(os.listdir(folder)):
-        if not name.lower().endswith(yolo_seg.IMAGE_EXTS):
+        if not name.lower().endswith(IMAGE_EXTS):
             continue
         image = os.path.join(folder, name)
         height, width = image_shape(image, yaml_path)
@@ -286,10 +286,7 @@ def coco_json(ds: Dataset, output: str, tolerance: float) -> dict:
         )
         for ann in record["annotations"]:
             seg = ann["segmentation"]
-            rle = mask_utils.frPyObjects(seg, h, w) if isinstance(seg, list) else seg
-            rle = mask_utils.merge(rle) if isinstance(rle, list) else rle
-            if isinstance(rle.get("counts"), list):
-                rle = mask_utils.frPyObjects(rle, h, w)
+            rle = segmentation_rle(seg, h, w)
             x0, y0, x1, y1 = to_xyxy(ann["bbox"], ann.get("bbox_mode", 0))
             annotations.append(
                 {

@@ -17,6 +17,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from balloon_shapes.errors import DataError, first_line
 from balloon_shapes.structures import segmentation_to_mask, to_xyxy
 
+IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")  # files read as images
+
 
 class ImageReadError(DataError):
     """An image listed in a dataset is missing or cannot be decoded."""

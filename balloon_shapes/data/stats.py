@@ -26,7 +26,7 @@ from balloon_shapes.data.catalog import class_names, load_records
 from balloon_shapes.data.mapper import load_pixels
 from balloon_shapes.data.via import file_digest
 from balloon_shapes.errors import ConfigError
-from balloon_shapes.structures import Instances, segmentation_to_mask, to_xyxy
+from balloon_shapes.structures import Instances, segmentation_rle, segmentation_to_mask, to_xyxy
 from balloon_shapes.visualizer import caption, draw_instances, grid, resize_instances
 
 SIZE_LIMITS = (32**2, 96**2)  # COCO's object areas: small < 32^2 <= medium < 96^2 <= large
@@ -87,13 +87,7 @@ def image_key(record: dict) -> str:
 
 
 def area_of(ann: dict, h: int, w: int) -> float:
-    seg = ann["segmentation"]
-    rle = mask_utils.frPyObjects(seg, h, w) if isinstance(seg, list) else seg
-    if isinstance(rle, list):
-        rle = mask_utils.merge(rle)
-    elif isinstance(rle.get("counts"), list):
-        rle = mask_utils.frPyObjects(rle, h, w)
-    return float(mask_utils.area(rle))
+    return float(mask_utils.area(segmentation_rle(ann["segmentation"], h, w)))
 
 
 def gather(name: str, records, classes: list[str]) -> Stats:

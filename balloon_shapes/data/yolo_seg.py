@@ -16,8 +16,6 @@ import yaml
 from balloon_shapes.errors import DataError
 from balloon_shapes.structures import BoxMode
 
-IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
-
 
 class YoloError(DataError):
     """A YOLO dataset that cannot be converted; the message names the file."""

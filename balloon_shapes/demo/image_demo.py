@@ -8,6 +8,7 @@ from collections import Counter
 
 from omegaconf import DictConfig
 
+from balloon_shapes.data.mapper import IMAGE_EXTS
 from balloon_shapes.demo.predictor import Predictor
 from balloon_shapes.errors import ConfigError, DataError, OutputError
 from balloon_shapes.files import check_writable, ensure_dir, write_image
@@ -16,7 +17,6 @@ from balloon_shapes.structures import Instances, label_names
 from balloon_shapes.visualizer import color_splash, overlay
 
 PICTURES = ("overlay", "splash")
-IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
 
 def list_inputs(spec: str) -> list[str]:
