@@ -101,13 +101,81 @@ def test_shifted_missing_duplicate_match_pycocotools_exactly(tmp_path):
             assert 0 < ours[t]["AP"] < 1
 
 
-def test_per_class_ap_is_pycocotools_ap_of_that_class_alone(tmp_path):
+def rle(mask):
+    r = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+    return {**r, "counts": r["counts"].decode()}
+
+
+def crowded_case(tmp_path):
+    """Small, medium and large objects, 14 per image, and 20 detections per image (jittered, some
+    of the wrong class, 13 of class 1): "all areas" differs from "small" and 100 detections per
+    image and class from 10, which the noisy shapes case cannot tell apart. Its last class has
+    no object at all."""
+    rng = np.random.default_rng(1)
+    images, anns, results = [], [], []
+    sides = [6] * 4 + [40] * 8 + [110] * 2  # areas: small < 32^2 <= medium < 96^2 <= large
+    for i in range(3):
+        images.append({"id": i + 1, "width": 400, "height": 400, "file_name": f"{i}.png"})
+        for j, side in enumerate(sides):
+            y, x = int(rng.integers(0, 400 - side)), int(rng.integers(0, 400 - side))
+            m = np.zeros((400, 400), np.uint8)
+            m[y : y + side, x : x + side] = 1
+            cat = j % 2 + 1
+            box = [x, y, side, side]
+            anns.append(
+                {
+                    "id": len(anns) + 1,
+                    "image_id": i + 1,
+                    "category_id": cat,
+                    "segmentation": rle(m),
+                    "area": side * side,
+                    "bbox": box,
+                    "iscrowd": 0,
+                }
+            )
+            dy, dx = rng.integers(-side // 4, side // 4 + 1, 2)
+            p = np.roll(m, (int(dy), int(dx)), (0, 1))
+            wrong = 3 - cat if rng.random() < 0.2 else cat
+            results.append(
+                {
+                    "image_id": i + 1,
+                    "category_id": int(wrong),
+                    "score": float(rng.random()),
+                    "segmentation": rle(p),
+                    "bbox": [x + int(dx), y + int(dy), side, side],
+                }
+            )
+        for _ in range(20 - len(sides)):
+            m = np.zeros((400, 400), np.uint8)
+            y, x = rng.integers(0, 360, 2)
+            m[y : y + 40, x : x + 40] = 1
+            results.append(
+                {
+                    "image_id": i + 1,
+                    "category_id": 1,
+                    "score": float(rng.random()),
+                    "segmentation": rle(m),
+                    "bbox": [int(x), int(y), 40, 40],
+                }
+            )
+    cats = [{"id": k + 1, "name": n} for k, n in enumerate(NAMES)]
+    results.append({**results[-1], "category_id": len(NAMES)})  # a class with no object
+    gt_json = tmp_path / "gt.json"
+    gt_json.write_text(json.dumps({"images": images, "annotations": anns, "categories": cats}))
+    return results, gt_json
+
+
+@pytest.mark.parametrize("case", [noisy_case, crowded_case])
+def test_per_class_ap_is_pycocotools_ap_of_that_class_alone(tmp_path, case):
     """Independent of how the precision array is read: pycocotools run on one category."""
-    results, gt_json = noisy_case(tmp_path)
+    results, gt_json = case(tmp_path)
     ours = coco_metrics(ground_truth(None, NAMES, str(gt_json), "pycocotools"), results, NAMES)
     for t in ("bbox", "segm"):
         for k, name in enumerate(NAMES):
             alone = direct(gt_json, results, t, cat_ids=[k + 1])[0]
+            if alone == -1:  # pycocotools' "no object of this class": ours says nan
+                assert np.isnan(ours[t]["per_class_AP"][name]), name
+                continue
             assert ours[t]["per_class_AP"][name] == pytest.approx(alone, abs=1e-12), name
 
 

@@ -182,3 +182,34 @@ def test_a_poor_same_class_match_is_loc_even_with_a_good_other_class_match():
     row, same = np.array([0.3, 0.7]), np.array([True, False])
     assert error_kind(row, same, 0.5, 0.1) == ("loc", 0)
     assert error_kind(np.array([0.05, 0.7]), same, 0.5, 0.1) == ("cls", 1)
+
+
+@pytest.mark.parametrize(
+    "same_iou, other_iou, expected",
+    [
+        ([0.5], [], ("loc", 0)),  # tb <= IoU <= tf, both ends inclusive (TIDE's BoxError)
+        ([0.0, 0.1], [], ("loc", 1)),
+        ([0.09], [], ("bkg", -1)),
+        ([0.0], [0.5], ("cls", 1)),  # IoU >= tf with another class (ClassError)
+        ([0.6], [0.3], ("dupe", -1)),  # a same-class object it would have taken, taken already
+        ([0.6], [0.7], ("cls", 1)),  # cls is tested before dupe
+        ([0.0], [0.1], ("bkg", -1)),  # every IoU <= tb, inclusive (BackgroundError)
+        ([0.0], [0.3], ("both", -1)),  # tb < IoU < tf with another class only
+        ([], [], ("bkg", -1)),  # an image without objects
+    ],
+)
+def test_error_kind_at_the_thresholds_follows_tide(same_iou, other_iou, expected):
+    """TIDE's own tests (tidecv quantify.TIDERun._eval_image, read): IoUs exactly on tf = 0.5
+    and tb = 0.1 fall on the side TIDE puts them."""
+    from balloon_shapes.evaluation.error_analysis import error_kind
+
+    row = np.array(same_iou + other_iou, dtype=np.float64)
+    same = np.array([True] * len(same_iou) + [False] * len(other_iou))
+    assert error_kind(row, same, 0.5, 0.1) == expected
+
+
+def test_a_score_exactly_at_min_score_counts():
+    """The report's threshold is inclusive, as the demos' ``score >= score_thresh``."""
+    o = outcomes([pred((B, 2, 0.5), (NOWHERE, 2, 0.5))], [GT])
+    assert per_class(o, ["one", "two"], min_score=0.5)[1]["predictions"] == 2
+    assert images_with(o, min_score=0.5)["bkg"] == [0]
