@@ -213,3 +213,44 @@ def test_a_score_exactly_at_min_score_counts():
     o = outcomes([pred((B, 2, 0.5), (NOWHERE, 2, 0.5))], [GT])
     assert per_class(o, ["one", "two"], min_score=0.5)[1]["predictions"] == 2
     assert images_with(o, min_score=0.5)["bkg"] == [0]
+
+
+def test_ap50_skips_classes_without_objects_and_keeps_cocos_tie_order():
+    """Hand-computed: a class with no object is left out of the mean (not the end of it); equal
+    scores keep their input order, as COCO's stable sort does (numpy's default sort mixes equal
+    keys when others are interleaved); nothing to average is 0."""
+    from balloon_shapes.evaluation.error_analysis import ap50
+
+    dets = [(2, 0.9, True), (2, 0.8, False), (3, 0.7, True)]
+    # class 2: precision 1 up to recall 0.5, then 2/3 at recall 1 is not reached (1 of 2)
+    # -> 51 of 101 recall points at 1.0; class 3: 1.0
+    assert ap50(dets, {1: 0, 2: 2, 3: 1}) == pytest.approx((51 / 101 + 1.0) / 2)
+    ties = [(1, 0.5, True)] * 20 + [(1, 0.5, False)] * 20 + [(1, 0.6, True)] * 20
+    assert ap50(ties, {1: 40}) == 1.0  # the 0.5 true positives before the 0.5 false ones
+    assert ap50([], {}) == 0.0 and ap50([(1, 0.5, True)], {1: 0}) == 0.0
+
+
+def test_confusion_and_per_class_count_every_object():
+    """Two images with the same mistakes: every cell counts both; classes with different
+    numbers of objects; a class without objects has no recall."""
+    p = pred((A, 2, 0.9), (B, 2, 0.8))
+    gt_two_a = GroundTruth([A, B, rect(0, 60, 20, 95)], [1, 2, 1])
+    m = confusion([p, p], [gt_two_a, gt_two_a], num_classes=3, min_score=0.5)
+    assert m[0, 1] == 2 and m[1, 1] == 2 and m[0, 3] == 2  # A as 2, B right, the other 1 missed
+    rows = per_class(outcomes([p, p], [gt_two_a, gt_two_a]), ["one", "two", "three"], 0.5)
+    assert [r["objects"] for r in rows] == [4, 2, 0]
+    assert rows[1]["recall"] == 1.0 and rows[0]["recall"] == 0.0
+    assert np.isnan(rows[2]["recall"]) and np.isnan(rows[2]["precision"])
+    o = outcomes([pred((A, 1, 0.9), (B, 2, 0.8), (B, 2, 0.7))], [GT])
+    assert breakdown(o)["true_positives"] == 2
+    half = per_class(outcomes([pred((A, 1, 0.9))], [GroundTruth([A, B], [1, 1])]), ["one"], 0.5)
+    assert half[0]["recall"] == 0.5
+
+
+def test_a_stricter_foreground_threshold_changes_what_matches():
+    """t_f is the matching threshold too: SHIFTED_A (IoU 0.14 with A) and a 0.6-IoU box."""
+    near_a = rect(10, 10, 40, 28)  # 18 of A's 30 rows: IoU 0.6
+    o = outcomes([pred((near_a, 1, 0.9))], [GT], t_f=0.5)
+    assert o.detections[0].kind == "tp"
+    o = outcomes([pred((near_a, 1, 0.9))], [GT], t_f=0.75)
+    assert o.detections[0].kind == "loc"
