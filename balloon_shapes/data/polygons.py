@@ -37,12 +37,13 @@ class Outline:
 def mask_outline(mask: np.ndarray, tolerance: float) -> Outline | None:
     """The outline of the largest part of ``mask``, within ``tolerance`` pixels of its edge;
     None for an empty mask."""
-    ys, xs = np.nonzero(mask)
-    if len(xs) == 0:
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if len(rows) == 0:  # (two reductions: a full-image nonzero cost 1 ms per 640x480 mask)
         return None
-    x0, y0 = int(xs.min()), int(ys.min())
-    crop = np.ascontiguousarray(mask[y0 : ys.max() + 1, x0 : xs.max() + 1], dtype=np.uint8)
-    big = np.pad(np.kron(crop, np.ones((UPSAMPLE, UPSAMPLE), np.uint8)), 1)
+    y0, x0 = int(rows[0]), int(cols[0])
+    crop = np.ascontiguousarray(mask[y0 : rows[-1] + 1, x0 : cols[-1] + 1], dtype=np.uint8)
+    big = cv2.resize(crop, None, fx=UPSAMPLE, fy=UPSAMPLE, interpolation=cv2.INTER_NEAREST)
+    big = np.pad(big, 1)
     contours, hierarchy = cv2.findContours(big, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_NONE)
     outer = [i for i, h in enumerate(hierarchy[0]) if h[3] < 0]
     best = max(outer, key=lambda i: cv2.contourArea(contours[i]))

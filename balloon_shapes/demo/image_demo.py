@@ -11,6 +11,7 @@ from omegaconf import DictConfig
 from balloon_shapes.data.mapper import IMAGE_EXTS
 from balloon_shapes.demo.predictor import Predictor
 from balloon_shapes.errors import ConfigError, DataError, OutputError
+from balloon_shapes.evaluation.inference import images_per_pass
 from balloon_shapes.files import check_writable, ensure_dir, write_image
 from balloon_shapes.model_loader import load_model
 from balloon_shapes.structures import Instances, label_names
@@ -80,9 +81,9 @@ def run_images(cfg: DictConfig) -> dict:
     model, names = load_model(cfg)
     predictor = Predictor.from_config(cfg, model, names)
     ensure_dir(str(cfg.output))
-    counts = {}
-    for start in range(0, len(paths), cfg.batch_size):
-        chunk = paths[start : start + cfg.batch_size]
+    counts, per_pass = {}, images_per_pass(predictor.device, cfg.batch_size)
+    for start in range(0, len(paths), per_pass):
+        chunk = paths[start : start + per_pass]
         images = [predictor.prepare(p) for p in chunk]
         for path, image, inst in zip(chunk, images, predictor.infer(images)):
             name = os.path.basename(path)

@@ -23,7 +23,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from balloon_shapes.data.mapper import ImageReadError
 from balloon_shapes.demo.predictor import Predictor, prepare_image
-from balloon_shapes.evaluation.inference import loader_workers
+from balloon_shapes.engine.callbacks import ProgressBar
+from balloon_shapes.evaluation.inference import images_per_pass, loader_workers
 from balloon_shapes.files import fsync_file
 
 # (predictor, paths, images, instances) -> one json-ready result per image
@@ -145,14 +146,14 @@ def run_predict(
     trainer = L.Trainer(
         **options,
         logger=False,
-        callbacks=[PartWriter(output)],
+        callbacks=[PartWriter(output), ProgressBar()],  # training's bar: tqdm, not rich
         enable_model_summary=False,
         enable_checkpointing=False,
         default_root_dir=os.path.dirname(os.path.abspath(output)),
     )
     loader = DataLoader(
         ImageFiles(paths, functools.partial(prepare_image, grayscale=cfg.grayscale)),
-        batch_size=cfg.batch_size,
+        batch_size=images_per_pass(trainer.strategy.root_device, cfg.batch_size),
         num_workers=loader_workers(model, cfg.data.num_workers),
         collate_fn=list,
     )
