@@ -2,6 +2,7 @@
 
 python scripts/convert.py input=data/balloon/train/via_region_data.json to=coco output=train.json
 python scripts/convert.py input=train_coco.json to=via output=data/balloon/train/via.json
+python scripts/convert.py input=train_coco.json to=via1 output=data/balloon/train/via_export.json
 python scripts/convert.py input=train_coco.json to=labelme output=labelme/
 python scripts/convert.py input=train_coco.json to=yolo output=yolo/   # data.yaml, images/, labels/
 """

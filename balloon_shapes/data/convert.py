@@ -26,7 +26,12 @@ from balloon_shapes.errors import DataError, OutputError
 from balloon_shapes.files import new_folder, read_json, write_json
 from balloon_shapes.structures import segmentation_rle, segmentation_to_mask, to_xyxy
 
-FORMATS = ("via", "coco", "labelme", "yolo")
+FORMATS = ("via", "coco", "labelme", "yolo")  # read (VIA: 1.x/2.x exports and 2.x projects)
+# written: "via" a VIA 2.x project; "via_export" VIA 2.x's "Export Annotations (as json)"
+# (the image entries alone, regions a list); "via1" VIA 1.x's export (regions a dict keyed
+# "0", "1", ...: the balloon dataset's via_region_data.json, what Mask_RCNN's balloon.py reads)
+WRITE_FORMATS = ("via", "via_export", "via1", "coco", "labelme", "yolo")
+JSON_FORMATS = ("via", "via_export", "via1", "coco")  # one json file; the others a folder
 
 
 class ConvertError(DataError):
@@ -81,17 +86,30 @@ def read(path: str, fmt: str = "auto", class_key: str | None = "auto", split: st
 
 
 def via_class_key(data: dict, class_key: str | None) -> str | None:
-    """``auto``: the project's one dropdown/radio region attribute (ours: ``class``), else none
+    """``auto``: the project's one dropdown/radio region attribute (ours: ``class``); in an
+    export, which defines no attributes, the one attribute every region fills; else none
     (every region is one class)."""
     if class_key != "auto":
         return class_key
-    region = (data.get("_via_attributes") or {}).get("region") or {}
+    if "_via_attributes" not in data:
+        return filled_by_every_region(via_regions(data))
+    region = data["_via_attributes"].get("region") or {}
     choices = [
         k
         for k, d in region.items()
         if isinstance(d, dict) and d.get("type") in ("dropdown", "radio")
     ]
     return choices[0] if len(choices) == 1 else None
+
+
+def filled_by_every_region(regions: list[dict]) -> str | None:
+    """The one region attribute with a non-empty text value in every region, if exactly one."""
+    keys = None
+    for region in regions:
+        attributes = region.get("region_attributes") or {}
+        filled = {k for k, v in attributes.items() if isinstance(v, str) and v.strip()}
+        keys = filled if keys is None else keys & filled
+    return next(iter(keys)) if keys and len(keys) == 1 else None
 
 
 def via_regions(data: dict) -> list[dict]:
@@ -227,12 +245,14 @@ def polygons(ann: dict, record: dict, tolerance: float, notes: Counter) -> list[
 def write(ds: Dataset, fmt: str, output: str, tolerance: float) -> None:
     """Write ``ds`` as ``fmt`` at ``output`` (a json file for via/coco, a new folder for
     labelme/yolo); an existing output is refused before anything is written."""
-    if fmt not in FORMATS:
-        raise ConvertError(f"to={fmt!r}: expected {', '.join(FORMATS)}")
-    if os.path.lexists(output) and (fmt in ("via", "coco") or os.listdir(output)):
+    if fmt not in WRITE_FORMATS:
+        raise ConvertError(f"to={fmt!r}: expected {', '.join(WRITE_FORMATS)}")
+    if os.path.lexists(output) and (fmt in JSON_FORMATS or os.listdir(output)):
         raise OutputError(f"{output}: exists; choose a new output (nothing is overwritten)")
     if fmt == "via":
         write_json(output, via_project(ds, output, tolerance))
+    elif fmt in ("via_export", "via1"):
+        write_json(output, via_export(via_project(ds, output, tolerance), fmt == "via1"))
     elif fmt == "coco":
         write_json(output, coco_json(ds, output, tolerance))
     elif fmt == "labelme":
@@ -269,6 +289,17 @@ def via_project(ds: Dataset, output: str, tolerance: float) -> dict:
             regions += [via_writer.polygon_region(p, ds.classes[cls]) for p in parts]
         via_writer.put_entry(project, via_writer.file_entry(folder, image, regions))
     return project
+
+
+def via_export(project: dict, v1: bool) -> dict:
+    """A project's image entries alone, as VIA exports them (1.x: regions keyed by index). An
+    export has no attribute definitions: reading it back, the class is the one region attribute
+    every region fills (``class``)."""
+    entries = project["_via_img_metadata"]
+    if v1:
+        for entry in entries.values():
+            entry["regions"] = {str(i): r for i, r in enumerate(entry["regions"])}
+    return entries
 
 
 def coco_json(ds: Dataset, output: str, tolerance: float) -> dict:
@@ -370,8 +401,8 @@ def with_classes(ds: Dataset, classes: list[str], path: str) -> Dataset:
 def run_convert(cfg) -> dict:
     """scripts/convert.py: read ``input``, write it as ``to`` at ``output``; print what changed."""
     path = str(cfg.input)
-    if cfg.to not in FORMATS:
-        raise ConvertError(f"to={cfg.to!r}: expected {', '.join(FORMATS)}")
+    if cfg.to not in WRITE_FORMATS:
+        raise ConvertError(f"to={cfg.to!r}: expected {', '.join(WRITE_FORMATS)}")
     ds = read(path, cfg["from"], cfg.class_key, cfg.split)
     if cfg.classes:
         ds = with_classes(ds, [str(c) for c in cfg.classes], path)

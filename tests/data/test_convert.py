@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from balloon_shapes.data import convert
+from balloon_shapes.data.via import ViaOptions, load_via
 from balloon_shapes.structures import segmentation_to_mask
 
 CLASSES = ["balloon", "kite"]
@@ -234,3 +235,41 @@ def test_class_not_in_the_list_and_existing_output_refused(quick_script, via_fol
     )
     assert proc.returncode == 2 and "exists" in proc.stderr
     assert (tmp_path / "o.json").read_text() == "mine"
+
+
+@pytest.mark.parametrize("fmt", ["via_export", "via1"])
+def test_via_exports_read_back_as_the_project_did(quick_script, via_folder, fmt):
+    """VIA's own export forms (no attribute definitions; 1.x: regions keyed by index, as the
+    balloon set's via_region_data.json): the same polygons and classes come back, by our
+    converter (class attribute found without definitions) and by the training loader."""
+    coco = via_folder.parent / "coco.json"
+    run(quick_script, f"input={via_folder / 'via.json'}", "to=coco", f"output={coco}")
+    out = via_folder / f"{fmt}.json"
+    run(quick_script, f"input={coco}", f"to={fmt}", f"output={out}")
+    data = json.loads(out.read_text())
+    assert "_via_attributes" not in data and "_via_img_metadata" not in data
+    regions = [e["regions"] for e in data.values()]
+    assert all(isinstance(r, dict if fmt == "via1" else list) for r in regions)
+    again = via_folder.parent / "again.json"
+    run(quick_script, f"input={out}", "to=coco", f"output={again}")
+    first, second = json.loads(coco.read_text()), json.loads(again.read_text())
+    assert [c["name"] for c in second["categories"]] == [c["name"] for c in first["categories"]]
+
+    def key(a):  # VIA vertices keep 3 decimals (the circle's 32 points had more)
+        return a["image_id"], a["category_id"], [np.round(p, 3).tolist() for p in a["segmentation"]]
+
+    assert sorted(map(key, second["annotations"])) == sorted(map(key, first["annotations"]))
+    assert len(second["images"]) == len(first["images"])  # the image without objects too
+    records, _ = load_via(str(via_folder), ViaOptions(CLASSES, "class", out.name))
+    assert sum(len(r["annotations"]) for r in records) == len(first["annotations"])
+
+
+def test_an_exports_class_is_the_one_attribute_every_region_fills():
+    def region(**attributes):
+        return {"shape_attributes": {}, "region_attributes": attributes}
+
+    regions = [region(cls="a", note="odd", score=""), region(cls="b", score="")]
+    assert convert.filled_by_every_region(regions) == "cls"  # "note": one region only
+    assert convert.filled_by_every_region([region(cls="a", kind="x")]) is None  # two: unsure
+    assert convert.filled_by_every_region([region(cls=" ")]) is None
+    assert convert.filled_by_every_region([]) is None  # no region: one class
