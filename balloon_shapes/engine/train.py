@@ -20,9 +20,9 @@ from balloon_shapes.engine.data import DataModule
 from balloon_shapes.engine.module import MaskRCNNModule
 from balloon_shapes.engine.run_report import write_run_report
 from balloon_shapes.errors import ConfigError, OutputError, WeightsError
+from balloon_shapes.evaluation.figures import pred_vs_gt_tile
 from balloon_shapes.evaluation.inference import ImageDataset, compact
 from balloon_shapes.evaluation.matching import GroundTruth
-from balloon_shapes.evaluation.report import pred_vs_gt_tile
 from balloon_shapes.files import check_writable, ensure_dir, set_aside, write_image, write_json
 from balloon_shapes.modeling.weights import load_torch_file, state_dict_of
 from balloon_shapes.visualizer import grid

@@ -210,3 +210,17 @@ def per_class(o: Outcomes, names: list[str], min_score: float) -> list[dict]:
             }
         )
     return rows
+
+
+def analyse(
+    preds: list[dict], gts: list[GroundTruth], names: list[str], score_thresh: float
+) -> dict:
+    """TIDE breakdown (all scores), confusion matrix and per-class P/R (>= ``score_thresh``)."""
+    o = outcomes(preds, gts)  # every prediction's outcome, mask IoUs computed once
+    return {
+        "breakdown": breakdown(o),
+        "confusion": confusion(preds, gts, len(names), score_thresh).tolist(),
+        "per_class": per_class(o, names, score_thresh),
+        "score_thresh": score_thresh,
+        "images_with": images_with(o, score_thresh),
+    }

@@ -10,7 +10,8 @@ from omegaconf import DictConfig
 from balloon_shapes.data import catalog
 from balloon_shapes.data.mapper import load_pixels
 from balloon_shapes.errors import ConfigError
-from balloon_shapes.evaluation import eval_report, report, robustness
+from balloon_shapes.evaluation import console, figures, page, robustness
+from balloon_shapes.evaluation import error_analysis as ea
 from balloon_shapes.evaluation.coco_evaluation import COCOEvaluator
 from balloon_shapes.evaluation.inference import InferenceSettings, predict
 from balloon_shapes.evaluation.matching import GroundTruth
@@ -58,7 +59,7 @@ def write_outputs(cfg, run: dict, records, gts, names, suffix: str = "") -> None
     write_json(os.path.join(out, f"coco_instances_results{suffix}.json"), run["results"])
     evals = {t: run["metrics"][t]["_eval"] for t in ("bbox", "segm") if run["metrics"][t]["_eval"]}
     if evals:
-        report.pr_curves_png(os.path.join(out, f"pr_curves{suffix}.png"), evals)
+        figures.pr_curves_png(os.path.join(out, f"pr_curves{suffix}.png"), evals)
     items = [
         {"missed": missed(p, g, cfg.score_thresh), "pred": p, "gt": g, "index": i}
         for i, (p, g) in enumerate(zip(run["preds"], gts))
@@ -68,7 +69,7 @@ def write_outputs(cfg, run: dict, records, gts, names, suffix: str = "") -> None
         it["image"] = load_pixels(records[it["index"]])
     if worst:
         path = os.path.join(out, f"worst_images{suffix}.png")
-        report.worst_images_png(path, worst, names, cfg.score_thresh, cfg.tile_size)
+        figures.worst_images_png(path, worst, names, cfg.score_thresh, cfg.tile_size)
 
 
 def compare_report(cfg, records, gts, runs: dict) -> dict:
@@ -78,7 +79,7 @@ def compare_report(cfg, records, gts, runs: dict) -> dict:
     drop = robustness.size_drop(runs["rgb"]["metrics"], runs["gray"]["metrics"])
     robustness.robustness_png(os.path.join(cfg.output_dir, "robustness.png"), rows, drop)
     print("\nrecall by luminance contrast (object vs its 5 px ring):")
-    print(report.table([list(r.values()) for r in rows], list(rows[0])))
+    print(console.table([list(r.values()) for r in rows], list(rows[0])))
     lost = ", ".join(f"{k} {v:+.3f}" for k, v in drop["segm"].items() if v is not None)
     print(f"segm AP lost in grayscale: {lost}")
     return {"recall_by_contrast": rows, "ap_drop": drop}
@@ -86,9 +87,9 @@ def compare_report(cfg, records, gts, runs: dict) -> dict:
 
 def error_analysis(cfg, preds: list[dict], gts, names: list[str]) -> dict:
     """TIDE-style errors, confusion matrix, per-class P/R: printed and drawn (errors.png)."""
-    analysis = eval_report.analyse(preds, gts, names, cfg.score_thresh)
-    eval_report.print_analysis(analysis, names)
-    eval_report.errors_png(os.path.join(cfg.output_dir, "errors.png"), analysis, names)
+    analysis = ea.analyse(preds, gts, names, cfg.score_thresh)
+    console.print_analysis(analysis, names)
+    figures.errors_png(os.path.join(cfg.output_dir, "errors.png"), analysis, names)
     return analysis
 
 
@@ -153,8 +154,8 @@ def evaluate_into(cfg: DictConfig, records, evaluator: COCOEvaluator, model) -> 
         write_outputs(cfg, run, records, gts, names, suffix)
         summary["gray" if gray else "rgb"] = public(run["metrics"])
         print(f"\n{'grayscale' if gray else 'RGB'} images ({len(records)}):")
-        print(report.metrics_table(run["metrics"]))
-        print(report.per_class_text(run["metrics"]))
+        print(console.metrics_text(run["metrics"]))
+        print(console.per_class_text(run["metrics"]))
     if cfg.eval.grayscale == "compare":
         summary["robustness"] = compare_report(cfg, records, gts, runs)
     main = summary.get("rgb") or summary["gray"]
@@ -170,6 +171,6 @@ def evaluate_into(cfg: DictConfig, records, evaluator: COCOEvaluator, model) -> 
     analysis = error_analysis(cfg, main_run["preds"], gts, names)
     metrics["errors"] = {k: v for k, v in analysis.items() if k != "images_with"}
     write_json(os.path.join(cfg.output_dir, "metrics.json"), metrics)
-    page = eval_report.page(cfg, metrics, analysis, records, main_run["preds"], gts, names)
-    write_page(os.path.join(cfg.output_dir, "report.html"), page)
+    html = page.page(cfg, metrics, analysis, records, main_run["preds"], gts, names)
+    write_page(os.path.join(cfg.output_dir, "report.html"), html)
     return metrics

@@ -1,42 +1,16 @@
-"""Readable outputs: console tables, precision-recall curves, a grid of the worst images."""
+"""The evaluation's pictures: precision-recall curves, the error breakdown beside the confusion
+matrix, and ground truth | prediction tiles (predictions.png, worst_images.png, report.html)."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from balloon_shapes.evaluation.coco_evaluation import STAT_NAMES
+from balloon_shapes.data.mapper import load_pixels
+from balloon_shapes.evaluation import error_analysis as ea
 from balloon_shapes.evaluation.matching import GroundTruth
 from balloon_shapes.files import write_figure, write_image
 from balloon_shapes.structures import Instances, decode_rles, rle_instances
 from balloon_shapes.visualizer import comparison_tile, grid
-
-
-def table(rows: list[list], header: list[str]) -> str:
-    """A plain aligned text table."""
-    cells = [header] + [[f"{v:.3f}" if isinstance(v, float) else str(v) for v in r] for r in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-    lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in cells]
-    return "\n".join([lines[0], "  ".join("-" * w for w in widths), *lines[1:]])
-
-
-def metrics_table(metrics: dict) -> str:
-    """bbox/segm AP rows (and the VOC-style number) for the console."""
-    rows = [[t, *[metrics[t][n] for n in STAT_NAMES]] for t in ("bbox", "segm")]
-    text = table(rows, ["", *STAT_NAMES])
-    if "voc_mAP50" in metrics:
-        text += f"\nVOC-style per-image mask mAP@0.5: {metrics['voc_mAP50']:.3f}"
-    return text
-
-
-def per_class_text(metrics: dict) -> str:
-    names = list(metrics["segm"]["per_class_AP"])
-    rows = [
-        [n, metrics["bbox"]["per_class_AP"].get(n, math.nan), metrics["segm"]["per_class_AP"][n]]
-        for n in names
-    ]
-    return table(rows, ["class", "bbox AP", "segm AP"])
 
 
 def pr_curves_png(path: str, evals: dict) -> None:
@@ -71,6 +45,51 @@ def pr_curves_png(path: str, evals: dict) -> None:
     write_figure(path, fig)
 
 
+def errors_png(path: str, analysis: dict, names: list[str]) -> None:
+    """dAP50 per error type (bars) beside the confusion matrix (heat map with counts)."""
+    from matplotlib.figure import Figure as MplFigure
+
+    b = analysis["breakdown"]
+    fig = MplFigure(figsize=(11, 4.2))
+    ax, cm_ax = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.1]})
+    kinds = list(ea.ERROR_TYPES)
+    ax.barh(
+        [ea.ERROR_NAMES[k] for k in kinds][::-1],
+        [b["dAP50"][k] for k in kinds][::-1],
+        color="#d62728",
+    )
+    for y, k in enumerate(kinds[::-1]):
+        ax.text(
+            b["dAP50"][k], y, f" {b['dAP50'][k]:.3f} ({b['counts'][k]})", va="center", fontsize=8
+        )
+    ax.set(
+        title=f"mask AP50 {b['AP50']:.3f}: AP50 gained by fixing each error (count)", xlabel="dAP50"
+    )
+    ax.set_xlim(0, max(0.05, max(b["dAP50"].values()) * 1.4))
+    m = np.asarray(analysis["confusion"])
+    labels = [*names, "bg"]
+    cm_ax.imshow(np.log1p(m), cmap="Blues")
+    for (i, j), v in np.ndenumerate(m):
+        cm_ax.text(
+            j,
+            i,
+            str(v),
+            ha="center",
+            va="center",
+            fontsize=8,
+            color="white" if v > m.max() / 2 else "black",
+        )
+    cm_ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right", fontsize=8)
+    cm_ax.set_yticks(range(len(labels)), labels, fontsize=8)
+    cm_ax.set(
+        title=f"confusion (score >= {analysis['score_thresh']}, mask IoU >= 0.5)",
+        xlabel="predicted",
+        ylabel="true",
+    )
+    fig.tight_layout()
+    write_figure(path, fig)
+
+
 def pred_vs_gt_tile(
     image: np.ndarray,
     pred: dict,
@@ -88,6 +107,11 @@ def pred_vs_gt_tile(
     )
     truth = rle_instances(gt.rles, gt.labels, h, w)
     return comparison_tile(image, truth, inst.above(score_thresh), names, size, note)
+
+
+def tile(record: dict, pred: dict, gt: GroundTruth, names, score_thresh, size: int, note=""):
+    """Ground truth beside prediction for one image, as a report tile."""
+    return pred_vs_gt_tile(load_pixels(record), pred, gt, names, score_thresh, size, note)
 
 
 def worst_images_png(

@@ -1,107 +1,17 @@
-"""What ``eval.py`` writes beyond the numbers: the error analysis (console, json, errors.png)
-and ``report.html`` (every table, figure and image of the evaluation on one page)."""
+"""The evaluation's ``report.html`` (``html_report`` renders it): every table, figure and image
+of an evaluation on one page."""
 
 from __future__ import annotations
 
 import os
 
-import numpy as np
-
-from balloon_shapes.data.mapper import load_pixels
 from balloon_shapes.evaluation import error_analysis as ea
 from balloon_shapes.evaluation.coco_evaluation import STAT_NAMES
-from balloon_shapes.evaluation.matching import GroundTruth
-from balloon_shapes.evaluation.report import pred_vs_gt_tile, table
-from balloon_shapes.files import write_figure
+from balloon_shapes.evaluation.console import breakdown_rows, confusion_rows
+from balloon_shapes.evaluation.figures import tile
 from balloon_shapes.html_report import Figure, Page, Table, figure_if_exists, jpeg_uri
 
 EXAMPLES_PER_ERROR = 4
-
-
-def analyse(
-    preds: list[dict], gts: list[GroundTruth], names: list[str], score_thresh: float
-) -> dict:
-    """TIDE breakdown (all scores), confusion matrix and per-class P/R (>= ``score_thresh``)."""
-    o = ea.outcomes(preds, gts)  # every prediction's outcome, mask IoUs computed once
-    return {
-        "breakdown": ea.breakdown(o),
-        "confusion": ea.confusion(preds, gts, len(names), score_thresh).tolist(),
-        "per_class": ea.per_class(o, names, score_thresh),
-        "score_thresh": score_thresh,
-        "images_with": ea.images_with(o, score_thresh),
-    }
-
-
-def breakdown_rows(analysis: dict) -> list[list]:
-    b = analysis["breakdown"]
-    return [[ea.ERROR_NAMES[k], b["counts"][k], b["dAP50"][k]] for k in ea.ERROR_TYPES]
-
-
-def confusion_rows(analysis: dict, names: list[str]) -> list[list]:
-    labels = [*names, "background"]
-    return [[labels[i], *row] for i, row in enumerate(analysis["confusion"])]
-
-
-def errors_png(path: str, analysis: dict, names: list[str]) -> None:
-    """dAP50 per error type (bars) beside the confusion matrix (heat map with counts)."""
-    from matplotlib.figure import Figure as MplFigure
-
-    b = analysis["breakdown"]
-    fig = MplFigure(figsize=(11, 4.2))
-    ax, cm_ax = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.1]})
-    kinds = list(ea.ERROR_TYPES)
-    ax.barh(
-        [ea.ERROR_NAMES[k] for k in kinds][::-1],
-        [b["dAP50"][k] for k in kinds][::-1],
-        color="#d62728",
-    )
-    for y, k in enumerate(kinds[::-1]):
-        ax.text(
-            b["dAP50"][k], y, f" {b['dAP50'][k]:.3f} ({b['counts'][k]})", va="center", fontsize=8
-        )
-    ax.set(
-        title=f"mask AP50 {b['AP50']:.3f}: AP50 gained by fixing each error (count)", xlabel="dAP50"
-    )
-    ax.set_xlim(0, max(0.05, max(b["dAP50"].values()) * 1.4))
-    m = np.asarray(analysis["confusion"])
-    labels = [*names, "bg"]
-    cm_ax.imshow(np.log1p(m), cmap="Blues")
-    for (i, j), v in np.ndenumerate(m):
-        cm_ax.text(
-            j,
-            i,
-            str(v),
-            ha="center",
-            va="center",
-            fontsize=8,
-            color="white" if v > m.max() / 2 else "black",
-        )
-    cm_ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right", fontsize=8)
-    cm_ax.set_yticks(range(len(labels)), labels, fontsize=8)
-    cm_ax.set(
-        title=f"confusion (score >= {analysis['score_thresh']}, mask IoU >= 0.5)",
-        xlabel="predicted",
-        ylabel="true",
-    )
-    fig.tight_layout()
-    write_figure(path, fig)
-
-
-def print_analysis(analysis: dict, names: list[str]) -> None:
-    print("\nerrors (TIDE-style, mask IoU; dAP50 = AP50 gained by fixing them):")
-    print(table(breakdown_rows(analysis), ["error", "count", "dAP50"]))
-    print(
-        f"\nconfusion matrix (rows true, columns predicted, score >= {analysis['score_thresh']}):"
-    )
-    print(table(confusion_rows(analysis, names), ["", *names, "background"]))
-    keys = ["class", "objects", "predictions", "precision", "recall"]
-    print(f"\nprecision / recall per class (score >= {analysis['score_thresh']}, mask IoU 0.5):")
-    print(table([[r[k] for k in keys] for r in analysis["per_class"]], keys))
-
-
-def tile(record: dict, pred: dict, gt: GroundTruth, names, score_thresh, size: int, note=""):
-    """Ground truth beside prediction for one image, as a report tile."""
-    return pred_vs_gt_tile(load_pixels(record), pred, gt, names, score_thresh, size, note)
 
 
 def defined(v: float) -> float:
