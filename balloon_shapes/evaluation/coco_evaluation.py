@@ -4,7 +4,6 @@ that training validation and ``eval.py`` share."""
 from __future__ import annotations
 
 import contextlib
-import copy
 import io
 
 import numpy as np
@@ -81,8 +80,10 @@ def run_cocoeval(gt: COCO, results: list[dict], iou_type: str) -> COCOeval | Non
     """Evaluate, accumulate, summarize (quietly); None when there are no results."""
     if not results:
         return None
-    if iou_type == "segm":  # as Detectron2: without "bbox", loadRes takes area/box from the mask
-        results = [{k: v for k, v in r.items() if k != "bbox"} for r in copy.deepcopy(results)]
+    # loadRes writes into the dicts it gets: it gets its own (segm: without "bbox", as in
+    # Detectron2, so loadRes takes each area and box from the mask)
+    drop = "bbox" if iou_type == "segm" else None
+    results = [{k: v for k, v in r.items() if k != drop} for r in results]
     with contextlib.redirect_stdout(io.StringIO()):
         dt = gt.loadRes(results)
         _, eval_cls = backend_classes("pycocotools" if isinstance(gt, COCO) else "faster-coco-eval")
@@ -95,15 +96,14 @@ def run_cocoeval(gt: COCO, results: list[dict], iou_type: str) -> COCOeval | Non
 
 
 def per_class_ap(ev: COCOeval, names: list[str]) -> dict[str, float]:
-    """AP (IoU .50:.95, all areas, 100 detections) of each category."""
+    """AP (IoU .50:.95, all areas, 100 detections) of each category; ``names`` in category
+    id order (``coco_ground_truth``'s)."""
     precision = ev.eval["precision"]  # [T, R, K, A, M]
     out = {}
-    for k, cat_id in enumerate(ev.params.catIds):
+    for k in range(len(ev.params.catIds)):
         p = precision[:, :, k, 0, -1]
         p = p[p > -1]
-        out[names[k] if k < len(names) else str(cat_id)] = (
-            float(p.mean()) if p.size else float("nan")
-        )
+        out[names[k]] = float(p.mean()) if p.size else float("nan")
     return out
 
 
@@ -131,7 +131,7 @@ def coco_ground_truth(
     if json_file:
         gt = ground_truth(records, [], json_file, backend)
         names, to_contiguous = category_maps(gt.dataset)
-        return names, sorted(to_contiguous, key=to_contiguous.get), gt
+        return names, sorted(to_contiguous), gt  # contiguous ids follow the json's id order
     names = class_names(data_cfg)
     return names, list(range(1, len(names) + 1)), ground_truth(records, names, None, backend)
 

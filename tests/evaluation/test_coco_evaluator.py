@@ -42,11 +42,16 @@ def test_batches_add_up_and_reset_starts_over(shapes, tmp_path):
     gt_json.write_text(json.dumps(coco_dict(records, NAMES, with_files=False)))
     expected = direct(gt_json, results_json(preds, [1, 2, 3, 4]), "segm")[0]
     evaluator = COCOEvaluator(cfg.data, records, 0.5, "pycocotools")
+    assert evaluator.results == []  # nothing evaluated yet
     evaluator.add(preds[:3])
     evaluator.add(preds[3:])  # a second batch adds to the first
     m = evaluator.evaluate()
     assert 0 < expected < 1 and m["segm"]["AP"] == pytest.approx(expected, abs=1e-12)
     assert len(evaluator.results) == sum(len(p["scores"]) for p in preds)
+    # coco_instances_results.json's entries: pycocotools' loadRes wrote into its own copies
+    assert {frozenset(r) for r in evaluator.results} == {
+        frozenset({"image_id", "category_id", "bbox", "score", "segmentation"})
+    }
     assert m["segm"]["_eval"].params.iouType == "segm"  # the report's PR curves read it
     evaluator.reset()
     evaluator.add(preds[:1])
@@ -67,7 +72,9 @@ def test_process_thresholds_soft_masks_at_mask_thresh(shapes):
             "masks": torch.from_numpy(hard * 0.7 + 0.2)[:, None],  # 0.9 inside, 0.2 outside
         })  # fmt: skip
     by_outputs = COCOEvaluator(cfg.data, records, 0.5, "pycocotools")
-    by_outputs.process([r["image_id"] for r in records], outputs)
+    ids = [r["image_id"] for r in records]
+    by_outputs.process(ids[:2], outputs[:2])
+    by_outputs.process(ids[2:], outputs[2:])  # batches add up
     compact = COCOEvaluator(cfg.data, records, 0.5, "pycocotools")
     compact.add(preds)
     assert by_outputs.evaluate()["segm"]["AP"] == compact.evaluate()["segm"]["AP"]
