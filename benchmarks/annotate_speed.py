@@ -50,7 +50,7 @@ def write_images(folder: str, n: int, size: int = 128, width: int | None = None)
 
 
 def overrides(args, folder: str) -> list[str]:
-    return [f"input={folder}", f"model.weights={args.weights}", "device=cpu"] + args.set
+    return [f"input={folder}", f"model.weights={args.weights}", "device=cpu"]
 
 
 def timed(fn) -> float:
@@ -144,9 +144,10 @@ if __name__ == "__main__":
     parser.add_argument("--repeats", type=int, default=3, help="alternated eval/annotate runs")
     parser.add_argument("--stream", type=int, default=0, help="also: peak RSS over N images")
     parser.add_argument("--r101-int8", action="store_true", help="R101 INT8 on 640x480 images")
-    parser.add_argument("--set", nargs="*", default=[], help="annotate.py overrides")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks the script")
     args = parser.parse_args()
+    if args.r101_int8 and args.stream:
+        parser.error("--stream measures memory on --weights; run it without --r101-int8")
     if args.smoke:
         args.images, args.repeats, args.stream = 4, 1, 20 if args.stream else 0
         args.weights = "null"  # the untrained default model: checks the script, not the model

@@ -15,7 +15,7 @@ from balloon_shapes.data.coco import load_coco
 from balloon_shapes.data.coco_writer import coco_dict
 from balloon_shapes.data.shapes import CLASSES, ShapesDicts, ShapesSpec
 from balloon_shapes.evaluation.coco_evaluation import coco_metrics, ground_truth, results_json
-from balloon_shapes.structures import encode_rles
+from balloon_shapes.structures import encode_rle, encode_rles
 
 NAMES = list(CLASSES)
 
@@ -40,6 +40,15 @@ def perfect_preds(recs):
             }
         )
     return out
+
+
+def imperfect(records):
+    """perfect_preds made imperfect: scores out of order, one image's classes wrong."""
+    preds = perfect_preds(records)
+    for i, p in enumerate(preds):
+        p["scores"] = (p["scores"] * (0.3 + 0.1 * i)) % 1.0
+    preds[2]["labels"] = (preds[2]["labels"] % 4) + 1
+    return preds
 
 
 def direct(gt_json, results, iou_type, cat_ids=None):
@@ -101,11 +110,6 @@ def test_shifted_missing_duplicate_match_pycocotools_exactly(tmp_path):
             assert 0 < ours[t]["AP"] < 1
 
 
-def rle(mask):
-    r = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
-    return {**r, "counts": r["counts"].decode()}
-
-
 def crowded_case(tmp_path):
     """Small, medium and large objects, 14 per image, and 20 detections per image (jittered, some
     of the wrong class, 13 of class 1): "all areas" differs from "small" and 100 detections per
@@ -127,7 +131,7 @@ def crowded_case(tmp_path):
                     "id": len(anns) + 1,
                     "image_id": i + 1,
                     "category_id": cat,
-                    "segmentation": rle(m),
+                    "segmentation": encode_rle(m),
                     "area": side * side,
                     "bbox": box,
                     "iscrowd": 0,
@@ -141,7 +145,7 @@ def crowded_case(tmp_path):
                     "image_id": i + 1,
                     "category_id": int(wrong),
                     "score": float(rng.random()),
-                    "segmentation": rle(p),
+                    "segmentation": encode_rle(p),
                     "bbox": [x + int(dx), y + int(dy), side, side],
                 }
             )
@@ -154,7 +158,7 @@ def crowded_case(tmp_path):
                     "image_id": i + 1,
                     "category_id": 1,
                     "score": float(rng.random()),
-                    "segmentation": rle(m),
+                    "segmentation": encode_rle(m),
                     "bbox": [int(x), int(y), 40, 40],
                 }
             )

@@ -18,21 +18,13 @@ from balloon_shapes.evaluation.coco_evaluation import (
     ground_truth,
     results_json,
 )
-from tests.evaluation.test_coco_eval import NAMES, direct, perfect_preds
+from tests.evaluation.test_coco_eval import NAMES, direct, imperfect
 
 
 @pytest.fixture(scope="module")
 def shapes():
     cfg = load_config(["+experiment=smoke", "data.val_size=6"])
     return cfg, list(catalog.load_records(cfg.data, "val"))
-
-
-def imperfect(records):
-    preds = perfect_preds(records)
-    for i, p in enumerate(preds):
-        p["scores"] = (p["scores"] * (0.3 + 0.1 * i)) % 1.0
-    preds[2]["labels"] = (preds[2]["labels"] % 4) + 1
-    return preds
 
 
 def test_batches_add_up_and_reset_starts_over(shapes, tmp_path):

@@ -9,17 +9,13 @@ from balloon_shapes.config import load_config
 from balloon_shapes.data import catalog
 from balloon_shapes.evaluation.coco_evaluation import COCOEvaluator
 from tests.distributed import on_two_processes
-from tests.evaluation.test_coco_eval import perfect_preds
+from tests.evaluation.test_coco_eval import imperfect
 
 
 def setup():
     cfg = load_config(["+experiment=smoke", "data.val_size=6"])
     records = list(catalog.load_records(cfg.data, "val"))
-    preds = perfect_preds(records)
-    for i, p in enumerate(preds):  # imperfect: scores out of order, one image missed
-        p["scores"] = (p["scores"] * (0.3 + 0.1 * i)) % 1.0
-    preds[2]["labels"] = (preds[2]["labels"] % 4) + 1
-    return cfg, records, preds
+    return cfg, records, imperfect(records)
 
 
 def metrics_of(preds_in: list[dict]) -> dict:
