@@ -26,9 +26,23 @@ def yaml_node(path: str) -> DictConfig:
     return OmegaConf.load(os.path.join(CONFIG_DIR, path))
 
 
+RENAMED = {  # key -> its name now: an old command line gets the new name, not "no such key"
+    **{k: f"inference.{k}" for k in ("device", "amp", "batch_size")},  # the demos'
+    **{f"eval.{k}": f"inference.{k}" for k in ("device", "amp", "batch_size", "num_workers")},
+}
+
+
+def check_renamed(overrides: list[str]) -> None:
+    for override in overrides:
+        key = override.split("=", 1)[0].lstrip("+~")
+        if key in RENAMED:
+            raise ConfigError(f"{key}: renamed to {RENAMED[key]} ({override!r})")
+
+
 def load_config(overrides: list[str] | None = None, config_name: str = "config") -> DictConfig:
     """The composed config; unknown or mistyped keys raise ``ConfigError`` here, before any work.
     ``cfg._overrides`` keeps the overrides: what a checkpoint's own config must not replace."""
+    check_renamed(list(overrides or []))
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
         try:  # only composing: an OmegaConf error later in the code is a bug, not the user's
             cfg = compose(config_name=config_name, overrides=list(overrides or []))
@@ -92,7 +106,6 @@ COUNT, SOME, FRACTION = Range(1), Range(0), Range(0, 1)
 RANGES: dict[str, Range] = {  # keys a config lacks are skipped; checked before any work
     "every_n": COUNT,  # demos and export
     "max_frames": Range(1, nullable=True),
-    "batch_size": COUNT,
     "calib_size": COUNT,
     "score_thresh": SOME,  # above 1: nothing drawn
     "same_object_iou": FRACTION,  # 1: no two detections are one object
@@ -112,8 +125,8 @@ RANGES: dict[str, Range] = {  # keys a config lacks are skipped; checked before 
     "train.checkpoint_period": COUNT,
     "train.log_period": COUNT,
     "train.vis_images": SOME,
-    "eval.batch_size": COUNT,
-    "eval.num_workers": SOME,
+    "inference.batch_size": COUNT,
+    "inference.num_workers": SOME,
     "eval.worst_images": SOME,
     "eval.report_images": Range(0, nullable=True),
     "data.num_workers": SOME,

@@ -14,9 +14,10 @@ import os
 import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from balloon_shapes.d2.engine_model import build_detectron2_model
 from balloon_shapes.data.catalog import class_names
+from balloon_shapes.deploy.exported import ExportedDetector, is_exported
 from balloon_shapes.modeling import build_model
-from balloon_shapes.modeling.exported import is_exported
 from balloon_shapes.modeling.weights import load_torch_file
 
 GROUPS = ("model", "data")  # what a checkpoint brings
@@ -78,11 +79,21 @@ def resolve_config(cfg: DictConfig) -> DictConfig:
     return out
 
 
+def build_inference_model(cfg: DictConfig) -> torch.nn.Module:
+    """The model the ``model`` config describes, for inference: an exported file on its
+    runtime, a real Detectron2 (``engine=detectron2``), else torchvision's (``build_model``)."""
+    if is_exported(cfg.weights):
+        return ExportedDetector(cfg.weights)
+    if cfg.engine == "detectron2":
+        return build_detectron2_model(cfg)
+    return build_model(cfg)
+
+
 def load_model(cfg: DictConfig) -> tuple[torch.nn.Module, list[str]]:
     """The model ``cfg.model.weights`` describes (a checkpoint brings its own config) and the
     class names it predicts."""
     if is_exported(cfg.model.weights):
-        model = build_model(cfg.model)
+        model = build_inference_model(cfg.model)
         return model, model.class_names or class_names(cfg.data)
     cfg = resolve_config(cfg)
-    return build_model(cfg.model), class_names(cfg.data)
+    return build_inference_model(cfg.model), class_names(cfg.data)

@@ -50,7 +50,7 @@ def rank(measure: str, checkpoint: str, base: list[str], pool: list[dict], left:
     model, names = load_model(cfg)
     predictor = Predictor(
         model, names, score_thresh=0.05, mask_thresh=cfg.model.mask_thresh, device="cpu",
-        amp=cfg.amp, grayscale=False,
+        amp=cfg.inference.amp, grayscale=False,
     )  # fmt: skip
     scores = {}
     for i in left:

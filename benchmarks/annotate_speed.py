@@ -50,7 +50,7 @@ def write_images(folder: str, n: int, size: int = 128, width: int | None = None)
 
 
 def overrides(args, folder: str) -> list[str]:
-    return [f"input={folder}", f"model.weights={args.weights}", "device=cpu"]
+    return [f"input={folder}", f"model.weights={args.weights}", "inference.device=cpu"]
 
 
 def timed(fn) -> float:
@@ -71,7 +71,7 @@ def compare(args) -> None:
         cfg = load_config(overrides(args, folder), "annotate")
         model, names = load_model(cfg)
         workers = cfg.data.num_workers  # the same loader workers for both
-        settings = InferenceSettings(cfg.model.mask_thresh, 1, workers, "cpu", cfg.amp)
+        settings = InferenceSettings(cfg.model.mask_thresh, 1, workers, "cpu", cfg.inference.amp)
         predict(model, records[:2], settings, desc="warm-up")
         t_eval, t_annotate = [], []
         for _ in range(args.repeats):

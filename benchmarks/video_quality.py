@@ -65,7 +65,7 @@ def run_one(video: str, truth: list, every_n: int, carry: str, ckpt: str, args) 
         return draw_picture(image, inst, class_names, "overlay")
 
     source = open_source(video)
-    options = VideoOptions(cfg.batch_size, every_n, None, None, carry)
+    options = VideoOptions(cfg.inference.batch_size, every_n, None, None, carry)
     start = time.perf_counter()
     run_video(source, os.path.join(args.scratch, "out.mp4"), predictor.infer, draw, options,
               make_tracker(cfg, source), class_names)  # fmt: skip

@@ -106,7 +106,8 @@ def main(args: argparse.Namespace) -> None:
         model, names = load_model(cfg)
         predictor = Predictor.from_config(cfg, model, names)
         cpu = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"
-        print(f"{depth} Detectron2 flavour, OpenVINO INT8, amp={cfg.amp}, {w}x{h}, {cpu}, "
+        amp = cfg.inference.amp
+        print(f"{depth} Detectron2 flavour, OpenVINO INT8, amp={amp}, {w}x{h}, {cpu}, "
               f"torch {torch.__version__}, score_thresh {args.score}")  # fmt: skip
         for key, s in stages(clip, frames, predictor).items():
             print(f"  {key:>10}: " + (f"{s:.1f}" if key == "instances" else f"{s * 1000:.1f} ms"))

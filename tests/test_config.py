@@ -49,11 +49,11 @@ def test_dataset_defaults_in_code_are_the_yaml_ones():
 
 
 def test_amp_takes_auto_but_other_switches_do_not():
-    assert load_config(["eval.amp=auto"], "eval").eval.amp == "auto"
-    assert load_config([], "demo").amp == "auto"
-    assert load_config(["amp=false"], "demo").amp is False
-    with pytest.raises(ConfigError, match="eval.amp='fast': expected true, false or auto"):
-        load_config(["eval.amp=fast"], "eval")
+    assert load_config(["inference.amp=auto"], "eval").inference.amp == "auto"
+    assert load_config([], "demo").inference.amp == "auto"
+    assert load_config(["inference.amp=false"], "demo").inference.amp is False
+    with pytest.raises(ConfigError, match="inference.amp='fast': expected true, false or auto"):
+        load_config(["inference.amp=fast"], "eval")
     with pytest.raises(ConfigError, match="resume='auto': expected true or false"):
         load_config(["resume=auto"])
 
@@ -67,8 +67,9 @@ def test_code_defaults_are_the_yaml_defaults():
     from balloon_shapes.evaluation.inference import InferenceSettings
 
     demo = yaml_node("demo.yaml")
-    keys = ("batch_size", "every_n", "max_frames", "detections_json", "carry")
+    keys = ("every_n", "max_frames", "detections_json", "carry")
     assert dataclasses.asdict(VideoOptions()) == {
+        "batch_size": yaml_node("base.yaml").inference.batch_size,
         **{k: demo[k] for k in keys},
         "keep_tracks": tuple(demo.keep_tracks),
     }
@@ -91,7 +92,8 @@ def test_code_defaults_are_the_yaml_defaults():
         ("config", "train.clip_grad_norm=-1"),
         ("config", "data.augment.hflip=2"),
         ("eval", "data.limit=0"),
-        ("eval", "eval.num_workers=-1"),
+        ("eval", "inference.num_workers=-1"),
+        ("demo", "inference.batch_size=0"),
     ],
 )
 def test_values_out_of_range_fail_at_composition_naming_the_key(name, override):
@@ -116,3 +118,25 @@ def test_every_checked_key_exists_in_a_config():
         k for k in RANGES if all(OmegaConf.select(c, k, default="<no>") == "<no>" for c in composed)
     ]
     assert missing == []
+
+
+def test_eval_and_the_demos_share_one_inference_group():
+    """One set of keys and defaults; only the precision differs, on purpose."""
+    ev, demo, annotate = (load_config([], n).inference for n in ("eval", "demo", "annotate"))
+    assert ev.amp is False and demo.amp == annotate.amp == "auto"
+    assert {k: v for k, v in ev.items() if k != "amp"} == {
+        k: v for k, v in demo.items() if k != "amp"
+    }
+    assert "eval" in load_config([], "eval") and not {"amp", "device", "batch_size"} & set(
+        load_config([], "demo")
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "old", "new"),
+    [("demo", "amp=false", "inference.amp"), ("eval", "eval.batch_size=2", "inference.batch_size"),
+     ("eval", "+eval.device=cpu", "inference.device")],
+)  # fmt: skip
+def test_a_renamed_key_names_its_new_name(name, old, new):
+    with pytest.raises(ConfigError, match=f"renamed to {re.escape(new)}"):
+        load_config([old], name)

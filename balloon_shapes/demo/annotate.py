@@ -155,7 +155,7 @@ def run_annotate(cfg: DictConfig) -> dict:
             score_thresh=min(cfg.score_thresh, band[0]),  # low scores in the band flag a review
             mask_thresh=cfg.model.mask_thresh,
             device=device,
-            amp=cfg.amp,
+            amp=cfg.inference.amp,
             grayscale=cfg.grayscale,
         )
 

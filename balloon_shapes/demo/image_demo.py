@@ -81,7 +81,7 @@ def run_images(cfg: DictConfig) -> dict:
     model, names = load_model(cfg)
     predictor = Predictor.from_config(cfg, model, names)
     ensure_dir(str(cfg.output))
-    counts, per_pass = {}, images_per_pass(predictor.device, cfg.batch_size)
+    counts, per_pass = {}, images_per_pass(predictor.device, cfg.inference.batch_size)
     for start in range(0, len(paths), per_pass):
         chunk = paths[start : start + per_pass]
         images = [predictor.prepare(p) for p in chunk]

@@ -153,8 +153,8 @@ def run_predict(
     )
     loader = DataLoader(
         ImageFiles(paths, functools.partial(prepare_image, grayscale=cfg.grayscale)),
-        batch_size=images_per_pass(trainer.strategy.root_device, cfg.batch_size),
-        num_workers=loader_workers(model, cfg.data.num_workers),
+        batch_size=images_per_pass(trainer.strategy.root_device, cfg.inference.batch_size),
+        num_workers=loader_workers(model, cfg.inference.num_workers),
         collate_fn=list,
     )
     trainer.predict(PredictModule(model, make, handle), loader, return_predictions=False)

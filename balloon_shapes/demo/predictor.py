@@ -76,8 +76,8 @@ class Predictor:
             names,
             score_thresh=cfg.score_thresh,
             mask_thresh=cfg.model.mask_thresh,
-            device=cfg.device,
-            amp=cfg.amp,
+            device=cfg.inference.device,
+            amp=cfg.inference.amp,
             grayscale=cfg.grayscale,
         )
 

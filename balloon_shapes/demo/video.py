@@ -55,7 +55,9 @@ class VideoOptions:
     """How frames are grouped and how much is done: the demo config's keys of the same names,
     with demo.yaml's defaults."""
 
-    batch_size: int = _demo_default("batch_size")
+    batch_size: int = dataclasses.field(  # the inference group's, in base.yaml
+        default_factory=lambda: yaml_node("base.yaml").inference.batch_size
+    )
     every_n: int = _demo_default("every_n")  # the model every n frames, instances carried between
     max_frames: int | None = _demo_default("max_frames")
     detections_json: str | None = _demo_default("detections_json")
@@ -65,7 +67,8 @@ class VideoOptions:
     )
 
     def __post_init__(self) -> None:
-        for key in ("batch_size", "every_n", "max_frames"):
+        check_value("inference.batch_size", self.batch_size)
+        for key in ("every_n", "max_frames"):
             check_value(key, getattr(self, key))
         if self.carry not in CARRY:
             raise ConfigError(f"carry={self.carry!r}: expected one of {', '.join(CARRY)}")
@@ -232,7 +235,7 @@ def run_video_demo(cfg: DictConfig) -> dict:
     )
     keep = tuple(cfg.keep_tracks or ())
     draw = frame_picture(names, cfg.mode, keep)
-    batch = images_per_pass(predictor.device, cfg.batch_size)
+    batch = images_per_pass(predictor.device, cfg.inference.batch_size)
     options = VideoOptions(batch, cfg.every_n, cfg.max_frames, cfg.detections_json, cfg.carry, keep)
     info = run_video(
         prepared, dst, predictor.infer, draw, options, make_tracker(cfg, source), names

@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from balloon_shapes.data.mapper import load_pixels, to_gray3, to_tensor
-from balloon_shapes.modeling.exported import ExportedDetector
+from balloon_shapes.deploy.exported import ExportedDetector
 from balloon_shapes.modeling.precision import autocast, autocast_dtype
 from balloon_shapes.structures import encode_rles, to_instances
 
@@ -62,7 +62,7 @@ def loader_workers(model: torch.nn.Module, num_workers: int) -> int:
 
 @dataclass(frozen=True)
 class InferenceSettings:
-    """How ``predict`` runs: from ``cfg.eval`` and the model's ``mask_thresh`` (the defaults
+    """How ``predict`` runs: ``cfg.inference`` and the model's ``mask_thresh`` (the defaults
     live in base.yaml, so every field is given)."""
 
     mask_thresh: float
@@ -73,8 +73,8 @@ class InferenceSettings:
 
     @classmethod
     def from_config(cls, cfg: DictConfig) -> InferenceSettings:
-        e = cfg.eval
-        return cls(cfg.model.mask_thresh, e.batch_size, e.num_workers, e.device, e.amp)
+        i = cfg.inference
+        return cls(cfg.model.mask_thresh, i.batch_size, i.num_workers, i.device, i.amp)
 
     @functools.cached_property
     def dtype(self) -> torch.dtype | None:

@@ -1,5 +1,5 @@
 """Mask R-CNN from config (torchvision's, or Detectron2's flavour of it), the weights that load
-into it, inference precision, and exported models behind the same interface."""
+into it, and inference precision."""
 
 from balloon_shapes.modeling.build import build_model
 

@@ -24,8 +24,6 @@ from torchvision.ops.misc import FrozenBatchNorm2d
 
 from balloon_shapes.errors import ConfigError
 from balloon_shapes.modeling import d2_compat as d2
-from balloon_shapes.modeling.detectron2_engine import build_detectron2_model
-from balloon_shapes.modeling.exported import ExportedDetector, is_exported
 
 BACKBONES = {
     "resnet18": resnet.resnet18,
@@ -116,17 +114,23 @@ def box_head(cfg: DictConfig) -> nn.Module:
     raise ConfigError(f"model.roi.head={cfg.roi.head!r}: expected mlp or conv4fc")
 
 
-def build_model(cfg: DictConfig) -> nn.Module:
-    """Build the Mask R-CNN described by the ``model`` config and load ``cfg.weights`` into it."""
-    from balloon_shapes.modeling.weights import load_weights, with_weights_layout
-
-    if is_exported(cfg.weights):
-        return ExportedDetector(cfg.weights)
-    engine = cfg.engine
+def check_engine(engine: str) -> None:
+    """Training builds torchvision's model; a real Detectron2 runs inference only."""
     if engine == "detectron2":
-        return build_detectron2_model(cfg)
+        raise ConfigError(
+            "model.engine=detectron2 runs inference only (eval.py, the demos, the export): "
+            "train with scripts/d2_train_net.py"
+        )
     if engine != "torchvision":
         raise ConfigError(f"model.engine={engine!r}: expected torchvision or detectron2")
+
+
+def build_model(cfg: DictConfig) -> nn.Module:
+    """Build the torchvision Mask R-CNN the ``model`` config describes, ``cfg.weights`` loaded
+    (inference on exported files or a real Detectron2: ``model_loader.build_inference_model``)."""
+    from balloon_shapes.modeling.weights import load_weights, with_weights_layout
+
+    check_engine(cfg.engine)
     cfg = with_weights_layout(cfg)
     backbone = build_backbone(cfg)
     anchors, box_pool, mask_pool = anchors_and_pools(cfg)

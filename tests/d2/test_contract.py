@@ -16,8 +16,8 @@ from tests.d2.conftest import WHY
 
 pytest.importorskip("detectron2", reason=WHY)
 
+from balloon_shapes.d2.yacs_config import load_cfg  # noqa: E402
 from balloon_shapes.errors import ConfigError, WeightsError  # noqa: E402
-from balloon_shapes.modeling.detectron2_engine import load_cfg  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 SHAPES = str(ROOT / "configs" / "detectron2" / "shapes_R50_FPN.yaml")
@@ -101,11 +101,11 @@ def test_train_net_user_errors_are_one_line(tmp_path, extra, message):
 @pytest.mark.parametrize("name", ["evil.pkl", "evil.pth"])
 def test_detectron2_engine_loads_weights_through_restricted_loading(tmp_path, name):
     from balloon_shapes.config import load_config
-    from balloon_shapes.modeling import build_model
+    from balloon_shapes.model_loader import build_inference_model
 
     evil, marker = tmp_path / name, tmp_path / "pwned"
     hostile_weights(evil, marker)
     engine = ["model.engine=detectron2", f"model.d2_config={SHAPES}", f"model.weights={evil}"]
     with pytest.raises(WeightsError, match="refuses|not a safe") as err:
-        build_model(load_config(["+experiment=smoke", *engine]).model)
+        build_inference_model(load_config(["+experiment=smoke", *engine]).model)
     assert str(evil) in str(err.value) and not marker.exists()

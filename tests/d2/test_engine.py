@@ -70,13 +70,14 @@ def test_our_predictor_gives_defaultpredictors_instances(d2_model):
 
 def test_engine_needs_a_config_and_detectron2_names_it(d2_model):
     from balloon_shapes.errors import ConfigError
-    from balloon_shapes.modeling import build_model
+    from balloon_shapes.model_loader import build_inference_model
 
     cfg = load_config(["+experiment=smoke", "model.engine=detectron2"]).model
     with pytest.raises(ConfigError, match="model.d2_config"):
-        build_model(cfg)
+        build_inference_model(cfg)
     with pytest.raises(ConfigError, match="no-such.yaml: no such yacs file"):
-        build_model(load_config([*overrides(d2_model[0]), "model.d2_config=no-such.yaml"]).model)
+        missing = load_config([*overrides(d2_model[0]), "model.d2_config=no-such.yaml"])
+        build_inference_model(missing.model)
 
 
 @pytest.mark.slow

@@ -96,9 +96,9 @@ def test_rerun_resumes_and_keeps_the_users_edits(quick_script, photos, smoke_che
 
 
 def test_killed_run_resumes_from_its_part_files(photos, smoke_checkpoint, monkeypatch):
-    # annotate.yaml's batch_size 4 is for a GPU: a CPU runs (and keeps) one image per pass
+    # inference.batch_size 4 is for a GPU: a CPU runs (and keeps) one image per pass
     cfg = load_config([f"input={photos}", f"model.weights={smoke_checkpoint}"], "annotate")
-    assert cfg.batch_size > 1
+    assert cfg.inference.batch_size > 1
     real, calls = annotate.annotate_batch, []
 
     def dies_on_the_third(*args):
@@ -222,7 +222,7 @@ def test_two_processes_share_the_images_and_rank_0_merges(script, photos, smoke_
     proc = script(
         "annotate.py", f"input={photos}", f"model.weights={smoke_checkpoint}",
         "score_thresh=0.0", "trainer.accelerator=cpu", "trainer.devices=2",
-        "trainer.strategy=ddp", "batch_size=1", "rank=flip",
+        "trainer.strategy=ddp", "inference.batch_size=1", "rank=flip",
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     names = sorted(e["filename"] for e in project_of(photos)["_via_img_metadata"].values())

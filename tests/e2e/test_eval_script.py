@@ -58,7 +58,7 @@ def test_default_coco_eval_offline_fails_in_one_line(quick_script, tmp_path):
     [
         ("eval.grayscale=sepia", "eval.grayscale='sepia'"),
         ("data.val_size=0", "data.val_size=0"),
-        ("eval.batch_size=0", "eval.batch_size=0"),
+        ("inference.batch_size=0", "inference.batch_size=0"),
     ],
 )
 def test_eval_config_mistakes_fail_in_one_line_before_inference(

@@ -100,10 +100,14 @@ def test_detectron2_engine_without_detectron2_is_a_one_line_config_error(smoke_c
     import sys
 
     from balloon_shapes.errors import ConfigError
+    from balloon_shapes.model_loader import build_inference_model
 
     monkeypatch.setitem(sys.modules, "detectron2", None)  # as on a machine without it
     cfg = smoke_cfg("model.engine=detectron2", "model.d2_config=x.yaml").model
     with pytest.raises(ConfigError, match="detectron2 is not installed"):
-        build_model(cfg)
+        build_inference_model(cfg)
+    with pytest.raises(ConfigError, match="runs inference only"):
+        build_model(cfg)  # training: torchvision's model or scripts/d2_train_net.py
     with pytest.raises(ConfigError, match="model.engine='caffe2'"):
-        build_model(smoke_cfg("model.engine=caffe2").model)
+        build_inference_model(smoke_cfg("model.engine=caffe2").model)
+

@@ -67,7 +67,7 @@ def test_eval_warns_once_for_both_color_modes(smoke_cfg, monkeypatch, caplog):
     from balloon_shapes.modeling import precision
 
     monkeypatch.setattr(precision, "cpu_flags", lambda: OLD)  # a CPU without bf16 units
-    cfg = smoke_cfg("eval.amp=true", "eval.grayscale=compare", "eval.report_images=0")
+    cfg = smoke_cfg("inference.amp=true", "eval.grayscale=compare", "eval.report_images=0")
     metrics = evaluate(cfg)
     warnings = [r for r in caplog.records if "no bf16 units" in r.getMessage()]
     assert len(warnings) == 1 and metrics["precision"] == "bf16"  # RGB and gray runs
