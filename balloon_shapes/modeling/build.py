@@ -104,13 +104,31 @@ def anchors_and_pools(
     )
 
 
+class AspectChannel(nn.Module):
+    """A box pooler whose output gains one channel holding each box's log aspect ratio
+    (log w/h): RoIAlign warps every box to a square, so without it a circle and an
+    axis-aligned ellipse pool alike."""
+
+    def __init__(self, pool: nn.Module) -> None:
+        super().__init__()
+        self.pool = pool
+
+    def forward(self, features, boxes: list[torch.Tensor], image_shapes) -> torch.Tensor:
+        pooled = self.pool(features, boxes, image_shapes)
+        b = torch.cat(boxes)
+        ratio = torch.log((b[:, 2] - b[:, 0]).clamp(min=1) / (b[:, 3] - b[:, 1]).clamp(min=1))
+        channel = ratio.to(pooled.dtype)[:, None, None, None].expand(-1, 1, *pooled.shape[-2:])
+        return torch.cat([pooled, channel], 1)
+
+
 def box_head(cfg: DictConfig) -> nn.Module:
     """``mlp``: two FC layers (Detectron2, torchvision v1); ``conv4fc``: 4 BN convs + 1 FC (v2)."""
-    c = cfg.fpn_channels
+    c = cfg.fpn_channels + int(cfg.roi.aspect_channel)
     if cfg.roi.head == "mlp":
         return TwoMLPHead(c * 7 * 7, cfg.roi.head_dim)
     if cfg.roi.head == "conv4fc":
-        return FastRCNNConvFCHead((c, 7, 7), [c] * 4, [cfg.roi.head_dim], norm_layer=nn.BatchNorm2d)
+        convs = [cfg.fpn_channels] * 4
+        return FastRCNNConvFCHead((c, 7, 7), convs, [cfg.roi.head_dim], norm_layer=nn.BatchNorm2d)
     raise ConfigError(f"model.roi.head={cfg.roi.head!r}: expected mlp or conv4fc")
 
 
@@ -164,6 +182,8 @@ def build_model(cfg: DictConfig) -> nn.Module:
         ),
         mask_predictor=MaskRCNNPredictor(cfg.mask_head.dim, cfg.mask_head.dim, k),
     )
+    if cfg.roi.aspect_channel:  # MaskRCNN's constructor only takes a MultiScaleRoIAlign
+        model.roi_heads.box_roi_pool = AspectChannel(box_pool)
     if cfg.flavour == "detectron2":
         model.transform = d2.D2Transform(cfg.min_size, cfg.max_size)
         d2.stride_in_1x1(model.backbone.body)

@@ -230,6 +230,7 @@ ARCH_KEYS = (  # what a zoo entry's layout fixes; data-dependent knobs stay the 
     "rpn.conv_depth",
     "roi.head",
     "roi.head_dim",
+    "roi.aspect_channel",
     "roi.sampling_ratio",
     "mask_head",
 )

@@ -27,8 +27,10 @@ def batch(n=2, size=64):
         ["model=r50_fpn", "model.min_size=64", "model.max_size=64"],
         ["model=r50_fpn", "model.backbone=resnet101", "model.min_size=64", "model.max_size=64"],
         ["model.norm=gn"],
+        ["model.roi.aspect_channel=true"],
+        ["model.roi.aspect_channel=true", "model.roi.head=conv4fc"],
     ],
-    ids=["resnet18-slim", "resnet50-fpn", "resnet101-fpn", "resnet18-gn"],
+    ids=["resnet18-slim", "resnet50-fpn", "resnet101-fpn", "resnet18-gn", "aspect", "aspect-conv"],
 )
 def test_backbones_train_and_predict(smoke_cfg, overrides):
     cfg = smoke_cfg(*overrides)
@@ -111,3 +113,17 @@ def test_detectron2_engine_without_detectron2_is_a_one_line_config_error(smoke_c
     with pytest.raises(ConfigError, match="model.engine='caffe2'"):
         build_inference_model(smoke_cfg("model.engine=caffe2").model)
 
+
+def test_the_aspect_channel_holds_each_boxs_log_width_over_height():
+    from balloon_shapes.modeling.build import AspectChannel
+
+    class Pool(torch.nn.Module):  # a RoIAlign stand-in: 3 channels of zeros per box
+        def forward(self, features, boxes, image_shapes):
+            return torch.zeros(sum(len(b) for b in boxes), 3, 7, 7)
+
+    boxes = [torch.tensor([[0.0, 0, 20, 10], [5, 5, 15, 45]]), torch.tensor([[2.0, 2, 0, 0]])]
+    out = AspectChannel(Pool())({}, boxes, [(64, 64)] * 2)
+    assert out.shape == (3, 4, 7, 7) and not out[:, :3].any()
+    # 20x10 -> log 2; 10x40 -> log 1/4; a degenerate box counts as 1x1
+    want = torch.tensor([0.6931472, -1.3862944, 0.0])
+    assert torch.allclose(out[:, 3], want[:, None, None].expand(3, 7, 7), atol=1e-6)
