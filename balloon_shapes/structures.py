@@ -102,19 +102,13 @@ class Instances:
         return self[self.scores >= score_thresh]
 
 
-def rle_instances(
-    rles: list[dict], labels: Sequence[int], height: int, width: int, scores=None
-) -> Instances:
-    """Instances from COCO RLE masks (ground truth: scores 1), boxes tight around each mask."""
-    boxes = (
-        np.asarray(mask_utils.toBbox(list(rles)), np.float64).reshape(-1, 4)
-        if rles
-        else np.zeros((0, 4))
-    )
-    boxes[:, 2:] += boxes[:, :2]
-    labels = np.asarray(labels, np.int64).reshape(-1)
-    scores = np.ones(len(labels)) if scores is None else np.asarray(scores, np.float64)
-    return Instances(boxes, labels, scores, decode_rles(rles, height, width))
+def compact_instances(compact: dict, height: int, width: int) -> Instances:
+    """An image's compact form (boxes, labels, scores, RLE masks: a prediction's or the ground
+    truth's) decoded into ``Instances`` of masks ``height`` x ``width``."""
+    boxes = np.asarray(compact["boxes"], np.float64).reshape(-1, 4)
+    labels = np.asarray(compact["labels"], np.int64).reshape(-1)
+    scores = np.asarray(compact["scores"], np.float64).reshape(-1)
+    return Instances(boxes, labels, scores, decode_rles(compact["masks"], height, width))
 
 
 def to_instances(

@@ -18,7 +18,7 @@ from balloon_shapes.d2.engine_model import as_torchvision
 from balloon_shapes.data.mapper import to_gray3
 from balloon_shapes.evaluation import robustness
 from balloon_shapes.evaluation.inference import compact
-from balloon_shapes.evaluation.matching import GroundTruth
+from balloon_shapes.evaluation.matching import compact_ground_truth
 from balloon_shapes.evaluation.voc_style import voc_items, voc_map
 
 
@@ -51,7 +51,7 @@ class VOCStyleEvaluator(DatasetEvaluator):
         preds = gathered(self.preds)
         if preds is None:
             return {}
-        gts = [GroundTruth.of(self.records[p["image_id"]]) for p in preds]
+        gts = [compact_ground_truth(self.records[p["image_id"]]) for p in preds]
         result = voc_map(voc_items(preds, gts))
         return {"voc_style": {"mAP50": result["mAP50"], "images": result["images"]}}
 
@@ -94,7 +94,7 @@ class RobustnessEvaluator(DatasetEvaluator):
         if runs["rgb"] is None:
             return {}
         records = [self.records[p["image_id"]] for p in runs["rgb"]]  # gray: same order
-        gts = [GroundTruth.of(r) for r in records]
+        gts = [compact_ground_truth(r) for r in records]
         out = {f"voc_mAP50_{m}": voc_map(voc_items(p, gts))["mAP50"] for m, p in runs.items()}
         rows = robustness.contrast_recall(records, gts, runs, self.min_score)  # eval.py's own
         for row in rows:

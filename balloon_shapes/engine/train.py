@@ -22,7 +22,7 @@ from balloon_shapes.engine.run_report import write_run_report
 from balloon_shapes.errors import ConfigError, OutputError, WeightsError
 from balloon_shapes.evaluation.figures import pred_vs_gt_tile
 from balloon_shapes.evaluation.inference import ImageDataset, compact
-from balloon_shapes.evaluation.matching import GroundTruth
+from balloon_shapes.evaluation.matching import compact_ground_truth
 from balloon_shapes.files import check_writable, ensure_dir, set_aside, write_image, write_json
 from balloon_shapes.modeling.weights import load_torch_file, state_dict_of
 from balloon_shapes.visualizer import grid
@@ -160,7 +160,7 @@ def draw_predictions(model: torch.nn.Module, records, cfg: DictConfig) -> np.nda
     for record, (image, image_id) in zip(shown, ImageDataset(shown)):
         pred = compact(model([image])[0], image_id, cfg.model.mask_thresh)
         rgb = (image.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
-        gt = GroundTruth.of(record)
+        gt = compact_ground_truth(record)
         tiles.append(pred_vs_gt_tile(rgb, pred, gt, names, cfg.score_thresh, cfg.tile_size))
     return grid(tiles, cols=2)
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from balloon_shapes.evaluation.matching import GroundTruth, match_image
+from balloon_shapes.evaluation.matching import match_image
 
 ERROR_TYPES = ("cls", "loc", "both", "dupe", "bkg", "miss")
 ERROR_NAMES = {
@@ -58,10 +58,10 @@ class Outcomes:
     missed: list[np.ndarray] = field(default_factory=list)  # per image: bool per object
 
 
-def classify_image(pred: dict, gt: GroundTruth, image: int, t_f: float, t_b: float) -> tuple:
+def classify_image(pred: dict, gt: dict, image: int, t_f: float, t_b: float) -> tuple:
     """Detections of one image (score order) and which objects are missed."""
     order, ious, matched = match_image(pred, gt, t_f)
-    gt_labels = np.asarray(gt.labels, np.int64)
+    gt_labels = np.asarray(gt["labels"], np.int64)
     dets = []
     for i, row, j in zip(order, ious, matched):
         label, score = int(pred["labels"][i]), float(pred["scores"][i])
@@ -91,9 +91,7 @@ def error_kind(row: np.ndarray, same: np.ndarray, t_f: float, t_b: float) -> tup
     return "both", -1
 
 
-def outcomes(
-    preds: list[dict], gts: list[GroundTruth], t_f: float = 0.5, t_b: float = 0.1
-) -> Outcomes:
+def outcomes(preds: list[dict], gts: list[dict], t_f: float = 0.5, t_b: float = 0.1) -> Outcomes:
     """Classify every prediction of every image (compact predictions, their ground truth)."""
     out = Outcomes()
     for image, (pred, gt) in enumerate(zip(preds, gts)):
@@ -172,9 +170,7 @@ def images_with(o: Outcomes, min_score: float) -> dict[str, list[int]]:
     return found
 
 
-def confusion(
-    preds: list[dict], gts: list[GroundTruth], num_classes: int, min_score: float
-) -> np.ndarray:
+def confusion(preds: list[dict], gts: list[dict], num_classes: int, min_score: float) -> np.ndarray:
     """[C+1, C+1] counts: row = true class, column = predicted class, last row/column
     background. Predictions >= ``min_score`` take the best-IoU free object (any class) at mask
     IoU >= 0.5 in score order; an unmatched prediction counts in the background row, an
@@ -185,9 +181,9 @@ def confusion(
         order, _, matched = match_image(pred, gt, 0.5, min_score, any_class=True)
         for i, j in zip(order, matched):
             p = int(pred["labels"][i]) - 1
-            m[int(gt.labels[j]) - 1 if j >= 0 else bg, p] += 1
-        for j in np.setdiff1d(np.arange(len(gt.labels)), matched):
-            m[int(gt.labels[j]) - 1, bg] += 1
+            m[int(gt["labels"][j]) - 1 if j >= 0 else bg, p] += 1
+        for j in np.setdiff1d(np.arange(len(gt["labels"])), matched):
+            m[int(gt["labels"][j]) - 1, bg] += 1
     return m
 
 
@@ -212,9 +208,7 @@ def per_class(o: Outcomes, names: list[str], min_score: float) -> list[dict]:
     return rows
 
 
-def analyse(
-    preds: list[dict], gts: list[GroundTruth], names: list[str], score_thresh: float
-) -> dict:
+def analyse(preds: list[dict], gts: list[dict], names: list[str], score_thresh: float) -> dict:
     """TIDE breakdown (all scores), confusion matrix and per-class P/R (>= ``score_thresh``)."""
     o = outcomes(preds, gts)  # every prediction's outcome, mask IoUs computed once
     return {

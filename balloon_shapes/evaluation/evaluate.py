@@ -15,7 +15,7 @@ from balloon_shapes.evaluation import console, figures, page, robustness
 from balloon_shapes.evaluation import error_analysis as ea
 from balloon_shapes.evaluation.coco_evaluation import COCOEvaluator
 from balloon_shapes.evaluation.inference import InferenceSettings, predict
-from balloon_shapes.evaluation.matching import GroundTruth
+from balloon_shapes.evaluation.matching import compact_ground_truth
 from balloon_shapes.evaluation.voc_style import voc_items, voc_map
 from balloon_shapes.files import check_writable, staged_outputs, write_json
 from balloon_shapes.html_report import write_page
@@ -36,9 +36,9 @@ def check_config(cfg: DictConfig) -> None:
     check_writable(cfg.output_dir, "output_dir")
 
 
-def missed(pred: dict, gt: GroundTruth, min_score: float) -> int:
+def missed(pred: dict, gt: dict, min_score: float) -> int:
     """Ground-truth instances not matched at mask IoU 0.5 by a prediction >= ``min_score``."""
-    return len(gt.labels) - int(robustness.found(pred, gt, min_score).sum())
+    return len(gt["labels"]) - int(robustness.found(pred, gt, min_score).sum())
 
 
 def evaluate_mode(
@@ -141,7 +141,7 @@ def evaluate(cfg: DictConfig) -> dict:
 def evaluate_into(cfg: DictConfig, records, evaluator: COCOEvaluator, model) -> dict:
     """The evaluation itself, writing into ``cfg.output_dir``; returns metrics.json's dict."""
     names = evaluator.names
-    gts = [GroundTruth.of(r) for r in records]
+    gts = [compact_ground_truth(r) for r in records]
     settings = InferenceSettings.from_config(cfg)  # its precision resolved once, for every mode
     dtype = model.runs_in(settings.dtype) if isinstance(model, ExportedDetector) else settings.dtype
     summary, runs = {"images": len(records), "precision": precision_name(dtype)}, {}

@@ -7,9 +7,8 @@ import numpy as np
 
 from balloon_shapes.data.mapper import load_pixels
 from balloon_shapes.evaluation import error_analysis as ea
-from balloon_shapes.evaluation.matching import GroundTruth
 from balloon_shapes.files import write_figure, write_image
-from balloon_shapes.structures import Instances, decode_rles, rle_instances
+from balloon_shapes.structures import compact_instances
 from balloon_shapes.visualizer import comparison_tile, grid
 
 
@@ -93,7 +92,7 @@ def errors_png(path: str, analysis: dict, names: list[str]) -> None:
 def pred_vs_gt_tile(
     image: np.ndarray,
     pred: dict,
-    gt: GroundTruth,
+    gt: dict,
     names: list[str],
     score_thresh: float,
     size: int,
@@ -102,14 +101,11 @@ def pred_vs_gt_tile(
     """Ground truth beside a compact prediction scored >= ``score_thresh``: the tile of
     predictions.png, worst_images.png and report.html."""
     h, w = image.shape[:2]
-    inst = Instances(
-        pred["boxes"], pred["labels"], pred["scores"], decode_rles(pred["masks"], h, w)
-    )
-    truth = rle_instances(gt.rles, gt.labels, h, w)
+    inst, truth = compact_instances(pred, h, w), compact_instances(gt, h, w)
     return comparison_tile(image, truth, inst.above(score_thresh), names, size, note)
 
 
-def tile(record: dict, pred: dict, gt: GroundTruth, names, score_thresh, size: int, note=""):
+def tile(record: dict, pred: dict, gt: dict, names, score_thresh, size: int, note=""):
     """Ground truth beside prediction for one image, as a report tile."""
     return pred_vs_gt_tile(load_pixels(record), pred, gt, names, score_thresh, size, note)
 
@@ -120,8 +116,7 @@ def worst_images_png(
     """Draw the given worst images: ground truth beside prediction, captioned the missed count.
 
     Args:
-        worst: per image ``image`` (RGB), ``missed``, ``gt`` (RLEs, labels), ``pred``
-            (boxes, scores, labels, masks as RLEs).
+        worst: per image ``image`` (RGB), ``missed``, ``gt`` and ``pred`` (compact forms).
     """
     tiles = [
         pred_vs_gt_tile(

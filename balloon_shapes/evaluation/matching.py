@@ -8,27 +8,30 @@ IoUs wins. Each object is taken at most once (the Keras ``compute_matches`` bug 
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 from pycocotools import mask as mask_utils
 
 from balloon_shapes.structures import encode_rle, segmentation_to_mask
 
 
-class GroundTruth(NamedTuple):
-    """An image's non-crowd objects: RLE masks and 1-based labels (the predictions' labels)."""
-
-    rles: list[dict]
-    labels: list[int]
-
-    @classmethod
-    def of(cls, record: dict) -> GroundTruth:
-        """The non-crowd objects of a Detectron2-format record (built once per evaluation)."""
-        anns = [a for a in record.get("annotations", []) if not a.get("iscrowd", 0)]
-        h, w = record["height"], record["width"]
-        rles = [encode_rle(segmentation_to_mask(a["segmentation"], h, w)) for a in anns]
-        return cls(rles, [a["category_id"] + 1 for a in anns])
+def compact_ground_truth(record: dict) -> dict:
+    """A record's non-crowd objects in the compact form predictions take (``image_id``, XYXY
+    boxes tight around each mask, scores 1, 1-based labels, RLE masks): built once per
+    evaluation, matched and drawn as predictions are."""
+    anns = [a for a in record.get("annotations", []) if not a.get("iscrowd", 0)]
+    h, w = record["height"], record["width"]
+    rles = [encode_rle(segmentation_to_mask(a["segmentation"], h, w)) for a in anns]
+    boxes = np.zeros((0, 4))
+    if rles:  # COCO XYWH -> XYXY
+        boxes = np.asarray(mask_utils.toBbox(rles), np.float64).reshape(-1, 4)
+        boxes[:, 2:] += boxes[:, :2]
+    return {
+        "image_id": record.get("image_id"),
+        "boxes": boxes,
+        "scores": np.ones(len(anns)),
+        "labels": np.asarray([a["category_id"] + 1 for a in anns], np.int64),
+        "masks": rles,
+    }
 
 
 def mask_ious(pred_rles: list, gt_rles: list) -> np.ndarray:
@@ -67,11 +70,11 @@ def score_order(pred: dict, min_score: float = -np.inf) -> np.ndarray:
 
 
 def match_image(
-    pred: dict, gt: GroundTruth, threshold: float = 0.5, min_score: float = -np.inf,
+    pred: dict, gt: dict, threshold: float = 0.5, min_score: float = -np.inf,
     any_class: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
     """(detection indices in score order, their IoUs [P, G], the object each took or -1)."""
     order = score_order(pred, min_score)
-    ious = mask_ious([pred["masks"][i] for i in order], gt.rles)
+    ious = mask_ious([pred["masks"][i] for i in order], gt["masks"])
     labels = np.asarray(pred["labels"])[order]
-    return order, ious, greedy_match(ious, labels, gt.labels, threshold, any_class)
+    return order, ious, greedy_match(ious, labels, gt["labels"], threshold, any_class)

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from balloon_shapes.data.mapper import load_pixels
-from balloon_shapes.evaluation.matching import GroundTruth, match_image
+from balloon_shapes.evaluation.matching import match_image
 from balloon_shapes.files import write_figure
 from balloon_shapes.structures import decode_rles
 
@@ -30,10 +30,10 @@ def object_contrast(gray: np.ndarray, mask: np.ndarray, ring: int = RING_PX) -> 
     return float(abs(gray[inside].mean() - gray[band].mean()))
 
 
-def found(pred: dict, gt: GroundTruth, min_score: float) -> np.ndarray:
+def found(pred: dict, gt: dict, min_score: float) -> np.ndarray:
     """Per ground truth: found at mask IoU >= 0.5 by a same-class prediction >= ``min_score``."""
     _, _, matched = match_image(pred, gt, 0.5, min_score)
-    return np.isin(np.arange(len(gt.labels)), matched)
+    return np.isin(np.arange(len(gt["labels"])), matched)
 
 
 def contrast_bin(c: float) -> int:
@@ -54,15 +54,15 @@ def recall_by_contrast(contrasts: np.ndarray, hits: dict[str, np.ndarray]) -> li
 
 
 def contrast_recall(
-    records, gts: list[GroundTruth], runs: dict[str, list[dict]], min_score: float
+    records, gts: list[dict], runs: dict[str, list[dict]], min_score: float
 ) -> list[dict]:
     """Recall per contrast bin of each run (e.g. rgb, gray: compact predictions per record)
-    over the ground truth ``gts`` (``matching.ground_truth`` of each record), counting
+    over the ground truth ``gts`` (``matching.compact_ground_truth`` of each record), counting
     predictions scored >= ``min_score`` (``score_thresh``: what the pictures show)."""
     contrasts, hits = [], {mode: [] for mode in runs}
     for k, (rec, gt) in enumerate(zip(records, gts)):
         gray = cv2.cvtColor(load_pixels(rec), cv2.COLOR_RGB2GRAY).astype(np.float32)
-        masks = decode_rles(gt.rles, rec["height"], rec["width"])
+        masks = decode_rles(gt["masks"], rec["height"], rec["width"])
         contrasts += [object_contrast(gray, m) for m in masks]
         for mode, preds in runs.items():
             hits[mode].append(found(preds[k], gt, min_score))

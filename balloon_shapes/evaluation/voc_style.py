@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from balloon_shapes.evaluation.matching import GroundTruth, match_image
+from balloon_shapes.evaluation.matching import match_image
 
 
-def voc_items(preds: list[dict], gts: list[GroundTruth]) -> list[tuple]:
+def voc_items(preds: list[dict], gts: list[dict]) -> list[tuple]:
     """``voc_map``'s per-image tuples from compact predictions and their ground truth."""
-    return [(p["masks"], p["scores"], p["labels"], g.rles, g.labels) for p, g in zip(preds, gts)]
+    return [
+        (p["masks"], p["scores"], p["labels"], g["masks"], g["labels"]) for p, g in zip(preds, gts)
+    ]
 
 
 def average_precision(matched: np.ndarray, num_gt: int) -> float:
@@ -46,7 +48,7 @@ def image_ap(
     if len(pred_rles) == 0:
         return 0.0
     pred = {"masks": pred_rles, "scores": pred_scores, "labels": pred_labels}
-    _, _, matched = match_image(pred, GroundTruth(gt_rles, gt_labels), threshold)
+    _, _, matched = match_image(pred, {"masks": gt_rles, "labels": gt_labels}, threshold)
     return average_precision(matched, len(gt_rles))
 
 

@@ -20,7 +20,7 @@ from detectron2.modeling import build_model  # noqa: E402
 from detectron2.structures import Boxes, Instances  # noqa: E402
 
 from balloon_shapes.d2.evaluators import RobustnessEvaluator, VOCStyleEvaluator  # noqa: E402
-from balloon_shapes.evaluation.matching import GroundTruth  # noqa: E402
+from balloon_shapes.evaluation.matching import compact_ground_truth  # noqa: E402
 from balloon_shapes.evaluation.voc_style import voc_items, voc_map  # noqa: E402
 from balloon_shapes.structures import decode_rles, encode_rles  # noqa: E402
 from tests.d2.conftest import tiny_cfg  # noqa: E402
@@ -32,7 +32,8 @@ def our_predictions(records, rng) -> list[dict]:
     preds = []
     for r in records:
         h, w = r["height"], r["width"]
-        rles, labels = GroundTruth.of(r)
+        gt = compact_ground_truth(r)
+        rles, labels = gt["masks"], gt["labels"]
         masks = list(decode_rles(rles, h, w))
         labels = list(labels)
         for k in range(len(masks)):
@@ -69,7 +70,7 @@ def as_detectron2(pred: dict, h: int, w: int) -> dict:
 def test_voc_style_evaluator_gives_eval_py_numbers_on_the_same_predictions(registered):
     records = list(DatasetCatalog.get("shapes_val"))
     preds = our_predictions(records, np.random.default_rng(0))
-    ours = voc_map(voc_items(preds, [GroundTruth.of(r) for r in records]))["mAP50"]
+    ours = voc_map(voc_items(preds, [compact_ground_truth(r) for r in records]))["mAP50"]
     assert 0.05 < ours < 0.95
     evaluator = VOCStyleEvaluator("shapes_val")
     evaluator.reset()
@@ -119,7 +120,7 @@ def test_robustness_evaluator_gives_eval_py_numbers_on_the_same_predictions(regi
         item["image"] = torch.zeros(3, r["height"], r["width"], dtype=torch.uint8)
         evaluator.process([item], [as_detectron2(p, r["height"], r["width"])])
     got = evaluator.evaluate()["robustness"]
-    gts = [GroundTruth.of(r) for r in records]
+    gts = [compact_ground_truth(r) for r in records]
     metrics = {t: {k: 0.5 for k in ("AP", "AP50", "APs", "APm", "APl")} for t in ("bbox", "segm")}
     runs = {m: {"preds": p, "metrics": metrics} for m, p in (("rgb", rgb), ("gray", gray))}
     cfg = load_config(["+experiment=smoke", f"output_dir={tmp_path}"])
@@ -158,7 +159,7 @@ def test_voc_style_evaluator_gathers_every_rank(tmp_path):
 
     records = list(catalog.get("shapes_val", size=6, spec=SMALL))  # this process's catalog
     preds = our_predictions(records, np.random.default_rng(0))
-    single = voc_map(voc_items(preds, [GroundTruth.of(r) for r in records]))
+    single = voc_map(voc_items(preds, [compact_ground_truth(r) for r in records]))
     main, other = on_two_processes(voc_on_a_rank, tmp_path)
     assert main["voc_style"]["images"] == 6 and other == {}
     assert main["voc_style"]["mAP50"] == pytest.approx(single["mAP50"], abs=1e-12)

@@ -14,7 +14,7 @@ from balloon_shapes.evaluation.error_analysis import (
     outcomes,
     per_class,
 )
-from balloon_shapes.evaluation.matching import GroundTruth
+from balloon_shapes.evaluation.matching import compact_ground_truth
 from balloon_shapes.structures import encode_rle
 
 
@@ -36,7 +36,7 @@ def pred(*items):
 
 A = rect(10, 10, 40, 40)  # object of class 1
 B = rect(60, 60, 90, 90)  # object of class 2
-GT = GroundTruth([A, B], [1, 2])
+GT = {"masks": [A, B], "labels": [1, 2]}
 SHIFTED_A = rect(25, 25, 55, 55)  # IoU with A: 225 / 1575 = 0.14 (>= 0.1, < 0.5)
 NOWHERE = rect(0, 70, 20, 95)
 
@@ -101,7 +101,8 @@ def test_ap50_is_coco_segm_ap50_on_noisy_shapes_predictions():
     rng = np.random.default_rng(0)
     preds, gts = [], []
     for r in recs:
-        rles, labels = GroundTruth.of(r)
+        gt = compact_ground_truth(r)
+        rles, labels = gt["masks"], gt["labels"]
         items = []
         for rle, lab in zip(rles, labels):
             m = mask_utils.decode(rle)
@@ -123,7 +124,7 @@ def test_ap50_is_coco_segm_ap50_on_noisy_shapes_predictions():
             else np.zeros((0, 4))
         )
         preds.append(p)
-        gts.append(GroundTruth(rles, labels))
+        gts.append(gt)
     names = list(CLASSES)
     coco = coco_metrics(ground_truth(recs, names), results_json(preds, [1, 2, 3, 4]), names)
     ours = breakdown(outcomes(preds, gts))["AP50"]
@@ -234,7 +235,7 @@ def test_confusion_and_per_class_count_every_object():
     """Two images with the same mistakes: every cell counts both; classes with different
     numbers of objects; a class without objects has no recall."""
     p = pred((A, 2, 0.9), (B, 2, 0.8))
-    gt_two_a = GroundTruth([A, B, rect(0, 60, 20, 95)], [1, 2, 1])
+    gt_two_a = {"masks": [A, B, rect(0, 60, 20, 95)], "labels": [1, 2, 1]}
     m = confusion([p, p], [gt_two_a, gt_two_a], num_classes=3, min_score=0.5)
     assert m[0, 1] == 2 and m[1, 1] == 2 and m[0, 3] == 2  # A as 2, B right, the other 1 missed
     rows = per_class(outcomes([p, p], [gt_two_a, gt_two_a]), ["one", "two", "three"], 0.5)
@@ -243,7 +244,9 @@ def test_confusion_and_per_class_count_every_object():
     assert np.isnan(rows[2]["recall"]) and np.isnan(rows[2]["precision"])
     o = outcomes([pred((A, 1, 0.9), (B, 2, 0.8), (B, 2, 0.7))], [GT])
     assert breakdown(o)["true_positives"] == 2
-    half = per_class(outcomes([pred((A, 1, 0.9))], [GroundTruth([A, B], [1, 1])]), ["one"], 0.5)
+    half = per_class(
+        outcomes([pred((A, 1, 0.9))], [{"masks": [A, B], "labels": [1, 1]}]), ["one"], 0.5
+    )
     assert half[0]["recall"] == 0.5
 
 

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 
-from balloon_shapes.evaluation.matching import GroundTruth
 from balloon_shapes.evaluation.robustness import (
     CONTRAST_BINS,
     contrast_bin,
@@ -54,11 +53,11 @@ def test_recall_per_bin_with_synthetic_predictions():
         "scores": np.array([0.9, 0.8]),
         "labels": np.array([1, 1]),
     }
-    hits = found(pred, GroundTruth(gts, [1, 1, 1]), 0.5)
+    hits = found(pred, {"masks": gts, "labels": [1, 1, 1]}, 0.5)
     assert hits.tolist() == [True, False, True]  # 81/119 IoU at (41,41): still matched
     weak = {**pred, "scores": np.array([0.9, 0.3])}
-    assert found(weak, GroundTruth(gts, [1, 1, 1]), 0.5).tolist() == [True, False, False]
-    assert found(weak, GroundTruth(gts, [1, 1, 1]), 0.2).tolist() == [True, False, True]
+    assert found(weak, {"masks": gts, "labels": [1, 1, 1]}, 0.5).tolist() == [True, False, False]
+    assert found(weak, {"masks": gts, "labels": [1, 1, 1]}, 0.2).tolist() == [True, False, True]
     rows = recall_by_contrast(
         np.array([3.0, 3.0, 100.0]), {"rgb": hits, "gray": np.array([False, False, True])}
     )

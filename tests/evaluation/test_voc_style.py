@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 
-from balloon_shapes.evaluation.matching import GroundTruth, match_image
 from balloon_shapes.evaluation.matching import greedy_match as match
+from balloon_shapes.evaluation.matching import match_image
 from balloon_shapes.evaluation.voc_style import average_precision, image_ap, voc_map
 
 
@@ -107,13 +107,38 @@ def test_no_image_with_ground_truth_gives_zero_not_nan():
 def test_matching_defaults_to_iou_half_and_sorts_by_score():
     half = rle(0, 0, 10, 5)  # IoU 0.5 with A
     pred = {"masks": [C, half], "scores": [0.1, 0.9], "labels": [1, 1]}
-    order, _, matched = match_image(pred, GroundTruth([A], [1]))
+    order, _, matched = match_image(pred, {"masks": [A], "labels": [1]})
     assert order.tolist() == [1, 0] and matched.tolist() == [0, -1]
 
 
 def test_any_class_and_min_score_serve_the_confusion_matrix_and_recall():
     pred = {"masks": [A, B, C], "scores": [0.9, 0.8, 0.3], "labels": [2, 1, 1]}
-    gt = GroundTruth([A, B, C], [1, 1, 1])
+    gt = {"masks": [A, B, C], "labels": [1, 1, 1]}
     assert match_image(pred, gt)[2].tolist() == [-1, 1, 2]  # A's prediction has class 2
     order, _, matched = match_image(pred, gt, min_score=0.5, any_class=True)
     assert order.tolist() == [0, 1] and matched.tolist() == [0, 1]
+
+
+def test_ground_truth_takes_the_compact_form_of_predictions():
+    """Non-crowd objects only, 1-based labels, scores 1, XYXY boxes tight around each mask
+    (a polygon's, a 1-pixel object's), RLE masks; decoded back by compact_instances."""
+    from balloon_shapes.evaluation.matching import compact_ground_truth
+    from balloon_shapes.structures import compact_instances
+
+    square = [[2.0, 3.0, 12.0, 3.0, 12.0, 9.0, 2.0, 9.0]]  # x 2..12, y 3..9
+    pixel = {"size": [20, 30], "counts": [5 * 20 + 4, 1, 600 - 105]}  # column-major: (y 4, x 5)
+    record = {"image_id": 7, "height": 20, "width": 30, "annotations": [
+        {"category_id": 2, "segmentation": square, "iscrowd": 0},
+        {"category_id": 0, "segmentation": square, "iscrowd": 1},
+        {"category_id": 0, "segmentation": pixel},
+    ]}  # fmt: skip
+    gt = compact_ground_truth(record)
+    assert gt["image_id"] == 7 and gt["labels"].tolist() == [3, 1]
+    assert gt["scores"].tolist() == [1.0, 1.0]
+    inst = compact_instances(gt, 20, 30)
+    assert inst.masks.shape == (2, 20, 30) and inst.masks[1].sum() == 1 and inst.masks[1][4, 5]
+    ys, xs = np.nonzero(inst.masks[0])
+    tight = [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
+    assert gt["boxes"].tolist() == [tight, [5, 4, 6, 5]]
+    empty = compact_ground_truth({"image_id": 1, "height": 4, "width": 4, "annotations": []})
+    assert empty["boxes"].shape == (0, 4) and empty["masks"] == [] and len(empty["labels"]) == 0
