@@ -1,5 +1,6 @@
 """Mask R-CNN from config (torchvision's, or Detectron2's flavour of it), the weights that load
-into it, and inference precision."""
+into it, inference precision, and what runs behind the same interface: an exported file
+(``exported``) or a real Detectron2 (``detectron2_engine``)."""
 
 from balloon_shapes.modeling.build import build_model
 

@@ -16,8 +16,8 @@ from torchvision.models.detection.image_list import ImageList
 from torchvision.models.detection.transform import GeneralizedRCNNTransform, resize_boxes
 from torchvision.ops import MultiScaleRoIAlign, roi_align
 
-from balloon_shapes.deploy import runtime
-from balloon_shapes.deploy.runtime import d2_resized_size
+from balloon_shapes import runtime
+from balloon_shapes.runtime import d2_resized_size
 
 D2_PIXEL_MEAN_BGR = (103.53, 116.28, 123.675)
 D2_PIXEL_STD_BGR = (1.0, 1.0, 1.0)
