@@ -14,10 +14,10 @@ import os
 import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from balloon_shapes.d2.engine_model import build_detectron2_model
 from balloon_shapes.data.catalog import class_names
+from balloon_shapes.deploy.exported import ExportedDetector, is_exported
 from balloon_shapes.modeling import build_model
-from balloon_shapes.modeling.detectron2_engine import build_detectron2_model
-from balloon_shapes.modeling.exported import ExportedDetector, is_exported
 from balloon_shapes.modeling.weights import load_torch_file
 
 GROUPS = ("model", "data")  # what a checkpoint brings

@@ -35,10 +35,10 @@ from balloon_shapes.config import load_config
 from balloon_shapes.data import catalog
 from balloon_shapes.data.mapper import load_pixels, to_tensor
 from balloon_shapes.deploy.graph import export_onnx, onnx_to_openvino, quantize_int8
+from balloon_shapes.deploy.runtime import ExportedModel, available_cores
 from balloon_shapes.evaluation.inference import inference_model
 from balloon_shapes.model_loader import load_model
 from balloon_shapes.modeling.precision import BF16_UNITS, autocast, cpu_flags
-from balloon_shapes.runtime import ExportedModel, available_cores
 
 
 def cpu_model() -> str:

@@ -14,9 +14,9 @@ from __future__ import annotations
 import argparse
 import os
 
+from balloon_shapes.commands.evaluate import evaluate
 from balloon_shapes.config import load_config
 from balloon_shapes.engine.train import train
-from balloon_shapes.evaluation.evaluate import evaluate
 
 
 def run(p: str, experiment: str) -> dict:

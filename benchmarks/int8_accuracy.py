@@ -20,8 +20,8 @@ import os
 import cv2
 import numpy as np
 
+from balloon_shapes.commands.export import run_export
 from balloon_shapes.config import load_config
-from balloon_shapes.deploy.export import run_export
 from balloon_shapes.engine.train import train
 
 SIZES = [(1024, 768), (768, 1024), (1280, 720), (2048, 1536), (800, 800), (1536, 2048), (640, 480)]

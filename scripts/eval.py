@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 
 from balloon_shapes.cli import run_main
-from balloon_shapes.evaluation.evaluate import evaluate
+from balloon_shapes.commands.evaluate import evaluate
 
 if __name__ == "__main__":
     sys.exit(run_main(evaluate, sys.argv[1:], config_name="eval"))  # configs/eval.yaml

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 
 from balloon_shapes.cli import run_main
-from balloon_shapes.deploy.export import run_export
+from balloon_shapes.commands.export import run_export
 
 if __name__ == "__main__":
     sys.exit(run_main(run_export, sys.argv[1:], config_name="export"))

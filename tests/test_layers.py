@@ -11,17 +11,18 @@ LAYERS = {  # first part of the module path below balloon_shapes -> layer (highe
     "files": 1,
     "visualizer": 1,
     "html_report": 1,
-    "runtime": 1,  # numpy + a runtime only: a deployed model needs no torch
+    "resize": 1,  # Detectron2's resize in numpy + PIL: the model's and the runtime's
     "download": 2,
     "cli": 2,
     "data": 3,
-    "modeling": 3,  # also what runs behind torchvision's interface: exported files, Detectron2
-    "model_loader": 4,  # a checkpoint's model and its data's classes: above both
+    "modeling": 3,
+    "deploy": 4,  # runs an exported file (runtime: no torch), makes one (graph)
     "evaluation": 5,
     "engine": 6,  # validates with the evaluation's evaluator, as Detectron2's trainer does
-    "d2": 6,  # the same, for a real Detectron2 (optional)
-    "demo": 7,
-    "deploy": 8,  # export: loads models as the demos do
+    "d2": 6,  # the same, for a real Detectron2 (optional); also model.engine=detectron2
+    "model_loader": 7,  # a checkpoint's model, an exported file, a real Detectron2: above all
+    "demo": 8,
+    "commands": 8,  # each script's body that loads a model: eval.py, export.py
 }
 
 

@@ -7,8 +7,8 @@ import numpy as np
 import torch
 from torchvision.models.detection.transform import paste_masks_in_image
 
+from balloon_shapes.deploy.runtime import d2_paste_masks, graph_input, paste_masks, resize_bilinear
 from balloon_shapes.modeling import d2_compat
-from balloon_shapes.runtime import d2_paste_masks, graph_input, paste_masks, resize_bilinear
 
 
 def test_paste_masks_equals_torchvision():

@@ -1,7 +1,6 @@
-"""The Detectron2 side of the plugin: our datasets, evaluators and trainer inside a real
-Detectron2.
+"""Everything that imports Detectron2: our datasets, evaluators and trainer inside a real
+Detectron2, and a real Detectron2 behind our interface (``model.engine=detectron2``).
 
-Optional: importing these modules needs ``detectron2`` (built from source; no registry wheels).
-``model.engine=detectron2`` (a real Detectron2 behind our interface) lives in ``modeling``, below
-the model loader, and imports it only when asked for.
+Optional (built from source; no registry wheels): ``engine_model``, ``yacs_config`` and
+``checkpointer`` import it only when it is used; the other modules need it at import.
 """

@@ -14,12 +14,12 @@ from detectron2.evaluation import DatasetEvaluator
 from detectron2.utils import comm
 
 from balloon_shapes.config import yaml_node
+from balloon_shapes.d2.engine_model import as_torchvision
 from balloon_shapes.data.mapper import to_gray3
 from balloon_shapes.evaluation import robustness
 from balloon_shapes.evaluation.inference import compact
 from balloon_shapes.evaluation.matching import compact_ground_truth
 from balloon_shapes.evaluation.voc_style import voc_items, voc_map
-from balloon_shapes.modeling.detectron2_engine import as_torchvision
 
 
 def to_compact(image_id: int, instances) -> dict:

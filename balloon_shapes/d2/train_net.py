@@ -8,11 +8,11 @@ import torch
 from detectron2.config import CfgNode
 from detectron2.engine import default_setup
 
+from balloon_shapes.d2.checkpointer import SafeCheckpointer
 from balloon_shapes.d2.datasets import register_in_detectron2
 from balloon_shapes.d2.trainer import Trainer, loader_args
+from balloon_shapes.d2.yacs_config import load_cfg
 from balloon_shapes.errors import ConfigError
-from balloon_shapes.modeling.d2_checkpoint import SafeCheckpointer
-from balloon_shapes.modeling.d2_yacs import load_cfg
 
 
 def setup(args) -> CfgNode:

@@ -14,8 +14,8 @@ from detectron2.engine import DefaultTrainer, HookBase
 from detectron2.evaluation import COCOEvaluator, DatasetEvaluators
 
 from balloon_shapes.config import yaml_node
+from balloon_shapes.d2.checkpointer import SafeCheckpointer
 from balloon_shapes.d2.evaluators import VOCStyleEvaluator
-from balloon_shapes.modeling.d2_checkpoint import SafeCheckpointer
 
 
 def loader_args(cfg: CfgNode) -> dict[str, dict]:

@@ -23,9 +23,9 @@ import torch
 from torchvision.models.detection import transform as tv_transform
 
 from balloon_shapes.cli import debugging
+from balloon_shapes.deploy.runtime import META_KEY, OUTPUTS, graph_input
 from balloon_shapes.files import atomic_write, ensure_dir, remove_stale_temps, temp_prefix
 from balloon_shapes.modeling.d2_compat import D2Transform
-from balloon_shapes.runtime import META_KEY, OUTPUTS, graph_input
 
 OPSET = 17
 

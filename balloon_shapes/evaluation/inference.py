@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from balloon_shapes.data.mapper import load_pixels, to_gray3, to_tensor
-from balloon_shapes.modeling.exported import ExportedDetector
+from balloon_shapes.deploy.exported import ExportedDetector
 from balloon_shapes.modeling.precision import autocast, autocast_dtype
 from balloon_shapes.structures import encode_rles, to_instances
 

@@ -16,8 +16,8 @@ from torchvision.models.detection.image_list import ImageList
 from torchvision.models.detection.transform import GeneralizedRCNNTransform, resize_boxes
 from torchvision.ops import MultiScaleRoIAlign, roi_align
 
-from balloon_shapes import runtime
-from balloon_shapes.runtime import d2_resized_size
+from balloon_shapes import resize
+from balloon_shapes.resize import d2_resized_size
 
 D2_PIXEL_MEAN_BGR = (103.53, 116.28, 123.675)
 D2_PIXEL_STD_BGR = (1.0, 1.0, 1.0)
@@ -30,9 +30,9 @@ def caffe_normalize(image_rgb: Tensor, mean_bgr: Tensor, std_bgr: Tensor) -> Ten
 
 
 def pil_resize(image_rgb: Tensor, size: tuple[int, int]) -> Tensor:
-    """Resize as Detectron2 does at test time: PIL bilinear on the uint8 image (the runtime's
-    function, so an exported Detectron2-flavour model gets the same pixels)."""
-    resized = runtime.pil_resize(image_rgb.detach().float().cpu().numpy(), size)
+    """Resize as Detectron2 does at test time: PIL bilinear on the uint8 image (``resize``'s,
+    which the runtime uses too, so an exported Detectron2-flavour model gets the same pixels)."""
+    resized = resize.pil_resize(image_rgb.detach().float().cpu().numpy(), size)
     return torch.from_numpy(resized).to(image_rgb.device)
 
 

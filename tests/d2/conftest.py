@@ -48,7 +48,7 @@ def tiny_cfg(train: str, output_dir: str):
     from detectron2 import model_zoo
     from detectron2.config import get_cfg
 
-    from balloon_shapes.modeling.d2_yacs import add_balloon_config
+    from balloon_shapes.d2.yacs_config import add_balloon_config
 
     cfg = get_cfg()
     add_balloon_config(cfg)

@@ -16,8 +16,8 @@ from tests.d2.conftest import WHY
 
 pytest.importorskip("detectron2", reason=WHY)
 
+from balloon_shapes.d2.yacs_config import load_cfg  # noqa: E402
 from balloon_shapes.errors import ConfigError, WeightsError  # noqa: E402
-from balloon_shapes.modeling.d2_yacs import load_cfg  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 SHAPES = str(ROOT / "configs" / "detectron2" / "shapes_R50_FPN.yaml")

@@ -102,8 +102,8 @@ def test_evaluators_run_in_inference_on_dataset_with_a_detectron2_model(register
 
 
 def test_robustness_evaluator_gives_eval_py_numbers_on_the_same_predictions(registered, tmp_path):
+    from balloon_shapes.commands.evaluate import compare_report
     from balloon_shapes.config import load_config
-    from balloon_shapes.evaluation.evaluate import compare_report
 
     records = list(DatasetCatalog.get("shapes_val"))
     rgb = our_predictions(records, np.random.default_rng(1))

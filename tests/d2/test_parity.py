@@ -17,9 +17,9 @@ from detectron2 import model_zoo  # noqa: E402
 from detectron2.config import get_cfg  # noqa: E402
 from detectron2.engine import DefaultPredictor  # noqa: E402
 
+from balloon_shapes.commands.export import edge_distance  # noqa: E402
 from balloon_shapes.data import shapes  # noqa: E402
 from balloon_shapes.demo.predictor import Predictor  # noqa: E402
-from balloon_shapes.deploy.export import edge_distance  # noqa: E402
 from balloon_shapes.modeling import build_model  # noqa: E402
 
 MIN_SIZE, MAX_SIZE = 320, 533  # a 480x640 image is resized to 320x427 by both

@@ -15,7 +15,7 @@ from tests.d2.conftest import WHY  # noqa: E402
 pytest.importorskip("detectron2", reason=WHY)
 
 from balloon_shapes.d2.trainer import Trainer  # noqa: E402
-from balloon_shapes.modeling.d2_yacs import load_cfg  # noqa: E402
+from balloon_shapes.d2.yacs_config import load_cfg  # noqa: E402
 from tests.d2.conftest import TINY, tiny_cfg  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,17 +14,17 @@ from PIL import Image
 
 pytest.importorskip("onnxruntime", reason="onnxruntime not installed (a project dependency)")
 
-from balloon_shapes.config import load_config  # noqa: E402
-from balloon_shapes.deploy.export import (  # noqa: E402
+from balloon_shapes.commands.export import (  # noqa: E402
     compare,
     edge_distance,
     matches,
     run_export,
 )
+from balloon_shapes.config import load_config  # noqa: E402
+from balloon_shapes.deploy.runtime import ExportedModel  # noqa: E402
 from balloon_shapes.errors import WeightsError  # noqa: E402
 from balloon_shapes.model_loader import load_model  # noqa: E402
 from balloon_shapes.modeling.precision import BF16_UNITS, cpu_flags  # noqa: E402
-from balloon_shapes.runtime import ExportedModel  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -130,7 +130,7 @@ def test_a_cpu_bf16_autocast_runs_openvino_in_bf16(exported, exported_ir):
         pytest.skip("this CPU has no bf16 units (AMX or AVX512-BF16): OpenVINO runs fp32 here")
     code = f"""
 import json, torch
-from balloon_shapes.modeling.exported import ExportedDetector
+from balloon_shapes.deploy.exported import ExportedDetector
 ir, onnx = ExportedDetector({str(exported_ir[0])!r}), ExportedDetector({str(exported[0])!r})
 image = torch.rand(3, 64, 64, generator=torch.Generator().manual_seed(1))
 out = {{"fp32": ir.runtime_now().precision, "n_fp32": len(ir([image])[0]["scores"])}}
@@ -146,7 +146,7 @@ print(json.dumps(out))
 
 
 def test_metrics_record_the_precision_the_runtime_really_ran(exported, tmp_path, monkeypatch):
-    from balloon_shapes.evaluation.evaluate import evaluate
+    from balloon_shapes.commands.evaluate import evaluate
     from balloon_shapes.modeling import precision
 
     monkeypatch.setattr(precision, "cpu_flags", lambda: frozenset({"amx_bf16"}))
@@ -194,7 +194,7 @@ def test_exported_model_runs_without_torch(request, fixture):
     code = (
         "import sys, json, numpy as np\n"
         "sys.modules['torch'] = None  # import torch now raises ImportError\n"
-        "from balloon_shapes.runtime import ExportedModel\n"
+        "from balloon_shapes.deploy.runtime import ExportedModel\n"
         f"m = ExportedModel({str(path)!r})\n"
         "out = m(np.random.default_rng(0).random((3, 70, 90), dtype=np.float32))\n"
         "print(json.dumps({k: list(v.shape) for k, v in out.items()}))\n"
@@ -514,9 +514,9 @@ def test_the_demos_threshold_reaches_the_runtime_before_masks_are_pasted(exporte
     """As for an eager model, a predictor hands its score threshold to an exported one: the
     runtime drops those detections before pasting their masks at full size (at 640x480 the
     pasting of 100 discarded masks was most of a frame). Same instances as without."""
-    from balloon_shapes import runtime
     from balloon_shapes.demo.predictor import Predictor
-    from balloon_shapes.modeling.exported import ExportedDetector
+    from balloon_shapes.deploy import runtime
+    from balloon_shapes.deploy.exported import ExportedDetector
 
     path, _, _ = exported_d2
     rgb = (np.random.default_rng(1).random((90, 150, 3)) * 255).astype(np.uint8)

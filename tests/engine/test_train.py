@@ -5,6 +5,7 @@ import re
 import pytest
 import torch
 
+from balloon_shapes.commands.evaluate import evaluate
 from balloon_shapes.config import load_config
 from balloon_shapes.data import catalog
 from balloon_shapes.data.mapper import Augment
@@ -13,7 +14,6 @@ from balloon_shapes.engine.module import MaskRCNNModule
 from balloon_shapes.engine.schedule import lr_factor
 from balloon_shapes.engine.train import train
 from balloon_shapes.errors import ConfigError
-from balloon_shapes.evaluation.evaluate import evaluate
 from balloon_shapes.modeling.weights import read_checkpoint
 
 

@@ -34,8 +34,8 @@ def test_a_cpu_takes_one_image_per_pass_a_gpu_the_batch():
 
 
 def test_an_exported_model_loads_images_in_the_main_process(monkeypatch):
+    from balloon_shapes.deploy.exported import ExportedDetector
     from balloon_shapes.evaluation import inference
-    from balloon_shapes.modeling.exported import ExportedDetector
 
     class Exported(ExportedDetector):  # the runtime's interface, no file behind it
         def __init__(self) -> None:

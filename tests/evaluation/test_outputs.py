@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from balloon_shapes.cli import run_main
-from balloon_shapes.evaluation import evaluate as evaluate_lib
+from balloon_shapes.commands import evaluate as evaluate_lib
 
 SMOKE = ["+experiment=smoke", "data.val_size=3", "eval.worst_images=2", "eval.report_images=2"]
 

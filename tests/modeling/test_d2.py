@@ -13,10 +13,10 @@ from balloon_shapes.modeling.d2_compat import (
     D2AnchorGenerator,
     caffe_normalize,
     d2_paste_masks,
-    d2_resized_size,
 )
 from balloon_shapes.modeling.d2_convert import convert
 from balloon_shapes.modeling.weights import load_state
+from balloon_shapes.resize import d2_resized_size
 
 BLOCKS = {"resnet50": [3, 4, 6, 3], "resnet101": [3, 4, 23, 3]}
 

@@ -63,7 +63,7 @@ def test_autocast_runs_a_matmul_in_the_chosen_dtype():
 
 
 def test_eval_warns_once_for_both_color_modes(smoke_cfg, monkeypatch, caplog):
-    from balloon_shapes.evaluation.evaluate import evaluate
+    from balloon_shapes.commands.evaluate import evaluate
     from balloon_shapes.modeling import precision
 
     monkeypatch.setattr(precision, "cpu_flags", lambda: OLD)  # a CPU without bf16 units

@@ -10,8 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from balloon_shapes.d2.yacs_config import load_cfg
 from balloon_shapes.errors import ConfigError
-from balloon_shapes.modeling.d2_yacs import load_cfg
 
 
 class Detectron2Model(nn.Module):
@@ -22,7 +22,7 @@ class Detectron2Model(nn.Module):
         super().__init__()
         from detectron2.engine import DefaultPredictor
 
-        from balloon_shapes.modeling.d2_checkpoint import SafeCheckpointer
+        from balloon_shapes.d2.checkpointer import SafeCheckpointer
 
         weights, d2_cfg = d2_cfg.MODEL.WEIGHTS, d2_cfg.clone()
         d2_cfg.MODEL.WEIGHTS = ""  # its own loader unpickles: ours reads the file instead

@@ -18,6 +18,7 @@ import os
 import numpy as np
 
 from balloon_shapes.errors import ConfigError, WeightsError, first_line
+from balloon_shapes.resize import d2_resized_size, pil_resize
 
 META_KEY = "balloon_shapes"  # metadata: class names, mask threshold, source weights
 OUTPUTS = ("boxes", "labels", "scores", "masks")
@@ -183,26 +184,6 @@ class ExportedModel:
         elif paste == "runtime":  # torchvision's paste
             out["masks"] = paste_masks(out["masks"], out["boxes"], height, width)
         return out
-
-
-def d2_resized_size(h: int, w: int, short: int, max_size: int) -> tuple[int, int]:
-    """Detectron2's ResizeShortestEdge output size (rounded half up, as it does)."""
-    scale = short / min(h, w)
-    newh, neww = (short, scale * w) if h < w else (scale * h, short)
-    if max(newh, neww) > max_size:
-        scale = max_size / max(newh, neww)
-        newh, neww = newh * scale, neww * scale
-    return int(newh + 0.5), int(neww + 0.5)
-
-
-def pil_resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """float RGB 0..1 [3,H,W] -> [3,h,w] resized as Detectron2 does at test time: PIL
-    bilinear on the uint8 image."""
-    from PIL import Image
-
-    array = np.clip(np.round(image * np.float32(255)), 0, 255).astype(np.uint8)
-    resized = Image.fromarray(array.transpose(1, 2, 0)).resize(size[::-1], Image.BILINEAR)
-    return np.asarray(resized).transpose(2, 0, 1).astype(np.float32) / np.float32(255)
 
 
 def graph_input(image: np.ndarray, meta: dict) -> np.ndarray:

@@ -14,16 +14,16 @@ import numpy as np
 import torch
 from omegaconf import DictConfig
 
+from balloon_shapes.commands.evaluate import segm_ap50
 from balloon_shapes.data import catalog
 from balloon_shapes.data.mapper import load_pixels, to_tensor
+from balloon_shapes.deploy.exported import is_exported
 from balloon_shapes.deploy.graph import OPSET, export_onnx, onnx_to_openvino, quantize_int8
+from balloon_shapes.deploy.runtime import ExportedModel
 from balloon_shapes.errors import ConfigError, OutputError
-from balloon_shapes.evaluation.evaluate import segm_ap50
 from balloon_shapes.files import check_writable
 from balloon_shapes.model_loader import load_model, resolve_config
-from balloon_shapes.modeling.exported import is_exported
 from balloon_shapes.modeling.precision import BF16_UNITS, cpu_flags
-from balloon_shapes.runtime import ExportedModel
 
 log = logging.getLogger(__name__)
 FORMATS = {"onnx": ".onnx", "openvino": ".xml"}

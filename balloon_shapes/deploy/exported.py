@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import torch
 
+from balloon_shapes.deploy.runtime import ExportedModel
 from balloon_shapes.modeling.precision import BF16_UNITS, cpu_flags
-from balloon_shapes.runtime import ExportedModel
 
 EXPORTED_SUFFIXES = (".onnx", ".xml")  # ONNX Runtime, OpenVINO
 

@@ -2,7 +2,7 @@
 (``DefaultPredictor``, ``DefaultTrainer``, ``train_net --eval-only``) is read by
 ``modeling.weights``, never by ``pickle.load``, so nothing in a ``.pkl`` or ``.pth`` runs.
 
-Imports Detectron2: only ``model.engine=detectron2`` and ``balloon_shapes.d2`` import this.
+Imports Detectron2: only ``model.engine=detectron2`` and the rest of ``d2`` import this.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from omegaconf import DictConfig
 
 from balloon_shapes.data import catalog
 from balloon_shapes.data.mapper import load_pixels
+from balloon_shapes.deploy.exported import ExportedDetector
 from balloon_shapes.errors import ConfigError
 from balloon_shapes.evaluation import console, figures, page, robustness
 from balloon_shapes.evaluation import error_analysis as ea
@@ -19,7 +20,6 @@ from balloon_shapes.evaluation.voc_style import voc_items, voc_map
 from balloon_shapes.files import check_writable, staged_outputs, write_json
 from balloon_shapes.html_report import write_page
 from balloon_shapes.model_loader import load_model, resolve_config
-from balloon_shapes.modeling.exported import ExportedDetector
 from balloon_shapes.modeling.precision import precision_name
 
 COLOR_MODES = {"rgb": (False,), "gray": (True,), "compare": (False, True)}
