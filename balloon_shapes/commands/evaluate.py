@@ -19,7 +19,7 @@ from balloon_shapes.evaluation.matching import compact_ground_truth
 from balloon_shapes.evaluation.voc_style import voc_items, voc_map
 from balloon_shapes.files import check_writable, staged_outputs, write_json
 from balloon_shapes.html_report import write_page
-from balloon_shapes.model_loader import load_model, resolve_config
+from balloon_shapes.model_loader import build_inference_model, resolve_config
 from balloon_shapes.modeling.precision import precision_name
 
 COLOR_MODES = {"rgb": (False,), "gray": (True,), "compare": (False, True)}
@@ -104,7 +104,7 @@ def segm_ap50(cfg: DictConfig, amp: str | bool = False) -> float:
     cfg = resolve_config(cfg)
     records = catalog.load_records(cfg.data, "val")
     evaluator = COCOEvaluator(cfg.data, records, cfg.model.mask_thresh, cfg.eval.backend)
-    model, _ = load_model(cfg)
+    model = build_inference_model(cfg.model)  # cfg is resolved: the checkpoint's own model
     settings = dataclasses.replace(InferenceSettings.from_config(cfg), amp=amp)
     evaluator.add(predict(model, records, settings))
     return evaluator.evaluate()["segm"]["AP50"]
@@ -128,7 +128,7 @@ def evaluate(cfg: DictConfig) -> dict:
     cfg = resolve_config(cfg)
     records = catalog.load_records(cfg.data, "val")
     evaluator = COCOEvaluator(cfg.data, records, cfg.model.mask_thresh, cfg.eval.backend)
-    model, _ = load_model(cfg)
+    model = build_inference_model(cfg.model)  # cfg is resolved: the checkpoint's own model
     final = cfg.output_dir
     with staged_outputs(final, EVAL_OUTPUTS) as stage:
         staged = cfg.copy()
