@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
+import torch
 from omegaconf import DictConfig
 
 from balloon_shapes.data import catalog
@@ -98,13 +99,19 @@ def public(metrics: dict) -> dict:
     }
 
 
-def segm_ap50(cfg: DictConfig, amp: str | bool = False) -> float:
-    """segm AP50 of ``cfg.model`` on ``data.val`` in precision ``amp``: the evaluator alone,
-    nothing printed or written (the export's before/after figures)."""
+def prepare(cfg: DictConfig) -> tuple[DictConfig, list[dict], COCOEvaluator, torch.nn.Module]:
+    """The config with the checkpoint's model and data (resolved once), the val records, their
+    evaluator and the model."""
     cfg = resolve_config(cfg)
     records = catalog.load_records(cfg.data, "val")
     evaluator = COCOEvaluator(cfg.data, records, cfg.model.mask_thresh, cfg.eval.backend)
-    model = build_inference_model(cfg.model)  # cfg is resolved: the checkpoint's own model
+    return cfg, records, evaluator, build_inference_model(cfg.model)
+
+
+def segm_ap50(cfg: DictConfig, amp: str | bool = False) -> float:
+    """segm AP50 of ``cfg.model`` on ``data.val`` in precision ``amp``: the evaluator alone,
+    nothing printed or written (the export's before/after figures)."""
+    cfg, records, evaluator, model = prepare(cfg)
     settings = dataclasses.replace(InferenceSettings.from_config(cfg), amp=amp)
     evaluator.add(predict(model, records, settings))
     return evaluator.evaluate()["segm"]["AP50"]
@@ -125,10 +132,7 @@ def evaluate(cfg: DictConfig) -> dict:
     json, metrics.json, PR curves, worst images, report.html: all of a run's files replace
     the previous run's together, or none does (``staged_outputs``)."""
     check_config(cfg)
-    cfg = resolve_config(cfg)
-    records = catalog.load_records(cfg.data, "val")
-    evaluator = COCOEvaluator(cfg.data, records, cfg.model.mask_thresh, cfg.eval.backend)
-    model = build_inference_model(cfg.model)  # cfg is resolved: the checkpoint's own model
+    cfg, records, evaluator, model = prepare(cfg)
     final = cfg.output_dir
     with staged_outputs(final, EVAL_OUTPUTS) as stage:
         staged = cfg.copy()
