@@ -47,6 +47,25 @@ def test_every_entry_point_answers_help(path, monkeypatch, capsys):
     assert first.startswith("usage:") or len(first) > 20, out[:300]
 
 
+@pytest.mark.parametrize("args", [["--help"], ["--config-file", "x.yaml"]])
+def test_d2_train_net_without_detectron2_says_so(args, monkeypatch, capsys):
+    """Detectron2 is optional: --help still answers, a run is one line, exit 2."""
+    for name in ("detectron2", "detectron2.engine"):
+        monkeypatch.setitem(sys.modules, name, None)  # as on a machine without it
+    path = ROOT / "scripts" / "d2_train_net.py"
+    monkeypatch.setattr(sys, "argv", [str(path), *args])
+    with pytest.raises(SystemExit) as done:
+        runpy.run_path(str(path), run_name="__main__")
+    out, err = capsys.readouterr()
+    if args == ["--help"]:
+        assert done.value.code == 0 and out.startswith("usage:") and "not installed" in out
+    else:
+        assert done.value.code == 2 and err.strip().splitlines() == [
+            "error: detectron2 is not installed (optional: build it from source; no registry "
+            "wheels)"
+        ]
+
+
 def test_every_entry_point_is_found():
     assert len(ENTRY_POINTS) >= 14
 
