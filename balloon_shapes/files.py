@@ -124,15 +124,24 @@ def process_alive(pid: int) -> bool:
     return True
 
 
-def write_json(path: str, obj) -> None:
-    """Write ``obj`` as indented JSON, atomically."""
+def json_bytes(obj) -> bytes:
+    """``obj`` as indented JSON, the form every json file of ours has."""
+    return (json.dumps(obj, indent=2) + "\n").encode()
+
+
+def write_bytes(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path``, atomically."""
 
     def _write(tmp: str) -> None:
-        with open(tmp, "w") as f:
-            json.dump(obj, f, indent=2)
-            f.write("\n")
+        with open(tmp, "wb") as f:
+            f.write(data)
 
-    atomic_write(path, _write)
+    atomic_write(path, _write, suffix=os.path.splitext(path)[1])
+
+
+def write_json(path: str, obj) -> None:
+    """Write ``obj`` as indented JSON, atomically."""
+    write_bytes(path, json_bytes(obj))
 
 
 def fsync_file(path: str) -> None:
@@ -154,11 +163,6 @@ def write_image(path: str, image_rgb: np.ndarray) -> None:
             f.write(encoded.tobytes())
 
     atomic_write(path, _write, suffix=ext)
-
-
-def write_figure(path: str, fig) -> None:
-    """Save a matplotlib ``Figure`` as a 100-dpi PNG, atomically."""
-    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"), suffix=".png")
 
 
 @contextlib.contextmanager

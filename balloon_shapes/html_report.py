@@ -47,10 +47,9 @@ class Page:
     galleries: list[tuple[str, list[Figure]]] = field(default_factory=list)
 
 
-def png_uri(path: str) -> str:
-    """A PNG file as a data URI."""
-    with open(path, "rb") as f:
-        return "data:image/png;base64," + base64.b64encode(f.read()).decode("ascii")
+def png_uri(png: bytes) -> str:
+    """PNG bytes as a data URI."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
 def jpeg_uri(image_rgb: np.ndarray, quality: int = 85) -> str:
@@ -128,4 +127,7 @@ def write_page(path: str, page: Page) -> None:
 
 def figure_if_exists(title: str, path: str, note: str = "") -> list[Figure]:
     """``[Figure]`` for a PNG the run wrote, ``[]`` when it did not write it."""
-    return [Figure(title, png_uri(path), note)] if os.path.exists(path) else []
+    if not os.path.exists(path):
+        return []
+    with open(path, "rb") as f:
+        return [Figure(title, png_uri(f.read()), note)]

@@ -14,9 +14,11 @@ import os
 import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from balloon_shapes.config import load_config
 from balloon_shapes.d2.engine_model import build_detectron2_model
 from balloon_shapes.data.catalog import class_names
 from balloon_shapes.deploy.exported import ExportedDetector, is_exported
+from balloon_shapes.errors import WeightsError
 from balloon_shapes.modeling import build_model
 from balloon_shapes.modeling.weights import load_torch_file
 
@@ -33,8 +35,6 @@ def _stored_config(path: str, mtime_ns: int, size: int) -> DictConfig | None:
     stored = obj.get("hyper_parameters", {}).get("cfg") if isinstance(obj, dict) else None
     if not stored:
         return None
-    from balloon_shapes.config import load_config
-
     base = load_config([])  # keys added since the checkpoint was written keep their defaults
     OmegaConf.set_struct(base, False)
     merged = OmegaConf.merge(base, {k: v for k, v in stored.items() if k != "data"})
@@ -47,7 +47,7 @@ def checkpoint_config(path: str) -> DictConfig | None:
     once per file version: eval and the export resolve, then load); a missing, unreadable or
     unsafe file is a ``WeightsError``."""
     if not os.path.isfile(path):
-        return load_torch_file(path)  # raises: no such weights file
+        raise WeightsError(f"{path}: no such weights file")
     stat = os.stat(path)
     stored = _stored_config(path, stat.st_mtime_ns, stat.st_size)
     return None if stored is None else stored.copy()
@@ -63,12 +63,11 @@ def overridden_keys(cfg: DictConfig) -> list[str]:
 def resolve_config(cfg: DictConfig) -> DictConfig:
     """``cfg`` with the model and data of the checkpoint ``model.weights`` names (if it is one
     of ours), every override of ``model.*``/``data.*`` on the command line kept."""
-    weights = cfg.model.weights
+    weights, keys = cfg.model.weights, overridden_keys(cfg)
     stored = checkpoint_config(weights) if is_checkpoint(weights) else None
     if stored is None:
         return cfg
     out = cfg.copy()
-    keys = overridden_keys(cfg)
     with open_dict(out):
         for group in GROUPS:
             if group not in keys:  # a group chosen by name (data=coco_json) is the user's

@@ -9,6 +9,7 @@ inside the image and are moved where they would cover another label.
 from __future__ import annotations
 
 import colorsys
+import io
 from dataclasses import dataclass
 
 import cv2
@@ -225,3 +226,18 @@ def comparison_tile(
     gap = np.full((rgb.shape[0], 3, 3), 255, np.uint8)
     pair = np.concatenate([left, gap, right], 1)
     return caption(pair, f"ground truth | prediction{'  ' + note if note else ''}")
+
+
+def png_bytes(image_rgb: np.ndarray) -> bytes:
+    """An RGB uint8 image as PNG bytes."""
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(image_rgb[:, :, ::-1]))
+    if not ok:
+        raise ValueError(f"could not encode a {image_rgb.shape} image as PNG")
+    return buf.tobytes()
+
+
+def figure_png(fig) -> bytes:
+    """A matplotlib ``Figure`` as 100-dpi PNG bytes."""
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=100, format="png")
+    return buf.getvalue()

@@ -238,3 +238,19 @@ def test_comparison_tile_puts_ground_truth_left_and_prediction_right():
     assert tile.shape[1] == 100 + 3 + 100
     left, right = tile[-50:, :100], tile[-50:, 103:]
     assert left.any() and not right.any()  # the missed object shows on the left only
+
+
+def test_png_bytes_and_figure_png_decode_to_the_picture_drawn():
+    from matplotlib.figure import Figure
+
+    from balloon_shapes.visualizer import figure_png, png_bytes
+
+    rgb = np.zeros((5, 7, 3), np.uint8)
+    rgb[..., 0] = 200  # red: a channel swap would decode blue
+    decoded = cv2.imdecode(np.frombuffer(png_bytes(rgb), np.uint8), cv2.IMREAD_COLOR)
+    assert np.array_equal(decoded[:, :, ::-1], rgb)  # PNG is lossless
+    fig = Figure(figsize=(2, 1))
+    fig.patch.set_facecolor((1.0, 0.0, 0.0))
+    drawn = cv2.imdecode(np.frombuffer(figure_png(fig), np.uint8), cv2.IMREAD_COLOR)
+    assert drawn.shape[:2] == (100, 200)  # 100 dpi
+    assert drawn[50, 100].tolist() == [0, 0, 255]  # BGR red

@@ -23,9 +23,9 @@ from balloon_shapes.errors import ConfigError, OutputError, WeightsError
 from balloon_shapes.evaluation.figures import pred_vs_gt_tile
 from balloon_shapes.evaluation.inference import ImageDataset, compact
 from balloon_shapes.evaluation.matching import compact_ground_truth
-from balloon_shapes.files import check_writable, ensure_dir, set_aside, write_image, write_json
+from balloon_shapes.files import check_writable, ensure_dir, set_aside, write_bytes, write_json
 from balloon_shapes.modeling.weights import load_torch_file, state_dict_of
-from balloon_shapes.visualizer import grid
+from balloon_shapes.visualizer import grid, png_bytes
 
 
 def checkpoint_dir(cfg: DictConfig) -> str:
@@ -150,11 +150,10 @@ def make_trainer(cfg: DictConfig) -> L.Trainer:
 
 
 @torch.no_grad()
-def draw_predictions(model: torch.nn.Module, records, cfg: DictConfig) -> np.ndarray:
-    """A grid of the first ``train.vis_images`` val images, ground truth beside predicted masks,
-    boxes, classes and scores (``score_thresh``, ``model.mask_thresh``, ``tile_size`` from cfg)."""
+def draw_predictions(model: torch.nn.Module, records, names: list[str], cfg: DictConfig) -> bytes:
+    """A PNG grid of the first ``train.vis_images`` val images, ground truth beside predicted
+    masks, boxes, classes and scores (``score_thresh``, ``model.mask_thresh``, ``tile_size``)."""
     model.eval()
-    names = catalog.class_names(cfg.data)
     tiles = []
     shown = records[: cfg.train.vis_images]
     for record, (image, image_id) in zip(shown, ImageDataset(shown)):
@@ -162,16 +161,17 @@ def draw_predictions(model: torch.nn.Module, records, cfg: DictConfig) -> np.nda
         rgb = (image.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
         gt = compact_ground_truth(record)
         tiles.append(pred_vs_gt_tile(rgb, pred, gt, names, cfg.score_thresh, cfg.tile_size))
-    return grid(tiles, cols=2)
+    return png_bytes(grid(tiles, cols=2))
 
 
 def train(cfg: DictConfig) -> dict:
     """Train per ``cfg``, validate, write checkpoints, logs, metrics.json and predictions.png."""
     check_config(cfg)
-    check_writable(cfg.output_dir, "output_dir")
-    L.seed_everything(cfg.seed, workers=True, verbose=False)
     for split in ("train", "val"):
         catalog.metadata(cfg.data[split])  # unknown dataset names fail here, before any work
+    names = catalog.class_names(cfg.data)  # and a dataset without classes
+    check_writable(cfg.output_dir, "output_dir")
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
     data = DataModule(cfg.data, cfg.train.batch_size, cfg.seed)
     data.setup("fit")  # dataset errors surface now, before the model or any output exists
     module = MaskRCNNModule(cfg)  # and weights errors (offline, unsafe, not fitting)
@@ -181,10 +181,12 @@ def train(cfg: DictConfig) -> dict:
             aside = set_aside(cfg.output_dir, run_outputs(cfg))
             if aside:
                 print(f"{cfg.output_dir} held a previous run: moved to {aside}")
-        return fit(cfg, data, module, ckpt)
+        return fit(cfg, data, module, ckpt, names)
 
 
-def fit(cfg: DictConfig, data: DataModule, module: MaskRCNNModule, ckpt: str | None) -> dict:
+def fit(
+    cfg: DictConfig, data: DataModule, module: MaskRCNNModule, ckpt: str | None, names: list[str]
+) -> dict:
     """The training run itself, in a checked and locked ``output_dir``."""
     trainer = make_trainer(cfg)
     if cfg.train.stages and trainer.world_size > 1:
@@ -197,8 +199,8 @@ def fit(cfg: DictConfig, data: DataModule, module: MaskRCNNModule, ckpt: str | N
         trainer.validate(module, datamodule=data, verbose=False)
     metrics = {**module.history[-1], "history": module.history}
     if trainer.is_global_zero:
+        picture = draw_predictions(module.model, data.val_records, names, cfg)
         write_json(os.path.join(cfg.output_dir, "metrics.json"), metrics)
-        picture = draw_predictions(module.model, data.val_records, cfg)
-        write_image(os.path.join(cfg.output_dir, "predictions.png"), picture)
+        write_bytes(os.path.join(cfg.output_dir, "predictions.png"), picture)
         print(f"report: {write_run_report(cfg, metrics)}")
     return metrics

@@ -34,6 +34,7 @@ def backend_classes(name: str):
     raise ConfigError(f"eval.backend={name!r}: expected one of {BACKENDS}")
 
 
+IOU_TYPES = ("bbox", "segm")
 STAT_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl")
 
 
@@ -107,16 +108,19 @@ def per_class_ap(ev: COCOeval, names: list[str]) -> dict[str, float]:
     return out
 
 
-def coco_metrics(gt: COCO, results: list[dict], names: list[str]) -> dict:
-    """``{"bbox": {AP, AP50, ...}, "segm": {...}}`` plus per-class AP, as pycocotools computes."""
+def summarize(evals: dict[str, COCOeval | None], names: list[str]) -> dict:
+    """``{"bbox": {AP, AP50, ...}, "segm": {...}}`` plus per-class AP of finished COCOevals."""
     out = {}
-    for iou_type in ("bbox", "segm"):
-        ev = run_cocoeval(gt, results, iou_type)
+    for iou_type, ev in evals.items():
         stats = ev.stats[:6] if ev is not None else np.zeros(6)
         out[iou_type] = {n: float(s) for n, s in zip(STAT_NAMES, stats)}
         out[iou_type]["per_class_AP"] = per_class_ap(ev, names) if ev is not None else {}
-        out[iou_type]["_eval"] = ev
     return out
+
+
+def coco_metrics(gt: COCO, results: list[dict], names: list[str]) -> dict:
+    """``{"bbox": {AP, AP50, ...}, "segm": {...}}`` plus per-class AP, as pycocotools computes."""
+    return summarize({t: run_cocoeval(gt, results, t) for t in IOU_TYPES}, names)
 
 
 def coco_ground_truth(
@@ -155,6 +159,7 @@ class COCOEvaluator:
         self.mask_thresh = mask_thresh
         self.preds: list[dict] = []
         self.results: list[dict] = []  # the last evaluation's coco_instances_results entries
+        self.evals: dict[str, COCOeval] = {}  # and its COCOevals (the report's PR curves)
 
     def reset(self) -> None:
         self.preds = []
@@ -173,4 +178,6 @@ class COCOEvaluator:
         unique = {p["image_id"]: p for p in reversed(gather(self.preds))}
         preds = sorted(unique.values(), key=lambda p: p["image_id"])
         self.results = results_json(preds, self.dataset_ids)
-        return coco_metrics(self.gt, self.results, self.names)
+        evals = {t: run_cocoeval(self.gt, self.results, t) for t in IOU_TYPES}
+        self.evals = {t: ev for t, ev in evals.items() if ev is not None}
+        return summarize(evals, self.names)

@@ -7,12 +7,11 @@ import numpy as np
 
 from balloon_shapes.data.mapper import load_pixels
 from balloon_shapes.evaluation import error_analysis as ea
-from balloon_shapes.files import write_figure, write_image
 from balloon_shapes.structures import compact_instances
-from balloon_shapes.visualizer import comparison_tile, grid
+from balloon_shapes.visualizer import comparison_tile, figure_png, grid, png_bytes
 
 
-def pr_curves_png(path: str, evals: dict) -> None:
+def pr_curves_png(evals: dict) -> bytes:
     """Precision-recall curves (mean over classes, all areas, 100 dets) per IoU threshold."""
     import matplotlib
     from matplotlib.figure import Figure  # no pyplot: leaves the caller's backend alone
@@ -41,10 +40,10 @@ def pr_curves_png(path: str, evals: dict) -> None:
         ax.grid(alpha=0.3)
     axes[0][-1].legend(fontsize=7, loc="lower left")
     fig.tight_layout()
-    write_figure(path, fig)
+    return figure_png(fig)
 
 
-def errors_png(path: str, analysis: dict, names: list[str]) -> None:
+def errors_png(analysis: dict, names: list[str]) -> bytes:
     """dAP50 per error type (bars) beside the confusion matrix (heat map with counts)."""
     from matplotlib.figure import Figure as MplFigure
 
@@ -86,7 +85,7 @@ def errors_png(path: str, analysis: dict, names: list[str]) -> None:
         ylabel="true",
     )
     fig.tight_layout()
-    write_figure(path, fig)
+    return figure_png(fig)
 
 
 def pred_vs_gt_tile(
@@ -111,8 +110,8 @@ def tile(record: dict, pred: dict, gt: dict, names, score_thresh, size: int, not
 
 
 def worst_images_png(
-    path: str, worst: list[dict], class_names: list[str], score_thresh: float, size: int
-) -> None:
+    worst: list[dict], class_names: list[str], score_thresh: float, size: int
+) -> bytes:
     """Draw the given worst images: ground truth beside prediction, captioned the missed count.
 
     Args:
@@ -130,4 +129,4 @@ def worst_images_png(
         )
         for it in worst
     ]
-    write_image(path, grid(tiles))
+    return png_bytes(grid(tiles))

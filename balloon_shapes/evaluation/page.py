@@ -3,13 +3,11 @@ of an evaluation on one page."""
 
 from __future__ import annotations
 
-import os
-
 from balloon_shapes.evaluation import error_analysis as ea
 from balloon_shapes.evaluation.coco_evaluation import STAT_NAMES
 from balloon_shapes.evaluation.console import breakdown_rows, confusion_rows
 from balloon_shapes.evaluation.figures import tile
-from balloon_shapes.html_report import Figure, Page, Table, figure_if_exists, jpeg_uri
+from balloon_shapes.html_report import Figure, Page, Table, jpeg_uri, png_uri
 
 EXAMPLES_PER_ERROR = 4
 
@@ -110,8 +108,9 @@ def galleries(cfg, analysis: dict, records, preds, gts, names) -> list[tuple[str
     return out
 
 
-def page(cfg, metrics: dict, analysis: dict, records, preds, gts, names) -> Page:
-    """The evaluation's report: metrics, per class, errors, figures, error examples, images."""
+def page(cfg, metrics: dict, analysis: dict, records, preds, gts, names, pngs: dict) -> Page:
+    """The evaluation's report: metrics, per class, errors, figures (``pngs``: file name ->
+    PNG bytes, those this run drew), error examples, images."""
     facts = [
         ("dataset", str(cfg.data.val)),
         ("weights", str(cfg.model.weights)),
@@ -119,11 +118,7 @@ def page(cfg, metrics: dict, analysis: dict, records, preds, gts, names) -> Page
         ("color", str(cfg.eval.grayscale)),
         ("precision", str(metrics.get("precision", "fp32"))),
     ]
-    figures = [
-        f
-        for title, name in FIGURES
-        for f in figure_if_exists(title, os.path.join(cfg.output_dir, name))
-    ]
+    figures = [Figure(title, png_uri(pngs[name])) for title, name in FIGURES if name in pngs]
     return Page(
         f"Evaluation: {cfg.data.val} ({len(records)} images)",
         facts,

@@ -13,8 +13,8 @@ import numpy as np
 
 from balloon_shapes.data.mapper import load_pixels
 from balloon_shapes.evaluation.matching import match_image
-from balloon_shapes.files import write_figure
 from balloon_shapes.structures import decode_rles
+from balloon_shapes.visualizer import figure_png
 
 CONTRAST_BINS = (0, 8, 16, 32, 64, 256)
 RING_PX = 5
@@ -34,6 +34,21 @@ def found(pred: dict, gt: dict, min_score: float) -> np.ndarray:
     """Per ground truth: found at mask IoU >= 0.5 by a same-class prediction >= ``min_score``."""
     _, _, matched = match_image(pred, gt, 0.5, min_score)
     return np.isin(np.arange(len(gt["labels"])), matched)
+
+
+def missed(pred: dict, gt: dict, min_score: float) -> int:
+    """Ground-truth instances not matched at mask IoU 0.5 by a prediction >= ``min_score``."""
+    return len(gt["labels"]) - int(found(pred, gt, min_score).sum())
+
+
+def worst_images(preds: list[dict], gts: list[dict], min_score: float, k: int) -> list[dict]:
+    """The ``k`` images missing the most objects: ``index``, ``missed``, ``pred`` and ``gt``
+    each, most missed first (ties keep image order)."""
+    items = [
+        {"missed": missed(p, g, min_score), "pred": p, "gt": g, "index": i}
+        for i, (p, g) in enumerate(zip(preds, gts))
+    ]
+    return sorted(items, key=lambda it: -it["missed"])[:k]
 
 
 def contrast_bin(c: float) -> int:
@@ -82,7 +97,7 @@ def size_drop(rgb: dict, gray: dict) -> dict:
     }
 
 
-def robustness_png(path: str, rows: list[dict], drop: dict) -> None:
+def robustness_png(rows: list[dict], drop: dict) -> bytes:
     """Recall per contrast bin (RGB vs gray) and segm AP drop per object size."""
     from matplotlib.figure import Figure  # no pyplot: leaves the caller's backend alone
 
@@ -106,4 +121,4 @@ def robustness_png(path: str, rows: list[dict], drop: dict) -> None:
     b.axhline(0, color="black", lw=0.8)
     b.set(title="segm AP lost in grayscale", ylabel="AP(RGB) - AP(gray)")
     fig.tight_layout()
-    write_figure(path, fig)
+    return figure_png(fig)

@@ -124,7 +124,7 @@ def test_robustness_evaluator_gives_eval_py_numbers_on_the_same_predictions(regi
     metrics = {t: {k: 0.5 for k in ("AP", "AP50", "APs", "APm", "APl")} for t in ("bbox", "segm")}
     runs = {m: {"preds": p, "metrics": metrics} for m, p in (("rgb", rgb), ("gray", gray))}
     cfg = load_config(["+experiment=smoke", f"output_dir={tmp_path}"])
-    rows = compare_report(cfg, records, gts, runs)["recall_by_contrast"]
+    rows = compare_report(cfg, records, gts, runs)[0]["recall_by_contrast"]
     assert sum(r["objects"] for r in rows) > 0
     for row in rows:
         for mode in ("rgb", "gray"):

@@ -44,7 +44,7 @@ def test_batches_add_up_and_reset_starts_over(shapes, tmp_path):
     assert {frozenset(r) for r in evaluator.results} == {
         frozenset({"image_id", "category_id", "bbox", "score", "segmentation"})
     }
-    assert m["segm"]["_eval"].params.iouType == "segm"  # the report's PR curves read it
+    assert evaluator.evals["segm"].params.iouType == "segm"  # the report's PR curves read it
     evaluator.reset()
     evaluator.add(preds[:1])
     assert evaluator.evaluate()["segm"]["AP"] != m["segm"]["AP"]

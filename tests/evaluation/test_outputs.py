@@ -40,10 +40,15 @@ def test_a_failing_run_leaves_the_previous_one_untouched(tmp_path, monkeypatch):
     assert run(out) == 0
     before = contents(out)
 
-    def fails(*args, **kwargs):
-        raise RuntimeError("planted failure after the results json and figures were written")
+    written, write = [], evaluate_lib.write_bytes
 
-    monkeypatch.setattr(evaluate_lib, "error_analysis", fails)
+    def fails(path, data):
+        if len(written) == 3:
+            raise RuntimeError("planted failure after the results json and figures were written")
+        written.append(path)
+        write(path, data)
+
+    monkeypatch.setattr(evaluate_lib, "write_bytes", fails)
     assert run(out, "eval.grayscale=compare") == 1
     assert contents(out) == before
 
