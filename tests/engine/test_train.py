@@ -219,6 +219,20 @@ def test_impossible_values_fail_before_any_folder_exists(smoke_cfg, tmp_path, ov
     assert not out.exists()
 
 
+def test_a_dataset_without_class_names_fails_before_training(smoke_cfg, tmp_path):
+    from balloon_shapes.data import catalog
+    from balloon_shapes.errors import ConfigError
+
+    catalog.register("nameless_val", lambda **kw: catalog.get("shapes_val", **kw))  # no classes
+    out = tmp_path / "run"
+    try:
+        with pytest.raises(ConfigError, match="'nameless_val': names no classes"):
+            train(smoke_cfg("data.val=nameless_val", f"output_dir={out}"))
+    finally:
+        catalog.remove("nameless_val")
+    assert not out.exists()  # nothing trained, nothing written
+
+
 def test_output_dir_under_a_file_and_a_broken_last_ckpt_are_user_errors(smoke_cfg, tmp_path):
     from balloon_shapes.errors import ConfigError, OutputError
 
