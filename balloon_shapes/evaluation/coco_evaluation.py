@@ -118,9 +118,14 @@ def summarize(evals: dict[str, COCOeval | None], names: list[str]) -> dict:
     return out
 
 
+def run_cocoevals(gt: COCO, results: list[dict]) -> dict[str, COCOeval | None]:
+    """One finished COCOeval per IoU type (None for each when there are no results)."""
+    return {t: run_cocoeval(gt, results, t) for t in IOU_TYPES}
+
+
 def coco_metrics(gt: COCO, results: list[dict], names: list[str]) -> dict:
     """``{"bbox": {AP, AP50, ...}, "segm": {...}}`` plus per-class AP, as pycocotools computes."""
-    return summarize({t: run_cocoeval(gt, results, t) for t in IOU_TYPES}, names)
+    return summarize(run_cocoevals(gt, results), names)
 
 
 def coco_ground_truth(
@@ -178,6 +183,6 @@ class COCOEvaluator:
         unique = {p["image_id"]: p for p in reversed(gather(self.preds))}
         preds = sorted(unique.values(), key=lambda p: p["image_id"])
         self.results = results_json(preds, self.dataset_ids)
-        evals = {t: run_cocoeval(self.gt, self.results, t) for t in IOU_TYPES}
+        evals = run_cocoevals(self.gt, self.results)
         self.evals = {t: ev for t, ev in evals.items() if ev is not None}
         return summarize(evals, self.names)
