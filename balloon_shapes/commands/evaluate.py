@@ -24,9 +24,6 @@ from balloon_shapes.model_loader import build_inference_model, resolve_config
 from balloon_shapes.modeling.precision import precision_name
 
 COLOR_MODES = {"rgb": (False,), "gray": (True,), "compare": (False, True)}
-HEADLINE = {  # metrics.json's top-level figures, of the RGB run (the gray one alone)
-    f"{t}_{m}": (t, m) for t in ("bbox", "segm") for m in ("AP", "AP50")
-}
 
 
 def check_config(cfg: DictConfig) -> None:
@@ -134,9 +131,9 @@ def evaluate_all(cfg: DictConfig, records, evaluator: COCOEvaluator, model) -> t
     dtype = model.runs_in(settings.dtype) if isinstance(model, ExportedDetector) else settings.dtype
     summary, runs, outputs = {"images": len(records), "precision": precision_name(dtype)}, {}, {}
     for gray in COLOR_MODES[cfg.eval.grayscale]:
-        run = evaluate_mode(model, records, evaluator, gts, gray, settings)
-        runs["gray" if gray else "rgb"] = run
-        summary["gray" if gray else "rgb"] = run["metrics"]
+        mode = "gray" if gray else "rgb"
+        runs[mode] = run = evaluate_mode(model, records, evaluator, gts, gray, settings)
+        summary[mode] = run["metrics"]
         outputs |= mode_outputs(cfg, run, records, gts, names, "_gray" if gray else "")
     if cfg.eval.grayscale == "compare":
         summary["robustness"], outputs["robustness.png"] = compare_report(cfg, records, gts, runs)
@@ -146,7 +143,10 @@ def evaluate_all(cfg: DictConfig, records, evaluator: COCOEvaluator, model) -> t
     console.print_analysis(analysis, names)
     outputs["errors.png"] = figures.errors_png(analysis, names)
     metrics = {
-        **{k: main[t][m] for k, (t, m) in HEADLINE.items()},
+        "bbox_AP": main["bbox"]["AP"],
+        "bbox_AP50": main["bbox"]["AP50"],
+        "segm_AP": main["segm"]["AP"],
+        "segm_AP50": main["segm"]["AP50"],
         "voc_mAP50": main["voc_mAP50"],
         **summary,
         "errors": {k: v for k, v in analysis.items() if k != "images_with"},
