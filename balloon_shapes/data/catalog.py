@@ -6,7 +6,8 @@ Built-in names live in one plain dict (``BUILTIN``); user datasets are added wit
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -32,21 +33,43 @@ SHAPES_META = {"thing_classes": list(shapes.CLASSES), "evaluator_type": "coco"}
 SHAPES_TRAIN_SEED_OFFSET = 1_000_003  # train stream never overlaps the val images
 
 
-def _spec(spec: shapes.ShapesSpec | dict | None) -> shapes.ShapesSpec:
-    if isinstance(spec, shapes.ShapesSpec):
-        return spec
-    return shapes.ShapesSpec(**(spec or {}))
+def _spec(
+    spec: shapes.ShapesSpec | Mapping | None, changes: Mapping | None = None
+) -> shapes.ShapesSpec:
+    """``spec`` (a ShapesSpec or its fields) with ``changes`` applied; an unknown field is a
+    ConfigError naming it and the known ones."""
+    base = spec if isinstance(spec, shapes.ShapesSpec) else None
+    fields = {**({} if base else dict(spec or {})), **dict(changes or {})}
+    known = {f.name for f in dataclasses.fields(shapes.ShapesSpec)}
+    if unknown := sorted(set(fields) - known):
+        raise ConfigError(
+            f"data.shapes has no field {', '.join(map(repr, unknown))}; "
+            f"known: {', '.join(sorted(known))}"
+        )
+    out = dataclasses.replace(base, **fields) if base else shapes.ShapesSpec(**fields)
+    if not 0 <= out.min_shapes <= out.max_shapes:
+        raise ConfigError(
+            f"shapes per image {out.min_shapes}-{out.max_shapes} (min_shapes-max_shapes of "
+            "data.shapes with data.train_shapes): expected 0 <= min_shapes <= max_shapes"
+        )
+    return out
 
 
 def _shapes_train(
-    seed: int = 0, size: int = 2**31 - 1, spec: shapes.ShapesSpec | dict | None = None
+    seed: int = 0,
+    size: int = 2**31 - 1,
+    spec: shapes.ShapesSpec | Mapping | None = None,
+    changes: Mapping | None = None,
 ) -> Sequence[dict]:
-    """The endless training stream (2**31 images), disjoint from the val images."""
-    return shapes.ShapesDicts(seed + SHAPES_TRAIN_SEED_OFFSET, size, _spec(spec))
+    """The endless training stream (2**31 images), disjoint from the val images: drawn as
+    ``spec`` with the train-only ``changes`` on top (None: ``data.train_shapes``), so what
+    training draws never moves the val set."""
+    changes = yaml_node("data/shapes.yaml").train_shapes if changes is None else changes
+    return shapes.ShapesDicts(seed + SHAPES_TRAIN_SEED_OFFSET, size, _spec(spec, changes))
 
 
 def _shapes_val(
-    seed: int = 0, size: int | None = None, spec: shapes.ShapesSpec | dict | None = None
+    seed: int = 0, size: int | None = None, spec: shapes.ShapesSpec | Mapping | None = None
 ) -> Sequence[dict]:
     """The fixed val set: images 0..size-1 of stream ``seed`` (``data.val_size`` by default)."""
     size = yaml_node("data/shapes.yaml").val_size if size is None else size

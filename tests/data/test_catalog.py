@@ -64,3 +64,41 @@ def test_class_names_come_from_config_metadata_or_the_json(tmp_path):
             catalog.class_names(load_config(["data.val=nameless_test"]).data)
     finally:
         catalog.remove("nameless_test")
+
+
+def _objects_per_image(records, n=60):
+    return [len(r["annotations"]) for r in records[:n]]
+
+
+def test_train_only_shapes_change_the_train_stream_and_never_the_val_set():
+    default = load_config(["+experiment=shapes"]).data
+    more = load_config(["+experiment=shapes", "data.train_shapes.min_shapes=5"]).data
+    train = catalog.get(default.train, **default.train_args)
+    val = catalog.get(default.val, **default.val_args)
+    assert (train.spec.min_shapes, train.spec.max_shapes) == (3, 8)  # make train's recipe
+    assert (val.spec.min_shapes, val.spec.max_shapes) == (1, 4)
+    counts = _objects_per_image(train)
+    assert max(counts) == 8 and sum(counts) / len(counts) > 4.0  # 1-4 averages about 2.4
+    assert max(_objects_per_image(val)) <= 4
+    val_more = catalog.get(more.val, **more.val_args)
+    assert all((a["image"] == b["image"]).all() for a, b in zip(val[:20], val_more[:20]))
+    assert min(_objects_per_image(catalog.get(more.train, **more.train_args))) >= 4
+
+
+def test_the_train_stream_defaults_to_the_configs_train_shapes():
+    """Detectron2's trainer passes only a spec: it trains on make train's recipe too."""
+    train = catalog.get("shapes_train", spec={"height": 64, "width": 64})
+    assert (train.spec.height, train.spec.min_shapes, train.spec.max_shapes) == (64, 3, 8)
+    assert catalog.get("shapes_train", changes={}).spec.max_shapes == 4
+
+
+def test_an_unknown_shapes_field_is_a_config_error_naming_it():
+    cfg = load_config(["+experiment=shapes", "+data.train_shapes.max_shape=9"]).data
+    with pytest.raises(ConfigError, match=r"no field 'max_shape'; known: .*max_shapes"):
+        catalog.get(cfg.train, **cfg.train_args)
+
+
+def test_more_shapes_at_least_than_at_most_is_a_config_error():
+    cfg = load_config(["+experiment=shapes", "data.train_shapes.min_shapes=9"]).data
+    with pytest.raises(ConfigError, match="shapes per image 9-8 .*min_shapes <= max_shapes"):
+        catalog.get(cfg.train, **cfg.train_args)
