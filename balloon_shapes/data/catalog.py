@@ -38,15 +38,15 @@ def _spec(
 ) -> shapes.ShapesSpec:
     """``spec`` (a ShapesSpec or its fields) with ``changes`` applied; an unknown field is a
     ConfigError naming it and the known ones."""
-    base = spec if isinstance(spec, shapes.ShapesSpec) else None
-    fields = {**({} if base else dict(spec or {})), **dict(changes or {})}
+    given = dataclasses.asdict(spec) if isinstance(spec, shapes.ShapesSpec) else dict(spec or {})
+    fields = {**given, **dict(changes or {})}
     known = {f.name for f in dataclasses.fields(shapes.ShapesSpec)}
     if unknown := sorted(set(fields) - known):
         raise ConfigError(
             f"data.shapes has no field {', '.join(map(repr, unknown))}; "
             f"known: {', '.join(sorted(known))}"
         )
-    out = dataclasses.replace(base, **fields) if base else shapes.ShapesSpec(**fields)
+    out = shapes.ShapesSpec(**fields)
     if not 0 <= out.min_shapes <= out.max_shapes:
         raise ConfigError(
             f"shapes per image {out.min_shapes}-{out.max_shapes} (min_shapes-max_shapes of "
