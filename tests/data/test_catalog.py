@@ -98,7 +98,7 @@ def test_an_unknown_shapes_field_is_a_config_error_naming_it():
         catalog.get(cfg.train, **cfg.train_args)
 
 
-def test_more_shapes_at_least_than_at_most_is_a_config_error():
+def test_min_shapes_above_max_shapes_is_a_config_error():
     cfg = load_config(["+experiment=shapes", "data.train_shapes.min_shapes=9"]).data
     with pytest.raises(ConfigError, match="shapes per image 9-8 .*min_shapes <= max_shapes"):
         catalog.get(cfg.train, **cfg.train_args)
