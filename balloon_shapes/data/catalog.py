@@ -52,6 +52,8 @@ def _spec(
             f"shapes per image {out.min_shapes}-{out.max_shapes} (min_shapes-max_shapes of "
             "data.shapes with data.train_shapes): expected 0 <= min_shapes <= max_shapes"
         )
+    if not 0 <= out.edge_cut <= 1:
+        raise ConfigError(f"data.shapes edge_cut={out.edge_cut}: expected a chance in [0, 1]")
     return out
 
 

@@ -35,6 +35,17 @@ class ShapesSpec:
     max_size: float = DEFAULTS.max_size
     min_pixels: int = DEFAULTS.min_pixels  # occluded shapes left with fewer are dropped
     min_color_dist: float = DEFAULTS.min_color_dist  # RGB L2 from the background
+    edge_cut: float = DEFAULTS.edge_cut  # chance a shape's centre is put on the frame's edge
+
+
+def _on_edge(rng: np.random.Generator, r: float, h: int, w: int) -> tuple[float, float]:
+    """A centre that lets the frame's edge cut the shape: on a random side, from 0.7 r outside
+    to 0.3 r inside it (as objects leaving a video's frame look), anywhere along that side."""
+    side, depth = int(rng.integers(4)), rng.uniform(-0.7 * r, 0.3 * r)
+    along = rng.uniform(0, w if side < 2 else h)
+    if side < 2:  # top, bottom
+        return along, (depth if side == 0 else h - depth)
+    return (depth if side == 2 else w - depth), along
 
 
 def _random_color(
@@ -99,6 +110,8 @@ def sample_scene(rng: np.random.Generator, spec: ShapesSpec) -> tuple[np.ndarray
         cx, cy = rng.uniform(r / 2, w - r / 2), rng.uniform(r / 2, h - r / 2)  # mostly inside
         angle, aspect = rng.uniform(0, 2 * np.pi), rng.uniform(0.4, 0.7)
         color = tuple(int(c) for c in _random_color(rng, bg, spec.min_color_dist))
+        if spec.edge_cut and rng.random() < spec.edge_cut:  # no draws at 0: val images unchanged
+            cx, cy = _on_edge(rng, r, h, w)
         scene.append(Shape(cls, cx, cy, r, angle, aspect, color))
     return bg.astype(np.uint8), scene
 

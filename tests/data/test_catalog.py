@@ -102,3 +102,10 @@ def test_min_shapes_above_max_shapes_is_a_config_error():
     cfg = load_config(["+experiment=shapes", "data.train_shapes.min_shapes=9"]).data
     with pytest.raises(ConfigError, match="shapes per image 9-8 .*min_shapes <= max_shapes"):
         catalog.get(cfg.train, **cfg.train_args)
+
+
+@pytest.mark.parametrize("chance", ["1.5", "-0.1"])
+def test_an_edge_cut_chance_outside_0_1_is_a_config_error(chance):
+    cfg = load_config(["+experiment=shapes", f"+data.train_shapes.edge_cut={chance}"]).data
+    with pytest.raises(ConfigError, match=rf"edge_cut={chance}: expected a chance in \[0, 1\]"):
+        catalog.get(cfg.train, **cfg.train_args)
