@@ -10,8 +10,8 @@ best.ckpt, trained with the ``make train`` recipe when missing: about 10 minutes
 demo's pipeline (decode, model, tracker, carried masks, overlay, encode) on ground-truth clips
 (``balloon_shapes/data/clips.py``, seeds 1..N). For every ``every_n`` and both ways of carrying
 masks between model frames (``freeze``, ``flow``) it prints TrackEval's HOTA, DetA, AssA, IDF1,
-ID switches and sMOTSA (class-agnostic), J (mean mask IoU per object and frame) and end-to-end
-frames/s (model loading excluded), averaged over the clips, and draws docs/video_quality.png.
+ID switches and sMOTSA (class-agnostic), J (mean mask IoU per object and frame; J_in and J_edge
+over the objects the frame's edge does not / does cut) and end-to-end frames/s (model loading excluded), averaged over the clips, and draws docs/video_quality.png.
 """
 
 from __future__ import annotations
@@ -31,11 +31,16 @@ from balloon_shapes.demo.predictor import Predictor
 from balloon_shapes.demo.video import VideoOptions, make_tracker, run_video
 from balloon_shapes.demo.video_io import open_source
 from balloon_shapes.engine.train import train
-from balloon_shapes.evaluation.video_metrics import mean_j, track_scores, tracked_objects
+from balloon_shapes.evaluation.video_metrics import (
+    mean_j,
+    on_edge,
+    track_scores,
+    tracked_objects,
+)
 from balloon_shapes.model_loader import load_model
 
 DEFAULT_WEIGHTS = "outputs/bench_shapes/checkpoints/best.ckpt"
-COLUMNS = ("HOTA", "DetA", "AssA", "IDF1", "IDSW", "sMOTSA", "J", "fps")
+COLUMNS = ("HOTA", "DetA", "AssA", "IDF1", "IDSW", "sMOTSA", "J", "J_in", "J_edge", "fps")
 
 
 def weights(path: str | None, smoke: bool, scratch: str) -> str:
@@ -71,7 +76,9 @@ def run_one(video: str, truth: list, every_n: int, carry: str, ckpt: str, args) 
               make_tracker(cfg, source), class_names)  # fmt: skip
     seconds = time.perf_counter() - start
     scores = track_scores(truth, [tracked_objects(inst) for inst in shown])
-    return {**scores, "J": mean_j(truth, shown), "fps": len(shown) / seconds}
+    inside = mean_j(truth, shown, lambda mask: not on_edge(mask))  # J_edge: the edge cuts them
+    j = {"J": mean_j(truth, shown), "J_in": inside, "J_edge": mean_j(truth, shown, on_edge)}
+    return {**scores, **j, "fps": len(shown) / seconds}
 
 
 def main(args: argparse.Namespace) -> None:

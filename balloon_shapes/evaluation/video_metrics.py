@@ -12,6 +12,7 @@ import contextlib
 import io
 import os
 import tempfile
+from collections.abc import Callable
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -84,10 +85,18 @@ def track_scores(truth: list[list[Truth]], predicted: list[list[Truth]]) -> dict
     }
 
 
-def mean_j(truth: list[list[Truth]], predicted: list[Instances]) -> float:
+def on_edge(mask: np.ndarray) -> bool:
+    """Whether the frame's edge cuts this mask (it touches the first or last row or column)."""
+    return bool(mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any())
+
+
+def mean_j(
+    truth: list[list[Truth]], predicted: list[Instances], where: Callable | None = None
+) -> float:
     """J: each frame's ground-truth objects matched one-to-one to its predicted masks by IoU
-    (Hungarian), the mean IoU over every object in every frame (an unmatched one scores 0)."""
-    scores = []
+    (Hungarian), the mean IoU over every object in every frame (an unmatched one scores 0).
+    ``where(mask)``: only the objects it accepts count (all of them are matched); NaN if none."""
+    scores, counted = [], []
     for objects, inst in zip(truth, predicted):
         if not objects:
             continue
@@ -97,4 +106,7 @@ def mean_j(truth: list[list[Truth]], predicted: list[Instances]) -> float:
             rows, cols = linear_sum_assignment(iou, maximize=True)
             matched[rows] = iou[rows, cols]
         scores.extend(matched)
+        counted.extend(where is None or where(o.mask) for o in objects)
+    if where is not None:
+        return float(np.mean(np.asarray(scores)[counted])) if any(counted) else float("nan")
     return float(np.mean(scores)) if scores else 0.0

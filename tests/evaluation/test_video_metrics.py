@@ -6,7 +6,12 @@ import pytest
 
 from balloon_shapes.data.clips import ClipSpec, Truth, clip
 from balloon_shapes.demo.tracking import mask_boxes
-from balloon_shapes.evaluation.video_metrics import mean_j, track_scores, tracked_objects
+from balloon_shapes.evaluation.video_metrics import (
+    mean_j,
+    on_edge,
+    track_scores,
+    tracked_objects,
+)
 from balloon_shapes.structures import Instances
 
 pytest.importorskip("trackeval")
@@ -60,3 +65,22 @@ def test_j_is_the_mean_iou_of_each_object_with_its_best_one_to_one_match():
     assert mean_j(truth, [nothing]) == 0.0
     one = Instances(np.zeros((1, 4)), np.ones(1, int), np.ones(1), a[None])
     assert mean_j([[Truth(1, 1, a), Truth(2, 1, half)]], [one]) == pytest.approx(0.5)  # used once
+
+
+def test_j_can_count_only_the_objects_the_frames_edge_cuts():
+    inner, edge, half = (np.zeros((8, 8), bool) for _ in range(3))
+    inner[3:5, 3:5], edge[0, 2:6], half[0, 2:4] = True, True, True  # half: IoU 0.5 with edge
+    truth = [[Truth(1, 1, inner), Truth(2, 1, edge)], [Truth(1, 1, inner)]]
+    pred = Instances(np.zeros((2, 4)), np.ones(2, int), np.ones(2), np.stack([half, inner]))
+    preds = [pred, pred[np.array([1])]]
+    assert mean_j(truth, preds, on_edge) == pytest.approx(0.5)  # the edge object, matched to half
+    assert mean_j(truth, preds, lambda m: not on_edge(m)) == pytest.approx(1.0)  # inner, twice
+    assert mean_j(truth, preds) == pytest.approx(2.5 / 3)
+    assert np.isnan(mean_j(truth[1:], preds[1:], on_edge))  # no object on the edge
+
+
+@pytest.mark.parametrize("pixel", [(0, 4), (7, 4), (4, 0), (4, 7)])
+def test_a_mask_touching_any_side_is_on_the_edge(pixel):
+    mask = np.zeros((8, 8), bool)
+    mask[pixel] = mask[4, 4] = True
+    assert on_edge(mask) and not on_edge(np.pad(mask[1:-1, 1:-1], 1))
