@@ -11,7 +11,8 @@ demo's pipeline (decode, model, tracker, carried masks, overlay, encode) on grou
 (``balloon_shapes/data/clips.py``, seeds 1..N). For every ``every_n`` and both ways of carrying
 masks between model frames (``freeze``, ``flow``) it prints TrackEval's HOTA, DetA, AssA, IDF1,
 ID switches and sMOTSA (class-agnostic), J (mean mask IoU per object and frame; J_in and J_edge
-over the objects the frame's edge does not / does cut) and end-to-end frames/s (model loading excluded), averaged over the clips, and draws docs/video_quality.png.
+over the objects the frame's edge does not / does cut) and end-to-end frames/s (model loading
+excluded), averaged over the clips, and draws docs/video_quality.png.
 """
 
 from __future__ import annotations
