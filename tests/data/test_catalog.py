@@ -109,3 +109,11 @@ def test_an_edge_cut_chance_outside_0_1_is_a_config_error(chance):
     cfg = load_config(["+experiment=shapes", f"+data.train_shapes.edge_cut={chance}"]).data
     with pytest.raises(ConfigError, match=rf"edge_cut={chance}: expected a chance in \[0, 1\]"):
         catalog.get(cfg.train, **cfg.train_args)
+
+
+def test_the_video_recipe_trains_on_edge_cut_shapes_and_keeps_the_val_set():
+    video, still = (load_config([f"+experiment={e}"]).data for e in ("shapes_video", "shapes"))
+    assert catalog.get(video.train, **video.train_args).spec.edge_cut == 0.25
+    assert catalog.get(still.train, **still.train_args).spec.edge_cut == 0.0
+    val_video, val_still = (catalog.get(d.val, **d.val_args) for d in (video, still))
+    assert all((val_video[k]["image"] == val_still[k]["image"]).all() for k in range(5))
