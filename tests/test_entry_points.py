@@ -24,7 +24,6 @@ SMOKE = {  # name -> its smoke arguments (one probability is enough to run grays
     "annotate_speed.py": ["--smoke"],
     "active_labeling.py": ["--smoke", "--measures", "flip"],  # 2 tiny trainings, not 4
     "cross_class_suppression.py": ["--smoke"],
-    "frontier.py": ["--smoke"],
 }
 
 
@@ -99,7 +98,16 @@ def test_no_dependency_forbids_apache_2():
     assert "Apache License" in (ROOT / "LICENSE").read_text()
 
 
-def test_frontier_reads_runs_and_names_a_bad_one_in_one_line(tmp_path):
+def frontier(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
+    """benchmarks/frontier.py run as ``__main__`` in this process: (exit code, stdout, stderr)."""
+    path = ROOT / "benchmarks" / "frontier.py"
+    monkeypatch.setattr(sys, "argv", [str(path), *args])
+    with pytest.raises(SystemExit) as done:
+        runpy.run_path(str(path), run_name="__main__")
+    return done.value.code, *capsys.readouterr()
+
+
+def test_frontier_reads_runs_and_names_a_bad_one_in_one_line(tmp_path, monkeypatch, capsys):
     good, bad = tmp_path / "good", tmp_path / "bad"
     good.mkdir(), bad.mkdir()
     rows = [{"iter": 400, "train_seconds": 180.0, "segm_AP50": 0.458, "segm_AP": 0.32},
@@ -107,11 +115,11 @@ def test_frontier_reads_runs_and_names_a_bad_one_in_one_line(tmp_path):
     (good / "metrics.json").write_text(json.dumps({"history": rows}))
     (bad / "metrics.json").write_text(json.dumps({"segm_AP50": 0.9}))  # a final figure only
     plot = tmp_path / "f.png"
-    proc = run(ROOT / "benchmarks" / "frontier.py", f"3-8, 12-01={good}", "--plot", str(plot))
-    assert proc.returncode == 0, proc.stderr
-    assert "3-8, 12-01: 400:0.458@180s 800:0.816@370s | segm AP 0.600 | 0.46 s/it" in proc.stdout
+    code, out, err = frontier(monkeypatch, capsys, f"3-8, 12-01={good}", "--plot", str(plot))
+    assert code == 0, err
+    assert "3-8, 12-01: 400:0.458@180s 800:0.816@370s | segm AP 0.600 | 0.46 s/it" in out
     assert plot.stat().st_size > 10_000
     for arg, problem in ((f"x={bad}", "no validation history"), (f"x={tmp_path}/none", "no such")):
-        proc = run(ROOT / "benchmarks" / "frontier.py", arg, "--plot", str(tmp_path / "g.png"))
-        assert proc.returncode == 2 and problem in proc.stderr, proc.stderr
-        assert len(proc.stderr.strip().splitlines()) == 1 and not (tmp_path / "g.png").exists()
+        code, out, err = frontier(monkeypatch, capsys, arg, "--plot", str(tmp_path / "g.png"))
+        assert code == 2 and problem in err, err
+        assert len(err.strip().splitlines()) == 1 and not (tmp_path / "g.png").exists()
