@@ -91,7 +91,9 @@ def on_edge(mask: np.ndarray) -> bool:
 
 
 def mean_j(
-    truth: list[list[Truth]], predicted: list[Instances], where: Callable | None = None
+    truth: list[list[Truth]],
+    predicted: list[Instances],
+    where: Callable[[np.ndarray], bool] | None = None,
 ) -> float:
     """J: each frame's ground-truth objects matched one-to-one to its predicted masks by IoU
     (Hungarian), the mean IoU over every object in every frame (an unmatched one scores 0).
@@ -107,6 +109,7 @@ def mean_j(
             matched[rows] = iou[rows, cols]
         scores.extend(matched)
         counted.extend(where is None or where(o.mask) for o in objects)
-    if where is not None:
-        return float(np.mean(np.asarray(scores)[counted])) if any(counted) else float("nan")
-    return float(np.mean(scores)) if scores else 0.0
+    picked = np.asarray(scores)[np.asarray(counted, bool)]
+    if picked.size:
+        return float(picked.mean())
+    return 0.0 if where is None else float("nan")
