@@ -1,7 +1,6 @@
 """The time-to-quality frontier: segm AP50 against training seconds and iterations, per run.
 
     python benchmarks/frontier.py "3-8, 12-01=outputs/bench_shapes" "1-4, 11-30=outputs/b14"
-    python benchmarks/frontier.py --smoke   # two made-up runs: checks the script
 
 Each argument is ``LABEL=RUN_DIR``, where RUN_DIR is a ``benchmarks/shapes_cpu.py`` output folder
 (its metrics.json keeps every validation's iteration, training seconds and AP). Seconds depend
@@ -74,19 +73,8 @@ def plot(runs: list[tuple[str, list[dict]]], path: str, budget: float = 600) -> 
     print(f"plot: {path}")
 
 
-def smoke_runs() -> list[tuple[str, list[dict]]]:
-    """Two made-up runs, enough to draw."""
-
-    def run(pace: float, ap: list[float]) -> list[dict]:
-        its = [400 * (k + 1) for k in range(len(ap))]
-        return [{"iter": i, "train_seconds": i * pace, "segm_AP50": a, "segm_AP": a * 0.8}
-                for i, a in zip(its, ap)]  # fmt: skip
-
-    return [("a", run(0.3, [0.5, 0.8, 0.9])), ("b", run(0.35, [0.55, 0.85, 0.93]))]
-
-
-def main(specs: list[str], plot_path: str, smoke: bool) -> int:
-    runs = smoke_runs() if smoke else [read_run(s) for s in specs]
+def main(specs: list[str], plot_path: str) -> int:
+    runs = [read_run(s) for s in specs]
     print("\n".join(table(runs)))
     plot(runs, plot_path)
     return 0
@@ -94,11 +82,7 @@ def main(specs: list[str], plot_path: str, smoke: bool) -> int:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("runs", nargs="*", help="LABEL=RUN_DIR, one per line of the plot")
-    parser.add_argument("--plot", help=f"where to draw it (default {DEFAULT_PLOT})")
-    parser.add_argument("--smoke", action="store_true", help="two made-up runs")
+    parser.add_argument("runs", nargs="+", help="LABEL=RUN_DIR, one per line of the plot")
+    parser.add_argument("--plot", default=DEFAULT_PLOT, help="where to draw it (%(default)s)")
     args = parser.parse_args()
-    if not (args.smoke or args.runs):
-        parser.error("name at least one LABEL=RUN_DIR (or --smoke)")
-    where = args.plot or ("frontier_smoke.png" if args.smoke else DEFAULT_PLOT)
-    sys.exit(guarded(lambda: main(args.runs, where, args.smoke)))
+    sys.exit(guarded(lambda: main(args.runs, args.plot)))

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from balloon_shapes.data import shapes
 from balloon_shapes.data.shapes import Shape, ShapesSpec, compose, render, to_record
+from balloon_shapes.evaluation.video_metrics import on_edge
 from balloon_shapes.structures import segmentation_to_mask
 
 indices = st.integers(min_value=0, max_value=10**9)
@@ -126,13 +127,9 @@ def test_the_val_images_are_the_ones_every_figure_was_measured_on():
     assert _digest(0, 20) == "1d809e1e0b97c4e8c3054cedb2935fbb4af3cdb245ed2161408b8c8d9b6d959a"
 
 
-def _touches_edge(mask: np.ndarray) -> bool:
-    return bool(mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any())
-
-
 def test_edge_cut_puts_shapes_where_the_frame_cuts_them():
     cut, inside = ShapesSpec(edge_cut=1.0), ShapesSpec()
-    on_edge = [_touches_edge(i["mask"]) for k in range(30) for i in render(5, k, cut)[1]]
-    default = [_touches_edge(i["mask"]) for k in range(30) for i in render(5, k, inside)[1]]
-    assert len(on_edge) > 30 and all(on_edge)  # every kept shape is cut by the edge
+    edge_cut = [on_edge(i["mask"]) for k in range(30) for i in render(5, k, cut)[1]]
+    default = [on_edge(i["mask"]) for k in range(30) for i in render(5, k, inside)[1]]
+    assert len(edge_cut) > 30 and all(edge_cut)  # every kept shape is cut by the edge
     assert np.mean(default) < 0.5  # without the knob most shapes lie inside
