@@ -109,6 +109,9 @@ RANGES: dict[str, Range] = {  # keys a config lacks are skipped; checked before 
     "calib_size": COUNT,
     "score_thresh": SOME,  # above 1: nothing drawn
     "same_object_iou": FRACTION,  # 1: no two detections are one object
+    "reid.max_distance": FRACTION,  # Bhattacharyya: 0 only identical colors re-identify
+    "reid.memory_s": SOME,
+    "reid.bins": Range(1, 256),
     "tile_size": Range(16),
     "tolerance": SOME,  # annotate: polygon simplification in pixels (0: every edge vertex)
     "top": SOME,

@@ -86,6 +86,8 @@ def test_code_defaults_are_the_yaml_defaults():
         ("video_demo", "max_frames=0"),
         ("video_demo", "max_frames=-1"),
         ("video_demo", "max_frames='many'"),
+        ("video_demo", "reid.max_distance=1.5"),
+        ("video_demo", "reid.bins=0"),
         ("demo", "score_thresh=-0.5"),
         ("export", "calib_size=0"),
         ("config", "train.lr=0"),

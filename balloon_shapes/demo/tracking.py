@@ -2,8 +2,11 @@
 
 IDs come from a maintained tracker library, ``trackers`` (Roboflow, Apache-2.0: SORT, ByteTrack,
 OC-SORT, BoT-SORT with no weights to download; the ``tracker`` key of demo.yaml picks one and its
-settings). Between two model frames (``every_n`` > 1) the last masks are warped along OpenCV's
-DIS optical flow (``carry=flow``), or kept in place (``carry=freeze``, for comparison).
+settings). An object that leaves the frame for longer than the tracker's buffer, or that it loses
+and starts anew, gets its old ID back when it looks the same (``ReIdentifier``: the color
+histogram inside its mask, ``reid`` in demo.yaml). Between two model frames (``every_n`` > 1)
+the last masks are warped along OpenCV's DIS optical flow (``carry=flow``), or kept in place
+(``carry=freeze``, for comparison).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 import supervision as sv
+from scipy.optimize import linear_sum_assignment
 
 from balloon_shapes.evaluation.matching import mask_ious
 from balloon_shapes.structures import Instances, encode_rles
@@ -28,11 +32,12 @@ class Tracker:
     only, so one object found as two classes (a circle and an ellipse) is first made one, the
     higher-scored (``same_object_iou``, mask IoU): two tracks would otherwise trade places."""
 
-    def __init__(self, tracker, same_object_iou: float = 1.0) -> None:
-        self.tracker, self.same_object_iou = tracker, same_object_iou
+    def __init__(self, tracker, same_object_iou: float = 1.0, reid: ReIdentifier | None = None):
+        self.tracker, self.same_object_iou, self.reid = tracker, same_object_iou, reid
 
-    def update(self, inst: Instances, seconds: float) -> Instances:
-        """``inst`` with ``ids``; ``seconds``: the frame's time (variable rates, ``every_n``)."""
+    def update(self, inst: Instances, seconds: float, image: np.ndarray | None = None) -> Instances:
+        """``inst`` with ``ids``; ``seconds``: the frame's time (variable rates, ``every_n``);
+        ``image``: the frame (RGB), which re-identification needs."""
         inst = inst[one_per_object(inst.masks, inst.scores, self.same_object_iou)]
         detections = sv.Detections(
             xyxy=np.asarray(inst.boxes, np.float32).reshape(-1, 4),
@@ -44,7 +49,97 @@ class Tracker:
         ids = np.full(len(inst), -1, np.int64)
         if len(tracked):  # an empty frame still ages the tracks (its result has no data)
             ids[np.asarray(tracked.data["index"], np.int64)] = tracked.tracker_id
+        inst = Instances(inst.boxes, inst.labels, inst.scores, inst.masks, ids)
+        if self.reid is None:
+            return inst
+        if image is None:
+            raise ValueError("re-identification needs the frame: update(inst, seconds, image)")
+        return self.reid(inst, image, seconds)
+
+
+@dataclass
+class Seen:
+    """What re-identification remembers of one ID: its color histogram (the mean of every
+    frame's), how many frames made it, its class votes and when it was last seen."""
+
+    histogram: np.ndarray
+    frames: int
+    votes: Counter
+    last: float
+
+
+class ReIdentifier:
+    """Our IDs over the tracker's: a track the tracker starts takes the ID of an object that is
+    not in the frame, was seen within ``memory_s`` seconds, and whose color histogram inside the
+    mask (OpenCV, ``bins`` per RGB channel) is within ``max_distance`` (Bhattacharyya, 0 same,
+    1 disjoint) of the new track's; with ``same_class``, of its class too. Matches are paired
+    one to one by distance (Hungarian); a track nothing matches gets the next new ID."""
+
+    def __init__(self, max_distance: float, memory_s: float, same_class: bool, bins: int):
+        self.max_distance, self.memory_s = max_distance, memory_s
+        self.same_class, self.bins = same_class, bins
+        self.ours: dict[int, int] = {}  # the tracker's ID -> ours
+        self.owner: dict[int, int] = {}  # our ID -> the tracker's ID that took it last
+        self.seen: dict[int, Seen] = {}
+        self.next_id = 0
+
+    def __call__(self, inst: Instances, image: np.ndarray, seconds: float) -> Instances:
+        """``inst`` (the tracker's ``ids``, -1 unconfirmed) with our IDs instead."""
+        tracked = [k for k in range(len(inst)) if inst.ids[k] >= 0]
+        hists = {k: self.histogram(image, inst.masks[k]) for k in tracked}
+        new = [k for k in tracked if int(inst.ids[k]) not in self.ours]
+        present = self.unique([int(inst.ids[k]) for k in tracked if k not in new])
+        for k, ours in self.match(new, present, hists, inst.labels, seconds).items():
+            self.ours[int(inst.ids[k])], self.owner[ours] = ours, int(inst.ids[k])
+        for k in new:
+            if int(inst.ids[k]) not in self.ours:
+                self.fresh(int(inst.ids[k]))
+        ids = np.array([self.ours.get(int(t), -1) for t in inst.ids], np.int64)
+        for k in tracked:
+            self.remember(int(ids[k]), hists[k], int(inst.labels[k]), seconds)
         return Instances(inst.boxes, inst.labels, inst.scores, inst.masks, ids)
+
+    def fresh(self, track: int) -> None:
+        self.ours[track] = self.owner[self.next_id] = self.next_id
+        self.next_id += 1
+
+    def unique(self, tracks: list[int]) -> set[int]:
+        """Our IDs of the frame's known tracks. A lost track the tracker takes up again after
+        its ID went to a new track would share it: the earlier track gets a new ID."""
+        for t in tracks:
+            shared = sum(self.ours[u] == self.ours[t] for u in tracks) > 1
+            if shared and self.owner[self.ours[t]] != t:
+                self.fresh(t)
+        return {self.ours[t] for t in tracks}
+
+    def match(self, new: list[int], present: set[int], hists: dict, labels, seconds: float) -> dict:
+        """New tracks (indices) -> the lost IDs they continue."""
+        lost = [i for i, s in self.seen.items()
+                if i not in present and seconds - s.last <= self.memory_s]  # fmt: skip
+        if not new or not lost:
+            return {}
+        cost = np.array([[self.distance(hists[k], int(labels[k]), self.seen[i]) for i in lost]
+                         for k in new])  # fmt: skip
+        rows, cols = linear_sum_assignment(np.minimum(cost, 2.0))
+        return {new[r]: lost[c] for r, c in zip(rows, cols) if cost[r, c] <= self.max_distance}
+
+    def distance(self, hist: np.ndarray, label: int, seen: Seen) -> float:
+        if self.same_class and seen.votes.most_common(1)[0][0] != label:
+            return np.inf
+        return cv2.compareHist(hist, seen.histogram, cv2.HISTCMP_BHATTACHARYYA)
+
+    def remember(self, i: int, hist: np.ndarray, label: int, seconds: float) -> None:
+        s = self.seen.setdefault(i, Seen(np.zeros_like(hist), 0, Counter(), seconds))
+        s.frames += 1
+        s.histogram += (hist - s.histogram) / s.frames
+        s.votes[label] += 1
+        s.last = seconds
+
+    def histogram(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """The normalised RGB histogram of ``image`` inside ``mask``, float32."""
+        hist = cv2.calcHist([np.ascontiguousarray(image)], [0, 1, 2], mask.astype(np.uint8),
+                            [self.bins] * 3, [0, 256] * 3).ravel()  # fmt: skip
+        return hist / max(float(hist.sum()), 1.0)
 
 
 @dataclass

@@ -25,6 +25,7 @@ from balloon_shapes.demo.predictor import Predictor
 from balloon_shapes.demo.tracking import (
     CARRY,
     FlowCarrier,
+    ReIdentifier,
     Tracker,
     TrackLog,
     keep_only,
@@ -181,7 +182,7 @@ class FrameLoop:
             if i % self.every_n == 0:
                 last = next(results)
                 if self.tracker is not None:
-                    last = self.tracker.update(last, self.seconds(i))
+                    last = self.tracker.update(last, self.seconds(i), image)
             elif self.carry is not None and self.previous is not None:
                 last = self.carry(self.previous, image, last)
             self.previous = image
@@ -256,7 +257,8 @@ def make_tracker(cfg: DictConfig, source: Source) -> Tracker | None:
     if cfg.tracker is None:
         return None
     tracker = instantiate(cfg.tracker, frame_rate=float(source.fps or FALLBACK_FPS))
-    return Tracker(tracker, cfg.same_object_iou)
+    reid = None if cfg.reid is None else ReIdentifier(**cfg.reid)
+    return Tracker(tracker, cfg.same_object_iou, reid)
 
 
 def _mapped(fn: Callable[[np.ndarray], np.ndarray], frames: Iterator) -> Iterator[np.ndarray]:

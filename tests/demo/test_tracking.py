@@ -2,20 +2,22 @@
 crossing; flow-carried masks follow the ground truth better than frozen ones; IDs reach the
 JSON, the colors and keep_tracks."""
 
+from types import SimpleNamespace
+
 import numpy as np
-from hydra.utils import instantiate
 
 from balloon_shapes.config import load_config
 from balloon_shapes.data.clips import ClipSpec, clip
 from balloon_shapes.demo.tracking import FlowCarrier, Tracker, keep_only, mask_boxes
+from balloon_shapes.demo.video import make_tracker
 from balloon_shapes.structures import Instances
 from balloon_shapes.visualizer import colors_of, draw_instances
 
 
-def config_tracker(fps=15.0) -> Tracker:
-    """The tracker a user gets: demo.yaml's ``tracker`` node and ``same_object_iou``."""
-    cfg = load_config(["input=x.mp4"], config_name="video_demo")
-    return Tracker(instantiate(cfg.tracker, frame_rate=fps), cfg.same_object_iou)
+def config_tracker(fps=15.0, *overrides) -> Tracker:
+    """The tracker a user gets: demo.yaml's ``tracker``, ``same_object_iou`` and ``reid``."""
+    cfg = load_config(["input=x.mp4", *overrides], config_name="video_demo")
+    return make_tracker(cfg, SimpleNamespace(fps=fps))
 
 
 def squares(centres, size=64, half=5, label=1):
@@ -33,7 +35,7 @@ def test_an_object_keeps_its_id_through_a_three_frame_occlusion():
     for t in range(20):
         x = 10 + 4 * t
         inst = squares([] if 8 <= t <= 10 else [(x, 30)])  # hidden in frames 8, 9, 10
-        ids.append(tracker.update(inst, t / 15).ids.tolist())
+        ids.append(tracker.update(inst, t / 15, painted(inst)).ids.tolist())
     assert ids[0] == [-1] and ids[1] == [0] and ids[7] == [0] and ids[8] == []
     assert ids[11:] == [[0]] * 9  # the same object, not a new one
 
@@ -43,10 +45,34 @@ def test_same_class_objects_keep_their_ids_through_a_crossing():
     history = []
     for t in range(24):
         a, b = (8 + 5 * t, 20 + t), (120 - 5 * t, 44 - t)  # they meet near t = 11
-        tracked = tracker.update(squares([a, b]), t / 15)
+        tracked = tracker.update(squares([a, b]), t / 15, painted(squares([a, b])))
         history.append(tracked.ids.tolist())
     assert history[1] == [0, 1]
     assert history[-1] == [0, 1]  # the one that started left is still 0, now on the right
+
+
+def painted(inst, colors=None):
+    """A frame with each instance's mask painted in its color (gray 128 where none is given)."""
+    image = np.zeros((*inst.masks.shape[1:], 3) if len(inst) else (64, 128, 3), np.uint8)
+    for k, m in enumerate(inst.masks):
+        image[m] = colors[k] if colors is not None else (128, 128, 128)
+    return image
+
+
+def test_an_object_back_after_the_trackers_buffer_gets_its_id_back():
+    """Gone 8 s (the tracker's buffer is 90 frames at 30 fps: 3 s), a red square comes back
+    beside a new blue one: the red one is 0 again, the blue one a new ID; without ``reid`` the
+    tracker alone calls the red one new."""
+    red, blue = (220, 30, 30), (30, 30, 220)
+    for reid, expected in ((True, [0, 1]), (False, [1, 2])):
+        tracker = config_tracker(15.0, *([] if reid else ["reid=null"]))
+        for t in range(4):
+            inst = squares([(10 + 4 * t, 30)])
+            tracker.update(inst, t / 15, painted(inst, [red]))
+        for t in range(124, 128):  # frame 124: seconds 8.3
+            inst = squares([(20 + 4 * (t - 124), 30), (90, 30)])
+            ids = tracker.update(inst, t / 15, painted(inst, [red, blue])).ids.tolist()
+        assert ids == expected, (reid, ids)
 
 
 def truth_instances(truth, shape):
@@ -107,7 +133,7 @@ def test_one_object_found_as_two_classes_is_one_track():
         inst = squares([(10 + 4 * t, 30), (11 + 4 * t, 30), (100, 30)])
         inst.labels = np.array([1, 2, 1])
         inst.scores = np.array([0.9, 0.95, 0.8]) if t % 2 else np.array([0.95, 0.9, 0.8])
-        tracked = tracker.update(inst, t / 15)
+        tracked = tracker.update(inst, t / 15, painted(inst))
         assert len(tracked) == 2  # the overlapping pair is one object, the far square another
     assert tracked.ids.tolist() == [0, 1] and tracked.labels.tolist() == [2, 1]
 
@@ -141,3 +167,47 @@ def test_carrying_only_around_each_mask_gives_the_whole_frame_warp():
                        cv2.INTER_LINEAR) >= 128 for m in inst.masks]  # fmt: skip
     kept = [k for k, m in enumerate(whole) if m.any()]
     assert np.array_equal(moved.masks, np.stack([whole[k] for k in kept]))
+
+
+RED, GREEN = (220, 30, 30), (30, 200, 30)
+
+
+def reidentify(reid, frames):
+    """Our IDs per frame; ``frames``: (seconds, [(tracker ID, x, color, label), ...])."""
+    out = []
+    for seconds, objects in frames:
+        inst = squares([(x, 30) for _, x, _, _ in objects])
+        inst.ids = np.array([t for t, *_ in objects], np.int64)
+        inst.labels = np.array([label for *_, label in objects], np.int64)
+        image = painted(inst, [color for _, _, color, _ in objects])
+        out.append(reid(inst, image, seconds).ids.tolist())
+    return out
+
+
+def test_reid_pairs_returning_objects_by_color_within_class_and_memory():
+    from balloon_shapes.demo.tracking import ReIdentifier
+
+    def reid(same_class=True):
+        return ReIdentifier(max_distance=0.3, memory_s=10.0, same_class=same_class, bins=8)
+
+    start = (0.0, [(0, 20, RED, 1), (1, 100, GREEN, 1)])
+    # both leave; they come back under new tracker IDs, each where the other was
+    assert reidentify(reid(), [start, (5.0, [(2, 20, GREEN, 1), (3, 100, RED, 1)])])[-1] == [1, 0]
+    # another class, or after the memory: a new object
+    assert reidentify(reid(), [start, (5.0, [(2, 20, RED, 2)])])[-1] == [2]
+    assert reidentify(reid(False), [start, (5.0, [(2, 20, RED, 2)])])[-1] == [0]
+    assert reidentify(reid(), [start, (11.0, [(2, 20, RED, 1)])])[-1] == [2]
+    # one still in the frame cannot be taken; an unconfirmed detection stays -1
+    also = (1.0, [(0, 20, RED, 1), (2, 60, RED, 1), (-1, 90, GREEN, 1)])
+    assert reidentify(reid(), [start, also])[-1] == [0, 2, -1]
+
+
+def test_reid_never_gives_one_id_twice_in_a_frame():
+    """The tracker takes up its lost track 0 again after track 1 took over its ID: track 1,
+    the last to take it, keeps it; track 0 gets a new one."""
+    from balloon_shapes.demo.tracking import ReIdentifier
+
+    reid = ReIdentifier(max_distance=0.3, memory_s=10.0, same_class=True, bins=8)
+    frames = [(0.0, [(0, 20, RED, 1)]), (1.0, [(1, 60, RED, 1)])]
+    frames.append((1.1, [(1, 62, RED, 1), (0, 20, RED, 1)]))
+    assert reidentify(reid, frames) == [[0], [0], [0, 1]]
