@@ -35,9 +35,9 @@ class Tracker:
     def __init__(self, tracker, same_object_iou: float = 1.0, reid: ReIdentifier | None = None):
         self.tracker, self.same_object_iou, self.reid = tracker, same_object_iou, reid
 
-    def update(self, inst: Instances, seconds: float, image: np.ndarray | None = None) -> Instances:
+    def update(self, inst: Instances, seconds: float, image: np.ndarray) -> Instances:
         """``inst`` with ``ids``; ``seconds``: the frame's time (variable rates, ``every_n``);
-        ``image``: the frame (RGB), which re-identification needs."""
+        ``image``: the frame (RGB) the instances are on."""
         inst = inst[one_per_object(inst.masks, inst.scores, self.same_object_iou)]
         detections = sv.Detections(
             xyxy=np.asarray(inst.boxes, np.float32).reshape(-1, 4),
@@ -50,11 +50,7 @@ class Tracker:
         if len(tracked):  # an empty frame still ages the tracks (its result has no data)
             ids[np.asarray(tracked.data["index"], np.int64)] = tracked.tracker_id
         inst = Instances(inst.boxes, inst.labels, inst.scores, inst.masks, ids)
-        if self.reid is None:
-            return inst
-        if image is None:
-            raise ValueError("re-identification needs the frame: update(inst, seconds, image)")
-        return self.reid(inst, image, seconds)
+        return inst if self.reid is None else self.reid(inst, image, seconds)
 
 
 @dataclass
@@ -114,8 +110,9 @@ class ReIdentifier:
 
     def match(self, new: list[int], present: set[int], hists: dict, labels, seconds: float) -> dict:
         """New tracks (indices) -> the lost IDs they continue."""
-        lost = [i for i, s in self.seen.items()
-                if i not in present and seconds - s.last <= self.memory_s]  # fmt: skip
+        for i in [i for i, s in self.seen.items() if seconds - s.last > self.memory_s]:
+            del self.seen[i]  # forgotten: a webcam's hours of IDs do not pile up
+        lost = [i for i in self.seen if i not in present]
         if not new or not lost:
             return {}
         cost = np.array([[self.distance(hists[k], int(labels[k]), self.seen[i]) for i in lost]
