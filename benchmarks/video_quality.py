@@ -14,8 +14,8 @@ For every ``every_n`` and both ways of carrying masks between model frames (``fr
 ``flow``) it prints TrackEval's HOTA, DetA, AssA, IDF1, ID switches and sMOTSA
 (class-agnostic), J (mean mask IoU per object and frame; J_in and J_edge over the objects the
 frame's edge does not / does cut) and end-to-end frames/s (model loading excluded), averaged
-over the clips, and draws docs/video_quality.png. With ``--truth`` the
-clips' own masks are the detections (no model): what tracking and carrying alone can reach.
+over the clips; ``--plot`` draws docs/video_quality.png (or the path given). With ``--truth``
+the clips' own masks are the detections (no model): what tracking and carrying alone reach.
 """
 
 from __future__ import annotations
@@ -136,8 +136,8 @@ def report(rows: dict, args: argparse.Namespace, ckpt: str) -> None:
     for (every_n, carry), r in rows.items():
         cells = [f"{r[k]:.1f}" if k in ("IDSW", "fps") else f"{r[k]:.3f}" for k in COLUMNS]
         print(f"| {every_n} | {carry} | " + " | ".join(cells) + " |")
-    if not args.smoke and not args.overrides and not args.truth:
-        plot(rows, "docs/video_quality.png")
+    if args.plot:
+        plot(rows, args.plot)
 
 
 def plot(rows: dict, path: str) -> None:
@@ -168,6 +168,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--frames", type=int, default=150, help="frames per clip")
     p.add_argument("--every-n", type=int, nargs="+", default=[1, 2, 4, 8])
     p.add_argument("overrides", nargs="*", help="demo config keys (tracker, same_object_iou, ...)")
+    p.add_argument("--plot", nargs="?", const="docs/video_quality.png", help="draw the figures")
     p.add_argument("--truth", action="store_true", help="the ground truth as detections")
     p.add_argument("--smoke", action="store_true", help="a 2-iteration model, 6 frames, every_n 2")
     args = p.parse_args(argv)

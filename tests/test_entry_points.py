@@ -125,13 +125,24 @@ def test_frontier_reads_runs_and_names_a_bad_one_in_one_line(tmp_path, monkeypat
         assert len(err.strip().splitlines()) == 1 and not (tmp_path / "g.png").exists()
 
 
-def test_video_quality_on_the_ground_truth_scores_its_tracking_alone(monkeypatch, capsys):
+def test_video_quality_on_the_ground_truth_scores_its_tracking_alone(tmp_path, monkeypatch, capsys):
     """``--truth``: each model frame's detections are that frame's ground truth, so the masks
     are exact (J 1) and only the tracker's first, unconfirmed sighting costs HOTA."""
     path = ROOT / "benchmarks" / "video_quality.py"
-    args = ["--truth", "--seeds", "2", "--frames", "30", "--every-n", "1"]
+    args = [
+        "--truth",
+        "--seeds",
+        "2",
+        "--frames",
+        "30",
+        "--every-n",
+        "1",
+        "--plot",
+        str(tmp_path / "v.png"),
+    ]
     monkeypatch.setattr(sys, "argv", [str(path), *args])
     runpy.run_path(str(path), run_name="__main__")
-    row = capsys.readouterr().out.strip().splitlines()[-1].split("|")
-    hota, j = float(row[3]), float(row[9])
+    row = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| 1 |")][0]
+    hota, j = float(row.split("|")[3]), float(row.split("|")[9])
     assert j == 1.0 and hota > 0.9, row
+    assert (tmp_path / "v.png").stat().st_size > 10_000
