@@ -73,10 +73,24 @@ def test_every_entry_point_is_found():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", SMOKE)
-def test_benchmark_runs_at_smoke_size(name, tmp_path):
-    proc = run(ROOT / "benchmarks" / name, *SMOKE[name], cwd=tmp_path)  # outputs/ lands in tmp
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert proc.stdout.strip(), "a benchmark prints its figures"
+def test_benchmark_runs_at_smoke_size(name, tmp_path, monkeypatch, capsys):
+    """In this process (Python and torch start once), in ``tmp_path`` (outputs/ lands there);
+    annotate_speed in its own: OpenVINO here, then a child exiting, crashes pytest."""
+    path = ROOT / "benchmarks" / name
+    if name == "annotate_speed.py":
+        proc = run(path, *SMOKE[name], cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        out = proc.stdout
+    else:
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.setattr(sys, "argv", [str(path), *SMOKE[name]])
+        monkeypatch.syspath_prepend(str(path.parent))
+        try:
+            runpy.run_path(str(path), run_name="__main__")
+        except SystemExit as done:  # a clean end may exit 0 too; any other code fails here
+            assert done.code in (0, None), capsys.readouterr().err[-3000:]
+        out = capsys.readouterr().out
+    assert out.strip(), "a benchmark prints its figures"
 
 
 def test_no_dependency_forbids_apache_2():
