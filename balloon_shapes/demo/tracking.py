@@ -133,8 +133,11 @@ class ReIdentifier:
         s.last = seconds
 
     def histogram(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        """The normalised RGB histogram of ``image`` inside ``mask``, float32."""
-        hist = cv2.calcHist([np.ascontiguousarray(image)], [0, 1, 2], mask.astype(np.uint8),
+        """The normalised RGB histogram of ``image`` inside ``mask``, float32; only the mask's
+        box is read (a whole 640x480 frame per object cost 0.9 ms, 90 ms at 100 objects)."""
+        x0, y0, x1, y1 = mask_boxes(mask[None])[0].astype(int)
+        crop = np.ascontiguousarray(image[y0:y1, x0:x1])
+        hist = cv2.calcHist([crop], [0, 1, 2], mask[y0:y1, x0:x1].astype(np.uint8),
                             [self.bins] * 3, [0, 256] * 3).ravel()  # fmt: skip
         return hist / max(float(hist.sum()), 1.0)
 

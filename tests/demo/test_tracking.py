@@ -211,3 +211,18 @@ def test_reid_never_gives_one_id_twice_in_a_frame():
     frames = [(0.0, [(0, 20, RED, 1)]), (1.0, [(1, 60, RED, 1)])]
     frames.append((1.1, [(1, 62, RED, 1), (0, 20, RED, 1)]))
     assert reidentify(reid, frames) == [[0], [0], [0, 1]]
+
+
+def test_reid_histogram_reads_the_mask_box_only_and_misses_no_pixel():
+    """Only the mask's box is read, yet the histogram is the whole frame's inside the mask,
+    also for a mask in two parts touching the frame's last row and column."""
+    import cv2
+
+    from balloon_shapes.demo.tracking import ReIdentifier
+
+    image = np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    mask = np.zeros((48, 64), bool)
+    mask[5:9, 3:7] = mask[47, 63] = mask[30, 63] = True
+    whole = cv2.calcHist([image], [0, 1, 2], mask.astype(np.uint8), [4] * 3, [0, 256] * 3)
+    got = ReIdentifier(0.5, 10.0, False, bins=4).histogram(image, mask)
+    assert np.allclose(got, whole.ravel() / mask.sum(), rtol=0, atol=1e-6)  # a pixel: 1/18
