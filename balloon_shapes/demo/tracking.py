@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 import supervision as sv
+from scipy.ndimage import convolve1d
 from scipy.optimize import linear_sum_assignment
 
 from balloon_shapes.evaluation.matching import mask_ious
@@ -69,7 +70,9 @@ class ReIdentifier:
     not in the frame, was seen within ``memory_s`` seconds, and whose color histogram inside the
     mask (OpenCV, ``bins`` per RGB channel) is within ``max_distance`` (Bhattacharyya, 0 same,
     1 disjoint) of the new track's; with ``same_class``, of its class too. Matches are paired
-    one to one by distance (Hungarian); a track nothing matches gets the next new ID."""
+    one to one by distance (Hungarian); a track nothing matches gets the next new ID. A lost
+    track the tracker takes up again is matched the same way, its own ID among the candidates,
+    and keeps it when nothing is close: the tracker's guess is motion alone."""
 
     def __init__(self, max_distance: float, memory_s: float, same_class: bool, bins: int):
         self.max_distance, self.memory_s = max_distance, memory_s
@@ -77,19 +80,29 @@ class ReIdentifier:
         self.ours: dict[int, int] = {}  # the tracker's ID -> ours
         self.owner: dict[int, int] = {}  # our ID -> the tracker's ID that took it last
         self.seen: dict[int, Seen] = {}
+        self.previous: set[int] = set()  # the tracker's IDs in the last frame
         self.next_id = 0
 
     def __call__(self, inst: Instances, image: np.ndarray, seconds: float) -> Instances:
         """``inst`` (the tracker's ``ids``, -1 unconfirmed) with our IDs instead."""
         tracked = [k for k in range(len(inst)) if inst.ids[k] >= 0]
         hists = {k: self.histogram(image, inst.masks[k]) for k in tracked}
+        # a lost track the tracker takes up again (by motion alone) is matched anew, its own
+        # ID among the candidates: an object re-entering where another left takes its own ID
+        resumed = {k: self.ours.pop(t) for k in tracked
+                   if (t := int(inst.ids[k])) in self.ours and t not in self.previous}  # fmt: skip
+        self.previous = {int(inst.ids[k]) for k in tracked}
         new = [k for k in tracked if int(inst.ids[k]) not in self.ours]
         present = self.unique([int(inst.ids[k]) for k in tracked if k not in new])
-        for k, ours in self.match(new, present, hists, inst.labels, seconds).items():
-            self.ours[int(inst.ids[k])], self.owner[ours] = ours, int(inst.ids[k])
+        matched = self.match(new, present, hists, inst.labels, seconds)
+        taken = present | set(matched.values())
         for k in new:
-            if int(inst.ids[k]) not in self.ours:
+            ours = matched.get(k, resumed.get(k))
+            if ours is None or (k not in matched and ours in taken):
                 self.fresh(int(inst.ids[k]))
+            else:
+                self.ours[int(inst.ids[k])], self.owner[ours] = ours, int(inst.ids[k])
+                taken.add(ours)
         ids = np.array([self.ours.get(int(t), -1) for t in inst.ids], np.int64)
         for k in tracked:
             self.remember(int(ids[k]), hists[k], int(inst.labels[k]), seconds)
@@ -138,8 +151,11 @@ class ReIdentifier:
         x0, y0, x1, y1 = mask_boxes(mask[None])[0].astype(int)
         crop = np.ascontiguousarray(image[y0:y1, x0:x1])
         hist = cv2.calcHist([crop], [0, 1, 2], mask[y0:y1, x0:x1].astype(np.uint8),
-                            [self.bins] * 3, [0, 256] * 3).ravel()  # fmt: skip
-        return hist / max(float(hist.sum()), 1.0)
+                            [self.bins] * 3, [0, 256] * 3)  # fmt: skip
+        for axis in range(3):  # each pixel also counts half in its neighbouring bins: a color
+            # near a bin's edge, which compression moves across it, still meets itself
+            hist = convolve1d(hist, [0.5, 1.0, 0.5], axis=axis, mode="constant")
+        return (hist / max(float(hist.sum()), 1.0)).ravel()
 
 
 @dataclass

@@ -215,14 +215,48 @@ def test_reid_never_gives_one_id_twice_in_a_frame():
 
 def test_reid_histogram_reads_the_mask_box_only_and_misses_no_pixel():
     """Only the mask's box is read, yet the histogram is the whole frame's inside the mask,
-    also for a mask in two parts touching the frame's last row and column."""
-    import cv2
-
+    also for a mask in two parts touching the frame's last row and column; each pixel counts 1
+    in its bin and half in each neighbouring one per channel (built here pixel by pixel)."""
     from balloon_shapes.demo.tracking import ReIdentifier
 
     image = np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)
     mask = np.zeros((48, 64), bool)
     mask[5:9, 3:7] = mask[47, 63] = mask[30, 63] = True
-    whole = cv2.calcHist([image], [0, 1, 2], mask.astype(np.uint8), [4] * 3, [0, 256] * 3)
+    expected = np.zeros((4, 4, 4))
+    for r, g, b in image[mask] // 64:
+        for dr, dg, db in np.ndindex(3, 3, 3):
+            at = (r + dr - 1, g + dg - 1, b + db - 1)
+            if all(0 <= c < 4 for c in at):
+                expected[at] += 0.5 ** ((dr != 1) + (dg != 1) + (db != 1))
     got = ReIdentifier(0.5, 10.0, False, bins=4).histogram(image, mask)
-    assert np.allclose(got, whole.ravel() / mask.sum(), rtol=0, atol=1e-6)  # a pixel: 1/18
+    assert np.allclose(got, expected.ravel() / expected.sum(), rtol=0, atol=1e-6)
+
+
+def test_reid_a_color_across_a_bin_edge_is_still_the_same_object():
+    """RGB 127 and 128 fall in two bins of 8 (compression moves colors across): hard bins
+    make them disjoint (distance 1); counted half in the neighbouring bins they are 0.54 apart
+    (sqrt(1 - 2 sqrt(1/8))), within 0.6; a color three bins away stays 1."""
+    from balloon_shapes.demo.tracking import ReIdentifier
+
+    def last_id(red: int) -> int:
+        reid = ReIdentifier(max_distance=0.6, memory_s=10.0, same_class=False, bins=8)
+        frames = [(0.0, [(0, 20, (127, 30, 30), 1)]), (5.0, [(1, 20, (red, 30, 30), 1)])]
+        return reidentify(reid, frames)[-1]
+
+    assert last_id(128) == [0]
+    assert last_id(200) == [1]
+
+
+def test_reid_a_track_the_tracker_takes_up_again_onto_another_object_is_matched_anew():
+    """Red and green leave; the tracker takes up red's lost track 0 on the green one coming
+    back (motion alone): it is green's ID 1, and red, back under a new track, gets 0 again. A
+    track taken up again that looks like no lost object keeps the tracker's ID."""
+    from balloon_shapes.demo.tracking import ReIdentifier
+
+    def reid():
+        return ReIdentifier(max_distance=0.3, memory_s=10.0, same_class=True, bins=8)
+
+    start = [(0.0, [(0, 20, RED, 1), (1, 100, GREEN, 1)]), (0.1, [(1, 100, GREEN, 1)]), (0.2, [])]
+    back = [(2.0, [(0, 30, GREEN, 1)]), (2.1, [(0, 32, GREEN, 1), (3, 90, RED, 1)])]
+    assert reidentify(reid(), start + back)[-2:] == [[1], [1, 0]]
+    assert reidentify(reid(), start + [(2.0, [(0, 30, (30, 30, 220), 1)])])[-1] == [0]
