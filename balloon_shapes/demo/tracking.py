@@ -72,7 +72,9 @@ class ReIdentifier:
     1 disjoint) of the new track's; with ``same_class``, of its class too. Matches are paired
     one to one by distance (Hungarian); a track nothing matches gets the next new ID. A lost
     track the tracker takes up again is matched the same way, its own ID among the candidates,
-    and keeps it when nothing is close: the tracker's guess is motion alone."""
+    and keeps it when nothing is close: the tracker's guess is motion alone. A track carried
+    on from the last frame whose color now lies beyond ``max_distance`` of its ID's is matched
+    as a new one: where one object leaves as another enters, motion hands the track over."""
 
     def __init__(self, max_distance: float, memory_s: float, same_class: bool, bins: int):
         self.max_distance, self.memory_s = max_distance, memory_s
@@ -91,6 +93,8 @@ class ReIdentifier:
         # ID among the candidates: an object re-entering where another left takes its own ID
         resumed = {k: self.ours.pop(t) for k in tracked
                    if (t := int(inst.ids[k])) in self.ours and t not in self.previous}  # fmt: skip
+        for k in self.jumped(tracked, hists, inst.ids):
+            del self.ours[int(inst.ids[k])]
         self.previous = {int(inst.ids[k]) for k in tracked}
         new = [k for k in tracked if int(inst.ids[k]) not in self.ours]
         present = self.unique([int(inst.ids[k]) for k in tracked if k not in new])
@@ -107,6 +111,20 @@ class ReIdentifier:
         for k in tracked:
             self.remember(int(ids[k]), hists[k], int(inst.labels[k]), seconds)
         return Instances(inst.boxes, inst.labels, inst.scores, inst.masks, ids)
+
+    def jumped(self, tracked: list[int], hists: dict, tracks: np.ndarray) -> list[int]:
+        """Tracks the tracker carried on from the last frame onto an object of another color:
+        where one object leaves as another enters, motion alone hands the track over."""
+        out = []
+        for k in tracked:
+            t = int(tracks[k])
+            seen = self.seen.get(self.ours.get(t, -1)) if t in self.previous else None
+            if seen is None:
+                continue
+            apart = cv2.compareHist(hists[k], seen.histogram, cv2.HISTCMP_BHATTACHARYYA)
+            if apart > self.max_distance:
+                out.append(k)
+        return out
 
     def fresh(self, track: int) -> None:
         self.ours[track] = self.owner[self.next_id] = self.next_id

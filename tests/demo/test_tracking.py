@@ -260,3 +260,19 @@ def test_reid_a_track_the_tracker_takes_up_again_onto_another_object_is_matched_
     back = [(2.0, [(0, 30, GREEN, 1)]), (2.1, [(0, 32, GREEN, 1), (3, 90, RED, 1)])]
     assert reidentify(reid(), start + back)[-2:] == [[1], [1, 0]]
     assert reidentify(reid(), start + [(2.0, [(0, 30, (30, 30, 220), 1)])])[-1] == [0]
+
+
+def test_reid_a_track_the_tracker_carries_onto_another_color_is_matched_anew():
+    """Red leaves; in the next frame the tracker carries green's track 1 onto the red one
+    coming back where green was (motion alone hands it over): it is red's ID 0, and green,
+    back under a new track, gets 1 again. Carried onto a color never seen: a new ID."""
+    from balloon_shapes.demo.tracking import ReIdentifier
+
+    def reid():
+        return ReIdentifier(max_distance=0.3, memory_s=10.0, same_class=True, bins=8)
+
+    start = [(0.0, [(0, 20, RED, 1), (1, 100, GREEN, 1)]), (0.1, [(1, 100, GREEN, 1)])]
+    swap = [(0.2, [(1, 100, RED, 1)]), (0.3, [(1, 100, RED, 1), (2, 20, GREEN, 1)])]
+    assert reidentify(reid(), start + swap)[-2:] == [[0], [0, 1]]
+    blue = (30, 30, 220)
+    assert reidentify(reid(), start + [(0.2, [(1, 100, blue, 1)])])[-1] == [2]
