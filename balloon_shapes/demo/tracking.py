@@ -27,11 +27,12 @@ CARRY = ("flow", "freeze")
 
 
 class Tracker:
-    """A ``trackers`` tracker over our :class:`Instances`: each model frame's instances get the
-    ID of the object they continue (-1 in the first frame an object is seen: the tracker
-    confirms a track on its second match). Mask R-CNN suppresses duplicates within a class
-    only, so one object found as two classes (a circle and an ellipse) is first made one, the
-    higher-scored (``same_object_iou``, mask IoU): two tracks would otherwise trade places."""
+    """A ``trackers`` tracker over our :class:`Instances`: each frame's instances (the model's,
+    or masks carried along the flow) get the ID of the object they continue (-1 in the first
+    frame an object is seen: the tracker confirms a track on its second match). Mask R-CNN
+    suppresses duplicates within a class only, so one object found as two classes (a circle
+    and an ellipse) is first made one, the higher-scored (``same_object_iou``, mask IoU): two
+    tracks would otherwise trade places."""
 
     def __init__(self, tracker, same_object_iou: float = 1.0, reid: ReIdentifier | None = None):
         self.tracker, self.same_object_iou, self.reid = tracker, same_object_iou, reid

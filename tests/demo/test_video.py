@@ -297,18 +297,28 @@ def test_truncated_video_is_an_error_naming_the_file_and_leaves_nothing(tmp_path
 
 
 def test_a_tracked_run_gives_track_ids_and_a_per_track_summary(tmp_path):
+    """every_n=2: carried masks go through the tracker too, so a track is confirmed at the
+    frame after its first (not at its second model frame); frozen ones wait for the model."""
     from tests.demo.test_tracking import config_tracker
 
-    src, det = tmp_path / "in.mp4", tmp_path / "det.json"
+    src = tmp_path / "in.mp4"
     write_clip(src, n=12)
-    options = VideoOptions(batch_size=3, every_n=2, detections_json=str(det))
-    info = run_video(str(src), str(tmp_path / "o.mp4"), FakePredictor().batch, splash, options,
-                     config_tracker(), ["square"])  # fmt: skip
-    ids = [[i["track_id"] for i in r["instances"]] for r in json.loads(det.read_text())]
-    assert ids[:2] == [[-1], [-1]] and ids[2:] == [[0]] * 10  # confirmed at its 2nd model frame
-    assert info["tracks"] == [
-        {"track_id": 0, "class": "square", "first_frame": 2, "last_frame": 11, "frames": 10}
-    ]
+    for carry, first in (("flow", 1), ("freeze", 2)):
+        det = tmp_path / f"{carry}.json"
+        options = VideoOptions(batch_size=3, every_n=2, detections_json=str(det), carry=carry)
+        info = run_video(str(src), str(tmp_path / "o.mp4"), FakePredictor().batch, splash,
+                         options, config_tracker(), ["square"])  # fmt: skip
+        ids = [[i["track_id"] for i in r["instances"]] for r in json.loads(det.read_text())]
+        assert ids[:first] == [[-1]] * first and ids[first:] == [[0]] * (12 - first), carry
+        assert info["tracks"] == [
+            {
+                "track_id": 0,
+                "class": "square",
+                "first_frame": first,
+                "last_frame": 11,
+                "frames": 12 - first,
+            }  # fmt: skip
+        ]
 
 
 def test_keep_tracks_naming_no_track_is_one_line_and_writes_nothing(tmp_path):
