@@ -186,7 +186,7 @@ class FrameLoop:
             elif self.carry is not None and self.previous is not None:
                 last = self.carry(self.previous, image, last)
                 if self.tracker is not None:  # motion seen each frame; a track confirmed at once
-                    last = self.tracker.update(last, self.seconds(i), image)
+                    last = self.tracker.update(last, self.seconds(i), image, carried=True)
             self.previous = image
             self.encoder.q.put((i, image, last))
             self.detections.append(_frame_record(i, last))

@@ -276,3 +276,20 @@ def test_reid_a_track_the_tracker_carries_onto_another_color_is_matched_anew():
     assert reidentify(reid(), start + swap)[-2:] == [[0], [0, 1]]
     blue = (30, 30, 220)
     assert reidentify(reid(), start + [(0.2, [(1, 100, blue, 1)])])[-1] == [2]
+
+
+def test_reid_on_a_carried_frame_reads_only_new_tracks_colors():
+    """Carried masks repeat the model frame's colors: of three tracks, the one new track's
+    histogram is the only one computed (a carried frame runs the tracker 3 times in 4)."""
+    from balloon_shapes.demo.tracking import ReIdentifier
+
+    reid = ReIdentifier(max_distance=0.3, memory_s=10.0, same_class=True, bins=8)
+    calls = []
+    read = reid.histogram
+    reid.histogram = lambda image, mask: calls.append(mask.sum()) or read(image, mask)
+    reidentify(reid, [(0.0, [(0, 20, RED, 1), (1, 60, GREEN, 1)])])
+    inst = squares([(22, 30), (62, 30), (100, 30)])
+    inst.ids = np.array([0, 1, 2])
+    calls.clear()
+    out = reid(inst, painted(inst, [RED, GREEN, RED]), 0.1, carried=True)
+    assert out.ids.tolist() == [0, 1, 2] and len(calls) == 1
