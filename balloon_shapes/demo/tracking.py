@@ -115,8 +115,9 @@ class ReIdentifier:
         # ID among the candidates: an object re-entering where another left takes its own ID
         resumed = {k: self.ours.pop(t) for k in tracked
                    if (t := int(inst.ids[k])) in self.ours and t not in self.previous}  # fmt: skip
-        for k in [] if carried else self.jumped(tracked, hists, inst.ids):
-            del self.ours[int(inst.ids[k])]
+        if not carried:  # carried masks are the model frame's objects, moved
+            for k in self.jumped(tracked, hists, inst.ids):
+                del self.ours[int(inst.ids[k])]
         self.previous = {int(inst.ids[k]) for k in tracked}
         new = [k for k in tracked if int(inst.ids[k]) not in self.ours]
         present = self.unique([int(inst.ids[k]) for k in tracked if k not in new])

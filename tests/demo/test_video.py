@@ -317,7 +317,7 @@ def test_a_tracked_run_gives_track_ids_and_a_per_track_summary(tmp_path):
                 "first_frame": first,
                 "last_frame": 11,
                 "frames": 12 - first,
-            }  # fmt: skip
+            }
         ]
 
 
