@@ -11,11 +11,7 @@ from torchvision.models import resnet
 from torchvision.models.detection import MaskRCNN
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.backbone_utils import BackboneWithFPN
-from torchvision.models.detection.faster_rcnn import (
-    FastRCNNConvFCHead,
-    FastRCNNPredictor,
-    TwoMLPHead,
-)
+from torchvision.models.detection.faster_rcnn import FastRCNNConvFCHead, TwoMLPHead
 from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
 from torchvision.models.detection.rpn import RPNHead
 from torchvision.ops import MultiScaleRoIAlign
@@ -24,6 +20,7 @@ from torchvision.ops.misc import FrozenBatchNorm2d
 
 from balloon_shapes.errors import ConfigError
 from balloon_shapes.modeling import d2_compat as d2
+from balloon_shapes.modeling.label_smoothing import LabelSmoothedMaskRCNN, SmoothingPredictor
 
 BACKBONES = {
     "resnet18": resnet.resnet18,
@@ -92,14 +89,14 @@ def anchors_and_pools(
         pool = strides[: len(names)]
         return (
             d2.D2AnchorGenerator(sizes, ratios, strides),
-            d2.AlignedMultiScaleRoIAlign(names, 7, ratio, pool),
+            d2.AlignedMultiScaleRoIAlign(names, cfg.roi.pool_size, ratio, pool),
             d2.AlignedMultiScaleRoIAlign(names, 14, ratio, pool),
         )
     if cfg.flavour != "torchvision":
         raise ConfigError(f"model.flavour={cfg.flavour!r}: expected torchvision or detectron2")
     return (
         AnchorGenerator(sizes, ratios),
-        MultiScaleRoIAlign(names, 7, ratio),
+        MultiScaleRoIAlign(names, cfg.roi.pool_size, ratio),
         MultiScaleRoIAlign(names, 14, ratio),
     )
 
@@ -123,12 +120,12 @@ class AspectChannel(nn.Module):
 
 def box_head(cfg: DictConfig) -> nn.Module:
     """``mlp``: two FC layers (Detectron2, torchvision v1); ``conv4fc``: 4 BN convs + 1 FC (v2)."""
-    c = cfg.fpn_channels + int(cfg.roi.aspect_channel)
+    c, s = cfg.fpn_channels + int(cfg.roi.aspect_channel), cfg.roi.pool_size
     if cfg.roi.head == "mlp":
-        return TwoMLPHead(c * 7 * 7, cfg.roi.head_dim)
+        return TwoMLPHead(c * s * s, cfg.roi.head_dim)
     if cfg.roi.head == "conv4fc":
         convs = [cfg.fpn_channels] * 4
-        return FastRCNNConvFCHead((c, 7, 7), convs, [cfg.roi.head_dim], norm_layer=nn.BatchNorm2d)
+        return FastRCNNConvFCHead((c, s, s), convs, [cfg.roi.head_dim], norm_layer=nn.BatchNorm2d)
     raise ConfigError(f"model.roi.head={cfg.roi.head!r}: expected mlp or conv4fc")
 
 
@@ -153,7 +150,7 @@ def build_model(cfg: DictConfig) -> nn.Module:
     backbone = build_backbone(cfg)
     anchors, box_pool, mask_pool = anchors_and_pools(cfg)
     c, k = cfg.fpn_channels, cfg.num_classes + 1  # + background
-    model = MaskRCNN(
+    model = LabelSmoothedMaskRCNN(
         backbone,
         min_size=cfg.min_size,
         max_size=cfg.max_size,
@@ -168,7 +165,7 @@ def build_model(cfg: DictConfig) -> nn.Module:
         rpn_batch_size_per_image=cfg.rpn.batch_size_per_image,
         box_roi_pool=box_pool,
         box_head=box_head(cfg),
-        box_predictor=FastRCNNPredictor(cfg.roi.head_dim, k),
+        box_predictor=SmoothingPredictor(cfg.roi.head_dim, k),
         box_batch_size_per_image=cfg.roi.batch_size_per_image,
         box_positive_fraction=cfg.roi.positive_fraction,
         box_score_thresh=cfg.roi.score_thresh,
@@ -181,6 +178,7 @@ def build_model(cfg: DictConfig) -> nn.Module:
             norm_layer=nn.BatchNorm2d if cfg.mask_head.norm == "bn" else None,
         ),
         mask_predictor=MaskRCNNPredictor(cfg.mask_head.dim, cfg.mask_head.dim, k),
+        label_smoothing=cfg.roi.label_smoothing,
     )
     if cfg.roi.aspect_channel:  # MaskRCNN's constructor only takes a MultiScaleRoIAlign
         model.roi_heads.box_roi_pool = AspectChannel(box_pool)

@@ -231,6 +231,7 @@ ARCH_KEYS = (  # what a zoo entry's layout fixes; data-dependent knobs stay the 
     "roi.head",
     "roi.head_dim",
     "roi.aspect_channel",
+    "roi.pool_size",
     "roi.sampling_ratio",
     "mask_head",
 )

@@ -29,8 +29,12 @@ def batch(n=2, size=64):
         ["model.norm=gn"],
         ["model.roi.aspect_channel=true"],
         ["model.roi.aspect_channel=true", "model.roi.head=conv4fc"],
+        ["model.roi.pool_size=14"],
+        ["model.roi.pool_size=14", "model.roi.head=conv4fc"],
     ],
-    ids=["resnet18-slim", "resnet50-fpn", "resnet101-fpn", "resnet18-gn", "aspect", "aspect-conv"],
+    ids=(
+        "resnet18-slim resnet50-fpn resnet101-fpn resnet18-gn aspect aspect-conv pool14 pool14-conv"
+    ).split(),
 )
 def test_backbones_train_and_predict(smoke_cfg, overrides):
     cfg = smoke_cfg(*overrides)
@@ -127,3 +131,33 @@ def test_the_aspect_channel_holds_each_boxs_log_width_over_height():
     # 20x10 -> log 2; 10x40 -> log 1/4; a degenerate box counts as 1x1
     want = torch.tensor([0.6931472, -1.3862944, 0.0])
     assert torch.allclose(out[:, 3], want[:, None, None].expand(3, 7, 7), atol=1e-6)
+
+
+@pytest.mark.parametrize("eps", [0.1, 1.0])
+def test_label_smoothing_is_pytorchs_smoothed_cross_entropy_on_the_sampled_rois(
+    smoke_cfg, monkeypatch, eps
+):
+    """The classifier loss equals F.cross_entropy(label_smoothing=eps) of the very logits and
+    sampled labels torchvision's own loss sees (caught by wrapping it)."""
+    from torchvision.models.detection import roi_heads
+
+    seen = {}
+    plain = roi_heads.fastrcnn_loss
+
+    def spy(class_logits, box_regression, labels, regression_targets):
+        seen["logits"], seen["labels"] = class_logits.detach(), torch.cat(labels)
+        return plain(class_logits, box_regression, labels, regression_targets)
+
+    monkeypatch.setattr(roi_heads, "fastrcnn_loss", spy)
+    torch.manual_seed(0)
+    model = build_model(smoke_cfg(f"model.roi.label_smoothing={eps}").model).train()
+    with torch.no_grad():  # confident logits: smoothed and plain cross-entropy far apart
+        model.roi_heads.box_predictor.cls_score.weight.mul_(20)
+    losses = model(*batch())
+    want = torch.nn.functional.cross_entropy(seen["logits"], seen["labels"], label_smoothing=eps)
+    assert losses["loss_classifier"].item() == pytest.approx(want.item(), rel=1e-5)
+    plain_ce = torch.nn.functional.cross_entropy(seen["logits"], seen["labels"])
+    assert abs(losses["loss_classifier"].item() - plain_ce.item()) > 0.01 * eps
+    model.eval()
+    with torch.no_grad():  # inference is untouched: no loss, same output keys
+        assert set(model(batch()[0])[0]) == {"boxes", "labels", "scores", "masks"}
