@@ -38,7 +38,12 @@ class MaskRCNNModule(L.LightningModule):
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         images, targets = batch
         losses = self.model(images, targets)
-        loss = sum(losses.values())
+        weights = self.cfg.train.loss_weights
+        if set(weights) != set(losses):
+            raise ConfigError(
+                f"train.loss_weights names {sorted(weights)}; the losses are {sorted(losses)}"
+            )
+        loss = sum(weights[k] * v for k, v in losses.items())
         if not math.isfinite(loss.item()):
             lr = self.optimizers().param_groups[0]["lr"]
             raise TrainingDiverged(

@@ -301,3 +301,27 @@ def test_resume_from_another_datasets_or_models_checkpoint_is_one_line(smoke_cfg
     with pytest.raises(ConfigError, match="holds another model .*tensors differ.*fpn"):
         train(smoke_cfg("model.fpn_channels=32", "data.val_size=2", "resume=true"))
     assert last.read_bytes() == before
+
+
+def test_loss_weights_scale_each_loss_in_what_is_optimised(smoke_cfg, monkeypatch):
+    """The training loss is sum(w_k * loss_k), hand-computed here from the unweighted losses;
+    a loss name the model does not have is a one-line config error."""
+    cfg = smoke_cfg("train.loss_weights.loss_classifier=2.5", "train.loss_weights.loss_mask=0")
+    module = MaskRCNNModule(cfg)
+    monkeypatch.setattr(module, "log", lambda *a, **k: None)
+    monkeypatch.setattr(module, "log_dict", lambda *a, **k: None)
+    stream = TrainStream(
+        catalog.get("shapes_val", size=2, spec=dict(cfg.data.shapes)), 2, Augment(), 0, False
+    )
+    batch = stream.batch(0)
+    torch.manual_seed(0)
+    loss = module.training_step(batch, 0)
+    torch.manual_seed(0)
+    raw = module.model(*batch)
+    expected = sum(raw.values()) + 1.5 * raw["loss_classifier"] - raw["loss_mask"]
+    assert raw["loss_classifier"] > 0.01 and raw["loss_mask"] > 0.01, raw
+    torch.testing.assert_close(loss, expected, rtol=1e-6, atol=1e-6)
+    cfg = smoke_cfg("+train.loss_weights.loss_maks=1")
+    module = MaskRCNNModule(cfg)
+    with pytest.raises(ConfigError, match="loss_maks"):
+        module.training_step(batch, 0)
