@@ -108,7 +108,7 @@ def test_no_dependency_forbids_apache_2():
         for field in fields:
             copyleft = "GPL" in field.replace("LGPL", "") or "GNU General Public" in field
             assert not (copyleft or "Affero" in field), f"{name}: {field}"
-    assert metadata.metadata("balloon-shapes")["License"] == "Apache-2.0"
+    assert metadata.metadata("balloon-shapes")["License-Expression"] == "Apache-2.0"
     assert "Apache License" in (ROOT / "LICENSE").read_text()
 
 
