@@ -17,6 +17,20 @@ from balloon_shapes.evaluation.coco_evaluation import COCOEvaluator
 from balloon_shapes.modeling import build_model
 
 METRICS = tuple(f"{t}_{k}" for t in ("bbox", "segm") for k in ("AP", "AP50", "AP75"))
+LOSSES = ("loss_classifier", "loss_box_reg", "loss_mask", "loss_objectness", "loss_rpn_box_reg")
+
+
+def check_loss_weights(weights: DictConfig) -> None:
+    """``train.loss_weights`` names torchvision's Mask R-CNN losses, each weighted >= 0."""
+    unknown = sorted(set(weights) - set(LOSSES))
+    if unknown:
+        raise ConfigError(f"train.loss_weights.{unknown[0]}: no such loss ({', '.join(LOSSES)})")
+    missing = [name for name in LOSSES if name not in weights]
+    if missing:
+        raise ConfigError(f"train.loss_weights.{missing[0]}: missing (1.0 weighs it as usual)")
+    for name, w in weights.items():
+        if not (isinstance(w, (int, float)) and w >= 0):
+            raise ConfigError(f"train.loss_weights.{name}={w!r}: expected a number >= 0")
 
 
 class MaskRCNNModule(L.LightningModule):
@@ -24,6 +38,7 @@ class MaskRCNNModule(L.LightningModule):
 
     def __init__(self, cfg: DictConfig) -> None:
         super().__init__()
+        check_loss_weights(cfg.train.loss_weights)  # before the model or any output exists
         self.cfg = cfg
         self.model = build_model(cfg.model)
         self.evaluator: COCOEvaluator | None = None  # built on the first validation
@@ -39,10 +54,6 @@ class MaskRCNNModule(L.LightningModule):
         images, targets = batch
         losses = self.model(images, targets)
         weights = self.cfg.train.loss_weights
-        if set(weights) != set(losses):
-            raise ConfigError(
-                f"train.loss_weights names {sorted(weights)}; the losses are {sorted(losses)}"
-            )
         loss = sum(weights[k] * v for k, v in losses.items())
         if not math.isfinite(loss.item()):
             lr = self.optimizers().param_groups[0]["lr"]

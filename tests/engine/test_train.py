@@ -305,7 +305,7 @@ def test_resume_from_another_datasets_or_models_checkpoint_is_one_line(smoke_cfg
 
 def test_loss_weights_scale_each_loss_in_what_is_optimised(smoke_cfg, monkeypatch):
     """The training loss is sum(w_k * loss_k), hand-computed here from the unweighted losses;
-    a loss name the model does not have is a one-line config error."""
+    a loss name the model does not have, or a negative weight, is a config error at once."""
     cfg = smoke_cfg("train.loss_weights.loss_classifier=2.5", "train.loss_weights.loss_mask=0")
     module = MaskRCNNModule(cfg)
     monkeypatch.setattr(module, "log", lambda *a, **k: None)
@@ -321,7 +321,8 @@ def test_loss_weights_scale_each_loss_in_what_is_optimised(smoke_cfg, monkeypatc
     expected = sum(raw.values()) + 1.5 * raw["loss_classifier"] - raw["loss_mask"]
     assert raw["loss_classifier"] > 0.01 and raw["loss_mask"] > 0.01, raw
     torch.testing.assert_close(loss, expected, rtol=1e-6, atol=1e-6)
-    cfg = smoke_cfg("+train.loss_weights.loss_maks=1")
-    module = MaskRCNNModule(cfg)
-    with pytest.raises(ConfigError, match="loss_maks"):
-        module.training_step(batch, 0)
+    for bad, problem in (("+train.loss_weights.loss_maks=1", "loss_maks"),
+                         ("train.loss_weights.loss_mask=-1", ">= 0"),
+                         ("~train.loss_weights.loss_mask", "loss_mask: missing")):  # fmt: skip
+        with pytest.raises(ConfigError, match=problem):
+            MaskRCNNModule(smoke_cfg(bad))
