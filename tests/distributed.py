@@ -4,6 +4,7 @@ gathers across processes is tested with two processes, not one."""
 from __future__ import annotations
 
 import json
+import os
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +26,10 @@ def _worker(rank: int, fn: Callable, port: int, out: str, args: tuple) -> None:
         Path(out, f"{rank}.json").write_text(json.dumps(result))
     finally:
         dist.destroy_process_group()
+    # done and written: leave without the interpreter's teardown, where a C++ thread of the
+    # process group's stack was once destroyed joinable ("terminate called without an active
+    # exception", SIGABRT, once in four suite runs); a failure above still raises as before
+    os._exit(0)
 
 
 def on_two_processes(fn: Callable, out: Path, *args) -> list:
