@@ -119,8 +119,8 @@ def test_colors_follow_track_ids_not_classes_and_ids_are_labelled():
         free[y0:y1, x0:x1] = False
     fills = []  # each mask's fill: the commonest color of its pixels no label covers
     for m in inst.masks:
-        colors, counts = np.unique(drawing.image[m & free], axis=0, return_counts=True)
-        fills.append(colors[counts.argmax()])
+        values, counts = np.unique(drawing.image[m & free], axis=0, return_counts=True)
+        fills.append(values[counts.argmax()])
     assert np.array_equal(fills[0], fills[2])  # same ID, same fill
     assert not np.array_equal(fills[0], fills[1])
 
