@@ -116,6 +116,7 @@ RANGES: dict[str, Range] = {  # keys a config lacks are skipped; checked before 
     "tolerance": SOME,  # annotate: polygon simplification in pixels (0: every edge vertex)
     "top": SOME,
     "train.max_iter": COUNT,
+    "train.max_seconds": Range(0, nullable=True, open_low=True),
     "train.batch_size": COUNT,
     "train.lr": Range(0, open_low=True),
     "train.momentum": FRACTION,

@@ -60,11 +60,18 @@ class SampleIds(L.Callback):
 
 
 class ProgressBar(TQDMProgressBar):
-    """Lightning's bar without the logger version number (``v_num``): loss and it/s only."""
+    """Lightning's bar without the logger version number (``v_num``): loss and it/s, and the
+    training seconds left when ``train.max_seconds`` may end the run before ``max_iter``."""
+
+    def __init__(self, max_seconds: float | None = None) -> None:
+        super().__init__()
+        self.max_seconds = max_seconds
 
     def get_metrics(self, trainer, pl_module) -> dict:
         metrics = super().get_metrics(trainer, pl_module)
         metrics.pop("v_num", None)
+        if self.max_seconds is not None:
+            metrics["left"] = f"{max(0.0, self.max_seconds - pl_module.train_seconds):.0f}s"
         return metrics
 
 

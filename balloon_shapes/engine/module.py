@@ -4,7 +4,7 @@ the same COCO evaluator as ``eval.py``."""
 from __future__ import annotations
 
 import math
-import time
+from time import perf_counter
 
 import lightning as L
 import torch
@@ -48,7 +48,7 @@ class MaskRCNNModule(L.LightningModule):
         self.save_hyperparameters({"cfg": OmegaConf.to_container(cfg, resolve=True)})
 
     def on_train_batch_start(self, batch, batch_idx: int) -> None:
-        self._tic = time.perf_counter()
+        self._tic = perf_counter()
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         images, targets = batch
@@ -66,7 +66,13 @@ class MaskRCNNModule(L.LightningModule):
         return loss
 
     def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
-        self.train_seconds += time.perf_counter() - self._tic
+        self.train_seconds += perf_counter() - self._tic
+        if self.cfg.train.max_seconds is None:
+            return
+        # Every rank follows rank 0's clock: one lr schedule and one last step for all.
+        self.train_seconds = self.trainer.strategy.broadcast(self.train_seconds)
+        if self.train_seconds >= self.cfg.train.max_seconds:
+            self.trainer.should_stop = True  # Lightning validates once more, then stops
 
     def on_validation_epoch_start(self) -> None:
         if self.evaluator is None:
@@ -97,7 +103,7 @@ class MaskRCNNModule(L.LightningModule):
             opt = torch.optim.AdamW(params, lr=t.lr, weight_decay=t.weight_decay)
         else:
             raise ConfigError(f"train.optimizer={t.optimizer!r}: expected sgd or adamw")
-        sched = LambdaLR(opt, lambda step: lr_factor(step, t))
+        sched = LambdaLR(opt, lambda step: lr_factor(step, t, self.train_seconds))
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
     def state_dict_extra(self) -> dict:

@@ -121,7 +121,7 @@ def callbacks(cfg: DictConfig) -> list[L.Callback]:
             enable_version_counter=False,
         ),
         RNGState(),
-        ProgressBar(),
+        ProgressBar(t.max_seconds),
     ]
     if t.log_sample_ids:
         out.append(SampleIds(cfg.output_dir))

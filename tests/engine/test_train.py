@@ -1,5 +1,6 @@
 import html
 import json
+import math
 import re
 
 import pytest
@@ -62,6 +63,53 @@ def test_warmup_then_cosine(smoke_cfg):
     assert lr_factor(5, t) == pytest.approx(0.55 * cosine_at_5)
     step = smoke_cfg("train.schedule=step", "train.steps=[5,8]", "train.warmup_iters=0").train
     assert [lr_factor(i, step) for i in (4, 5, 8)] == pytest.approx([1, 0.1, 0.01])
+
+
+def test_a_time_budget_runs_the_cosine_over_seconds_when_they_run_out_first(smoke_cfg):
+    """max_iter=100, max_seconds=40, hand-computed: at step 20 after 30 s the run is 3/4
+    through (seconds lead), after 4 s 1/5 through (iterations lead); without a budget the
+    seconds do not count."""
+    over = ("train.max_iter=100", "train.warmup_iters=10")
+    t = smoke_cfg(*over, "train.max_seconds=40").train
+    assert lr_factor(20, t, 30.0) == pytest.approx(0.5 * (1 - 2**-0.5))  # cos(3/4 pi)
+    assert lr_factor(20, t, 4.0) == pytest.approx(0.5 * (1 + math.cos(0.2 * math.pi)))
+    assert lr_factor(20, t, 55.0) == pytest.approx(0.0)
+    assert lr_factor(20, smoke_cfg(*over).train, 30.0) == pytest.approx(
+        0.5 * (1 + math.cos(0.2 * math.pi))
+    )
+
+
+def test_a_time_budget_ends_the_run_validated_with_the_lr_annealed(smoke_cfg, monkeypatch, capsys):
+    """A clock that gives each step 0.5 s: max_seconds=2 ends the run after step 4 of 100,
+    with the lr of each step on the cosine over seconds (hand-computed), a validation in the
+    fit loop (best.ckpt at step 4) and the seconds left on the progress bar."""
+    import itertools
+
+    import balloon_shapes.engine.module as module_lib
+
+    ticks = itertools.count()
+    monkeypatch.setattr(module_lib, "perf_counter", lambda: 0.5 * next(ticks))
+    lrs = []
+    step = module_lib.MaskRCNNModule.training_step
+
+    def recording(self, batch, batch_idx):
+        lrs.append(self.optimizers().param_groups[0]["lr"])
+        return step(self, batch, batch_idx)
+
+    monkeypatch.setattr(module_lib.MaskRCNNModule, "training_step", recording)
+    cfg = smoke_cfg("train.max_iter=100", "train.eval_period=100", "train.max_seconds=2",
+                    "data.val_size=2", "train.lr=0.01")  # fmt: skip
+    metrics = train(cfg)
+    assert metrics["iter"] == 4 and metrics["train_seconds"] == 2.0
+    assert [h["iter"] for h in metrics["history"]] == [4]
+    # step k's lr comes from the scheduler step after step k-1, when 0.5 (k-1) s had passed:
+    # progress max(k / 100, (k - 1) / 4); step 0 is warmup's first (factor 0.001)
+    want = [0.001, 0.5 * (1 + math.cos(0.01 * math.pi)), 0.5 * (1 + math.cos(0.25 * math.pi)),
+            0.5]  # fmt: skip
+    assert [lr / 0.01 for lr in lrs] == pytest.approx(want)
+    best = torch.load(cfg.output_dir + "/checkpoints/best.ckpt", weights_only=True)
+    assert best["global_step"] == 4
+    assert "left=0s" in capsys.readouterr().out
 
 
 def test_train_writes_metrics_checkpoints_and_picture(smoke_cfg, tmp_path):
@@ -208,6 +256,7 @@ def test_a_new_run_sets_the_previous_run_aside_whole(smoke_cfg, tmp_path):
         ("train.batch_size=-1", "train.batch_size=-1"),
         ("data.val_size=0", "data.val_size=0"),
         ("train.max_iter=0", "train.max_iter=0"),
+        ("train.max_seconds=0", "train.max_seconds=0: must be more than 0"),
     ],
 )
 def test_impossible_values_fail_before_any_folder_exists(smoke_cfg, tmp_path, override, message):
