@@ -372,6 +372,7 @@ def test_loss_weights_scale_each_loss_in_what_is_optimised(smoke_cfg, monkeypatc
     torch.testing.assert_close(loss, expected, rtol=1e-6, atol=1e-6)
     for bad, problem in (("+train.loss_weights.loss_maks=1", "loss_maks"),
                          ("train.loss_weights.loss_mask=-1", ">= 0"),
+                         ("train.loss_weights.loss_mask=true", "loss_mask=True: expected a number"),
                          ("~train.loss_weights.loss_mask", "loss_mask: missing")):  # fmt: skip
         with pytest.raises(ConfigError, match=problem):
             MaskRCNNModule(smoke_cfg(bad))
