@@ -4,7 +4,8 @@ model, eager then compiled (inductor), on its own training batches, in one proce
     python benchmarks/compile_backbone.py [--steps 25] [hydra overrides...]
 
 The compile happens in the first compiled step, which is printed apart: in a time-budgeted
-run (``train.max_seconds``) it is paid out of the budget.
+run (``train.max_seconds``) it is paid out of the budget. A second run finds the graphs in
+inductor's on-disk cache, so only the first run on a machine shows a cold compile.
 """
 
 from __future__ import annotations
