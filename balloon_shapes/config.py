@@ -140,6 +140,8 @@ RANGES: dict[str, Range] = {  # keys a config lacks are skipped; checked before 
     "data.augment.grayscale": FRACTION,
     "model.mask_thresh": FRACTION,
     "model.roi.score_thresh": FRACTION,
+    "model.roi.nms_thresh": FRACTION,
+    "model.mask_head.class_weight": FRACTION,
     "model.roi.detections_per_img": COUNT,
     "model.min_size": COUNT,
     "model.max_size": COUNT,

@@ -93,6 +93,7 @@ def test_code_defaults_are_the_yaml_defaults():
         ("config", "train.lr=0"),
         ("config", "train.clip_grad_norm=-1"),
         ("config", "data.augment.hflip=2"),
+        ("eval", "model.roi.nms_thresh=1.5"),
         ("eval", "data.limit=0"),
         ("eval", "inference.num_workers=-1"),
         ("demo", "inference.batch_size=0"),

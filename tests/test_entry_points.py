@@ -24,6 +24,7 @@ SMOKE = {  # name -> its smoke arguments (one probability is enough to run grays
     "annotate_speed.py": ["--smoke"],
     "active_labeling.py": ["--smoke", "--measures", "flip"],  # 2 tiny trainings, not 4
     "cross_class_suppression.py": ["--smoke"],
+    "inference_sweep.py": ["--smoke"],
 }
 
 

@@ -17,11 +17,18 @@ from balloon_shapes.evaluation.coco_evaluation import COCOEvaluator
 from balloon_shapes.modeling import build_model
 
 METRICS = tuple(f"{t}_{k}" for t in ("bbox", "segm") for k in ("AP", "AP50", "AP75"))
-LOSSES = ("loss_classifier", "loss_box_reg", "loss_mask", "loss_objectness", "loss_rpn_box_reg")
+LOSSES = (
+    "loss_classifier",
+    "loss_box_reg",
+    "loss_mask",
+    "loss_objectness",
+    "loss_rpn_box_reg",
+    "loss_mask_class",
+)  # the last only with model.mask_head.class_head
 
 
 def check_loss_weights(weights: DictConfig) -> None:
-    """``train.loss_weights`` names torchvision's Mask R-CNN losses, each weighted >= 0."""
+    """``train.loss_weights`` names the model's losses (torchvision's five, ours), each >= 0."""
     unknown = sorted(set(weights) - set(LOSSES))
     if unknown:
         raise ConfigError(f"train.loss_weights.{unknown[0]}: no such loss ({', '.join(LOSSES)})")

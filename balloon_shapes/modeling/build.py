@@ -21,6 +21,7 @@ from torchvision.ops.misc import FrozenBatchNorm2d
 from balloon_shapes.errors import ConfigError
 from balloon_shapes.modeling import d2_compat as d2
 from balloon_shapes.modeling.label_smoothing import LabelSmoothedMaskRCNN, SmoothingPredictor
+from balloon_shapes.modeling.mask_class import FeatureKeepingPredictor, add_mask_class_head
 
 BACKBONES = {
     "resnet18": resnet.resnet18,
@@ -169,6 +170,7 @@ def build_model(cfg: DictConfig) -> nn.Module:
         box_batch_size_per_image=cfg.roi.batch_size_per_image,
         box_positive_fraction=cfg.roi.positive_fraction,
         box_score_thresh=cfg.roi.score_thresh,
+        box_nms_thresh=cfg.roi.nms_thresh,
         box_detections_per_img=cfg.roi.detections_per_img,
         mask_roi_pool=mask_pool,
         mask_head=MaskRCNNHeads(
@@ -177,11 +179,16 @@ def build_model(cfg: DictConfig) -> nn.Module:
             1,
             norm_layer=nn.BatchNorm2d if cfg.mask_head.norm == "bn" else None,
         ),
-        mask_predictor=MaskRCNNPredictor(cfg.mask_head.dim, cfg.mask_head.dim, k),
+        mask_predictor=(FeatureKeepingPredictor if cfg.mask_head.class_head else MaskRCNNPredictor)(
+            cfg.mask_head.dim, cfg.mask_head.dim, k
+        ),
         label_smoothing=cfg.roi.label_smoothing,
     )
     if cfg.roi.aspect_channel:  # MaskRCNN's constructor only takes a MultiScaleRoIAlign
         model.roi_heads.box_roi_pool = AspectChannel(box_pool)
+    if cfg.mask_head.class_head:
+        head = cfg.mask_head
+        add_mask_class_head(model.roi_heads, head.dim, k - 1, head.class_weight, head.class_grad)
     if cfg.flavour == "detectron2":
         model.transform = d2.D2Transform(cfg.min_size, cfg.max_size)
         d2.stride_in_1x1(model.backbone.body)

@@ -161,3 +161,22 @@ def test_label_smoothing_is_pytorchs_smoothed_cross_entropy_on_the_sampled_rois(
     model.eval()
     with torch.no_grad():  # inference is untouched: no loss, same output keys
         assert set(model(batch()[0])[0]) == {"boxes", "labels", "scores", "masks"}
+
+
+@pytest.mark.parametrize("thresh, kept", [(0.5, 1), (0.7, 2)])
+def test_nms_thresh_decides_whether_an_overlapping_box_of_the_same_class_survives(
+    smoke_cfg, thresh, kept
+):
+    """Two class-1 boxes of IoU 100/160 = 0.625: per-class NMS at 0.5 drops the weaker, at 0.7
+    keeps both (hand-computed; zero regression deltas leave the proposals as they are)."""
+    model = build_model(smoke_cfg(f"model.roi.nms_thresh={thresh}").model).eval()
+    proposals = [torch.tensor([[0.0, 0, 10, 10], [0, 0, 10, 16]])]
+    k = smoke_cfg().model.num_classes + 1
+    logits = torch.full((2, k), -10.0)
+    logits[:, 1] = torch.tensor([10.0, 9.0])
+    deltas = torch.zeros(2, 4 * k)
+    boxes, scores, labels = model.roi_heads.postprocess_detections(
+        logits, deltas, proposals, [(64, 64)]
+    )
+    assert labels[0].tolist() == [1] * kept
+    assert boxes[0][0].tolist() == [0, 0, 10, 10]

@@ -1,0 +1,100 @@
+"""A class head on the mask head's features, on top of torchvision's Mask R-CNN.
+
+The box head classifies from 7x7 box features; the mask head sees each object at 14x14 and
+learns its outline, which is what tells a circle from an ellipse. This head classifies each
+mask RoI from those features plus the box's log aspect ratio (RoIAlign warps every box
+square). It is trained on the positive RoIs the mask head already sees (``loss_mask_class``)
+and, at inference, rescales each detection's score by its probability of the detection's
+class: ``score' = score ** (1 - w) * p ** w``, so where the two heads disagree the box head's
+second guess for an object can outrank its first.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchvision.models.detection.mask_rcnn import MaskRCNNPredictor
+from torchvision.models.detection.roi_heads import RoIHeads
+
+
+def log_aspect(boxes: torch.Tensor) -> torch.Tensor:
+    """log(w/h) of (N, 4) xyxy boxes, one column."""
+    w = (boxes[:, 2] - boxes[:, 0]).clamp(min=1)
+    return torch.log(w / (boxes[:, 3] - boxes[:, 1]).clamp(min=1))[:, None]
+
+
+class FeatureKeepingPredictor(MaskRCNNPredictor):
+    """``MaskRCNNPredictor`` that keeps its input (the mask head's features) for the class
+    head. Same weights, same output."""
+
+    features: torch.Tensor | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.features = x
+        return super().forward(x)
+
+
+class MaskClassifier(nn.Module):
+    """Mask features (N, C, 14, 14) pooled to 7x7, with log(w/h), to logits over the
+    foreground classes."""
+
+    def __init__(self, channels: int, num_classes: int) -> None:
+        super().__init__()
+        self.pool = nn.AdaptiveAvgPool2d(7)
+        self.fc = nn.Linear(channels * 49 + 1, num_classes)
+
+    def forward(self, features: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
+        x = self.pool(features).flatten(1)
+        return self.fc(torch.cat([x, log_aspect(boxes).to(x.dtype)], 1))
+
+
+class MaskClassRoIHeads(RoIHeads):
+    """``RoIHeads`` plus ``mask_classifier``: ``loss_mask_class`` in training, rescored
+    detections at inference (``weight`` w of the formula above)."""
+
+    mask_classifier: MaskClassifier
+    weight: float
+    grad: bool  # False: the class loss leaves the mask head's features as they are
+
+    def select_training_samples(self, proposals, targets):
+        proposals, matched, labels, deltas = super().select_training_samples(proposals, targets)
+        # The mask head runs on these, in this order (torchvision: labels > 0, image by image).
+        self._positives = (
+            torch.cat([p[lab > 0] for p, lab in zip(proposals, labels)]),
+            torch.cat([lab[lab > 0] for lab in labels]),
+        )
+        return proposals, matched, labels, deltas
+
+    def forward(self, features, proposals, image_shapes, targets=None):
+        result, losses = super().forward(features, proposals, image_shapes, targets)
+        mask_features = self.mask_predictor.features
+        if not self.grad:
+            mask_features = mask_features.detach()
+        if self.training:
+            boxes, labels = self._positives
+            logits = self.mask_classifier(mask_features, boxes)
+            loss = F.cross_entropy(logits, labels - 1) if len(labels) else logits.sum() * 0
+            losses["loss_mask_class"] = loss
+            return result, losses
+        boxes = torch.cat([r["boxes"] for r in result])
+        probs = F.softmax(self.mask_classifier(mask_features, boxes).float(), 1)
+        start = 0
+        for r in result:
+            n = len(r["labels"])
+            p = probs[start : start + n].gather(1, (r["labels"] - 1)[:, None])[:, 0]
+            r["scores"] = r["scores"] ** (1 - self.weight) * p.to(r["scores"].dtype) ** self.weight
+            start += n
+        return result, losses
+
+
+def add_mask_class_head(
+    roi_heads: RoIHeads, channels: int, classes: int, weight: float, grad: bool
+) -> None:
+    """Turn torchvision's ``roi_heads`` (its mask predictor a ``FeatureKeepingPredictor``)
+    into ``MaskClassRoIHeads`` with a new class head over ``classes`` foreground classes."""
+    if not isinstance(roi_heads.mask_predictor, FeatureKeepingPredictor):
+        raise TypeError("the mask predictor must be a FeatureKeepingPredictor")
+    roi_heads.__class__ = MaskClassRoIHeads
+    roi_heads.mask_classifier = MaskClassifier(channels, classes)
+    roi_heads.weight, roi_heads.grad = weight, grad

@@ -1,0 +1,84 @@
+"""The class head on mask features: its loss on the positive RoIs, its rescoring at inference."""
+
+import copy
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from balloon_shapes.modeling.build import build_model
+from balloon_shapes.modeling.mask_class import MaskClassifier
+from tests.modeling.test_build import batch
+
+PROBS = [0.1, 0.6, 0.2, 0.1]  # what the rigged class head says of every RoI, classes 1-4
+
+
+def model_with_head(smoke_cfg, weight):
+    torch.manual_seed(0)
+    over = ("model.mask_head.class_head=true", f"model.mask_head.class_weight={weight}")
+    return build_model(smoke_cfg(*over, "model.roi.score_thresh=0.0").model)
+
+
+def test_loss_is_cross_entropy_of_the_positive_rois_against_their_ground_truth_class(smoke_cfg):
+    """Every positive RoI of ``batch()`` matches its one object, of class 2 (index 1 among
+    the foreground classes); ``loss_mask_class`` is the plain cross-entropy of the head's
+    logits against that."""
+    model = model_with_head(smoke_cfg, 0.5).train()
+    seen = {}
+    model.roi_heads.mask_classifier.register_forward_hook(lambda m, i, o: seen.update(logits=o))
+    losses = model(*batch())
+    logits = seen["logits"]
+    assert len(logits) > 0 and logits.shape[1] == 4
+    want = F.cross_entropy(logits, torch.full((len(logits),), 1))
+    torch.testing.assert_close(losses["loss_mask_class"], want)
+    losses["loss_mask_class"].backward()
+    assert model.roi_heads.mask_classifier.fc.weight.grad.abs().sum() > 0
+
+
+def test_scores_are_the_geometric_blend_of_box_score_and_mask_class_probability(smoke_cfg):
+    """score' = score ** (1 - w) * p(label) ** w, with the head rigged to say PROBS of
+    every RoI: hand-computed against the same model at w = 0 (scores untouched)."""
+    images, _ = batch()
+    outs = {}
+    for w in (0.0, 0.5):
+        model = model_with_head(smoke_cfg, w).eval()
+        fc = model.roi_heads.mask_classifier.fc
+        with torch.no_grad():
+            fc.weight.zero_()
+            fc.bias.copy_(torch.log(torch.tensor(PROBS)))
+            outs[w] = model(images)
+    assert sum(len(o["scores"]) for o in outs[0.0]) > 0
+    for plain, blended in zip(outs[0.0], outs[0.5]):
+        assert torch.equal(plain["labels"], blended["labels"])
+        p = torch.tensor(PROBS)[plain["labels"] - 1]
+        torch.testing.assert_close(blended["scores"], (plain["scores"] * p).sqrt())
+    with torch.no_grad():
+        again = copy.deepcopy(model)(images)  # a copy (as weight averaging makes) works
+    torch.testing.assert_close(again[0]["scores"], outs[0.5][0]["scores"])
+
+
+def test_the_box_aspect_reaches_the_class_head():
+    """A circle's and an axis-aligned ellipse's RoIs pool alike; only log(w/h) tells them."""
+    head = MaskClassifier(8, 2)
+    with torch.no_grad():
+        head.fc.weight.zero_()
+        head.fc.bias.zero_()
+        head.fc.weight[0, -1] = 1.0
+    feats = torch.zeros(2, 8, 14, 14)
+    logits = head(feats, torch.tensor([[0.0, 0, 20, 10], [0, 0, 10, 10]]))
+    assert logits[:, 0].tolist() == pytest.approx([math.log(2), 0.0])
+
+
+@pytest.mark.parametrize("grad", [True, False])
+def test_class_grad_decides_whether_the_class_loss_reaches_the_mask_head(smoke_cfg, grad):
+    torch.manual_seed(0)
+    cfg = smoke_cfg("model.mask_head.class_head=true", f"model.mask_head.class_grad={grad}")
+    model = build_model(cfg.model).train()
+    model(*batch())["loss_mask_class"].backward()
+    reached = [
+        p.grad is not None and p.grad.abs().sum() > 0
+        for p in model.roi_heads.mask_head.parameters()
+    ]
+    assert all(reached) if grad else not any(reached)
+    assert model.roi_heads.mask_classifier.fc.weight.grad.abs().sum() > 0
