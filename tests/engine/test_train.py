@@ -311,9 +311,9 @@ def test_the_run_reports_eval_command_gives_the_logged_ap(smoke_cfg, tmp_path):
     """One COCO evaluator behind both, and a checkpoint that brings its model and data: the
     eval.py command report.html gives (eval.yaml otherwise means COCO and R101) reproduces the
     last validation."""
-    over = ("model.roi.score_thresh=0.0", "data.val_size=6", "train.lr=0.01")
-    over += ("train.max_iter=60", "train.eval_period=60", "train.checkpoint_period=60")
-    over += ("data.train_shapes.min_shapes=1", "data.train_shapes.max_shapes=4")  # AP > 0 by 60
+    over = ("model.roi.score_thresh=0.0", "data.val_size=6", "train.lr=0.02")
+    over += ("train.max_iter=150", "train.eval_period=150", "train.checkpoint_period=150")
+    over += ("data.train_shapes.min_shapes=1", "data.train_shapes.max_shapes=4")  # AP > 0 by 150
     logged = train(smoke_cfg(*over))
     page = html.unescape((tmp_path / "report.html").read_text())
     command = re.search(r"python scripts/eval\.py ([^<]+)", page).group(1).split()
