@@ -21,7 +21,11 @@ from torchvision.ops.misc import FrozenBatchNorm2d
 from balloon_shapes.errors import ConfigError
 from balloon_shapes.modeling import d2_compat as d2
 from balloon_shapes.modeling.label_smoothing import LabelSmoothedMaskRCNN, SmoothingPredictor
-from balloon_shapes.modeling.mask_class import FeatureKeepingPredictor, add_mask_class_head
+from balloon_shapes.modeling.mask_class import (
+    FeatureKeepingPredictor,
+    add_mask_class_head,
+    log_aspect,
+)
 
 BACKBONES = {
     "resnet18": resnet.resnet18,
@@ -113,9 +117,8 @@ class AspectChannel(nn.Module):
 
     def forward(self, features, boxes: list[torch.Tensor], image_shapes) -> torch.Tensor:
         pooled = self.pool(features, boxes, image_shapes)
-        b = torch.cat(boxes)
-        ratio = torch.log((b[:, 2] - b[:, 0]).clamp(min=1) / (b[:, 3] - b[:, 1]).clamp(min=1))
-        channel = ratio.to(pooled.dtype)[:, None, None, None].expand(-1, 1, *pooled.shape[-2:])
+        ratio = log_aspect(torch.cat(boxes))
+        channel = ratio.to(pooled.dtype)[:, :, None, None].expand(-1, 1, *pooled.shape[-2:])
         return torch.cat([pooled, channel], 1)
 
 
