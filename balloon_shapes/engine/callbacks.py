@@ -1,10 +1,12 @@
-"""Lightning callbacks: RNG state in checkpoints (exact resume), DDP sample-id audit."""
+"""Lightning callbacks: the training clock, RNG state in checkpoints (exact resume), DDP
+sample-id audit, progress bar, trainable stages."""
 
 from __future__ import annotations
 
 import json
 import os
 import random
+from time import perf_counter
 
 import lightning as L
 import numpy as np
@@ -42,6 +44,26 @@ class RNGState(L.Callback):
         np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
         random.setstate(self.pending["python"])
         self.pending = None
+
+
+class TrainingClock(L.Callback):
+    """Adds each training step's seconds (validation excluded) to ``pl_module.train_seconds``
+    and applies ``train.max_seconds``. A callback, not a module hook: Lightning calls callbacks
+    first and checkpoint callbacks last, so ``last.ckpt`` holds the time of the step it saves,
+    and a resumed run whose budget is spent takes no further step."""
+
+    def __init__(self) -> None:
+        self.tic = 0.0
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        pl_module.check_budget()  # after a resume restored train_seconds
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
+        self.tic = perf_counter()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        pl_module.train_seconds += perf_counter() - self.tic
+        pl_module.check_budget()
 
 
 class SampleIds(L.Callback):

@@ -4,7 +4,6 @@ the same COCO evaluator as ``eval.py``."""
 from __future__ import annotations
 
 import math
-from time import perf_counter
 
 import lightning as L
 import torch
@@ -50,12 +49,8 @@ class MaskRCNNModule(L.LightningModule):
         self.model = build_model(cfg.model)
         self.evaluator: COCOEvaluator | None = None  # built on the first validation
         self.train_seconds = 0.0  # training time, validation excluded (time-to-quality)
-        self._tic = 0.0
         self.history: list[dict] = []
         self.save_hyperparameters({"cfg": OmegaConf.to_container(cfg, resolve=True)})
-
-    def on_train_batch_start(self, batch, batch_idx: int) -> None:
-        self._tic = perf_counter()
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         images, targets = batch
@@ -72,8 +67,9 @@ class MaskRCNNModule(L.LightningModule):
         self.log("loss", loss, prog_bar=True, batch_size=len(images))
         return loss
 
-    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
-        self.train_seconds += perf_counter() - self._tic
+    def check_budget(self) -> None:
+        """Stop once ``train.max_seconds`` of training are spent (``callbacks.TrainingClock``
+        keeps ``train_seconds``)."""
         if self.cfg.train.max_seconds is None:
             return
         # Every rank follows rank 0's clock: one lr schedule and one last step for all.

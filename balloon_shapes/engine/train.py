@@ -14,7 +14,13 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
 from balloon_shapes.data import catalog
-from balloon_shapes.engine.callbacks import ProgressBar, RNGState, SampleIds, TrainableStages
+from balloon_shapes.engine.callbacks import (
+    ProgressBar,
+    RNGState,
+    SampleIds,
+    TrainableStages,
+    TrainingClock,
+)
 from balloon_shapes.engine.checkpoint_io import AtomicCheckpointIO
 from balloon_shapes.engine.data import DataModule
 from balloon_shapes.engine.module import MaskRCNNModule
@@ -120,6 +126,7 @@ def callbacks(cfg: DictConfig) -> list[L.Callback]:
             every_n_train_steps=t.checkpoint_period,
             enable_version_counter=False,
         ),
+        TrainingClock(),
         RNGState(),
         ProgressBar(t.max_seconds),
     ]

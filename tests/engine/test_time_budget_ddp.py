@@ -12,18 +12,20 @@ from tests.distributed import on_two_processes
 
 
 def budget_check(rank: int) -> dict:
-    """One ``on_train_batch_end`` on a rank whose clock says 9 s (rank 0) or 11 s (rank 1)
-    of a 10 s budget, with Lightning's own DDP strategy doing the broadcast."""
+    """One ``TrainingClock.on_train_batch_end`` on a rank whose clock says 9 s (rank 0) or
+    11 s (rank 1) of a 10 s budget, with Lightning's own DDP strategy doing the broadcast."""
     from lightning.pytorch.strategies import DDPStrategy
 
     from balloon_shapes.config import load_config
+    from balloon_shapes.engine.callbacks import TrainingClock
     from balloon_shapes.engine.module import MaskRCNNModule
 
     module = MaskRCNNModule(load_config(["+experiment=smoke", "train.max_seconds=10"]))
     module.trainer = SimpleNamespace(strategy=DDPStrategy(), should_stop=False)
     module.train_seconds = 9.0 if rank == 0 else 11.0
-    module._tic = perf_counter()
-    module.on_train_batch_end(None, None, 0)
+    clock = TrainingClock()
+    clock.tic = perf_counter()
+    clock.on_train_batch_end(module.trainer, module, None, None, 0)
     return {"seconds": module.train_seconds, "stop": module.trainer.should_stop}
 
 

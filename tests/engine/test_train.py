@@ -85,10 +85,11 @@ def test_a_time_budget_ends_the_run_validated_with_the_lr_annealed(smoke_cfg, mo
     fit loop (best.ckpt at step 4) and the seconds left on the progress bar."""
     import itertools
 
+    import balloon_shapes.engine.callbacks as callbacks_lib
     import balloon_shapes.engine.module as module_lib
 
     ticks = itertools.count()
-    monkeypatch.setattr(module_lib, "perf_counter", lambda: 0.5 * next(ticks))
+    monkeypatch.setattr(callbacks_lib, "perf_counter", lambda: 0.5 * next(ticks))
     lrs = []
     step = module_lib.MaskRCNNModule.training_step
 
@@ -110,6 +111,30 @@ def test_a_time_budget_ends_the_run_validated_with_the_lr_annealed(smoke_cfg, mo
     best = torch.load(cfg.output_dir + "/checkpoints/best.ckpt", weights_only=True)
     assert best["global_step"] == 4
     assert "left=0s" in capsys.readouterr().out
+
+
+def test_resuming_a_run_whose_budget_is_spent_trains_no_further_step(smoke_cfg, monkeypatch):
+    """A run that ended on ``train.max_seconds`` and is resumed with the same budget has
+    nothing left to train: it must not take one more step past the budget."""
+    import itertools
+
+    import balloon_shapes.engine.callbacks as callbacks_lib
+    import balloon_shapes.engine.module as module_lib
+
+    ticks = itertools.count()
+    monkeypatch.setattr(callbacks_lib, "perf_counter", lambda: 0.5 * next(ticks))
+    over = ["train.max_iter=100", "train.eval_period=100", "train.max_seconds=2",
+            "train.checkpoint_period=2", "data.val_size=2"]  # fmt: skip
+    assert train(smoke_cfg(*over))["iter"] == 4
+    steps, original = [], module_lib.MaskRCNNModule.training_step
+
+    def counted(self, batch, batch_idx):
+        steps.append(self.global_step)
+        return original(self, batch, batch_idx)
+
+    monkeypatch.setattr(module_lib.MaskRCNNModule, "training_step", counted)
+    metrics = train(smoke_cfg(*over, "resume=true"))
+    assert steps == [] and metrics["iter"] == 4 and metrics["train_seconds"] == 2.0
 
 
 def test_train_writes_metrics_checkpoints_and_picture(smoke_cfg, tmp_path):
