@@ -6,7 +6,7 @@ mask RoI from those features plus the box's log aspect ratio (RoIAlign warps eve
 square). It is trained on the positive RoIs the mask head already sees (``loss_mask_class``)
 and, at inference, rescales each detection's score by its probability of the detection's
 class: ``score' = score ** (1 - w) * p ** w``, so where the two heads disagree the box head's
-second guess for an object can outrank its first.
+second guess for an object can outrank its first. Detections stay sorted best first.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ class MaskClassifier(nn.Module):
 
     def __init__(self, channels: int, num_classes: int) -> None:
         super().__init__()
-        self.pool = nn.AdaptiveAvgPool2d(7)
+        self.pool = nn.AvgPool2d(2)  # 14x14 -> 7x7; the adaptive pool has no ONNX export
         self.fc = nn.Linear(channels * 49 + 1, num_classes)
 
     def forward(self, features: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
@@ -84,6 +84,8 @@ class MaskClassRoIHeads(RoIHeads):
             n = len(r["labels"])
             p = probs[start : start + n].gather(1, (r["labels"] - 1)[:, None])[:, 0]
             r["scores"] = r["scores"] ** (1 - self.weight) * p.to(r["scores"].dtype) ** self.weight
+            order = r["scores"].argsort(descending=True)  # best first, as before (TopK in ONNX)
+            r.update({k: v[order] for k, v in r.items()})
             start += n
         return result, losses
 

@@ -536,3 +536,19 @@ def test_the_demos_threshold_reaches_the_runtime_before_masks_are_pasted(exporte
     want = every.above(thresh)
     assert 0 < len(kept) < len(every) and pasted == [len(kept)]
     assert np.array_equal(kept.scores, want.scores) and np.array_equal(kept.masks, want.masks)
+
+
+def test_a_model_with_the_mask_class_head_exports_with_its_rescored_scores(tmp_path):
+    """``model.mask_head.class_head=true`` rescales and re-sorts scores after the mask head:
+    the graph must carry that too, or the exported file ranks detections by box score alone."""
+    path, model, report = export(tmp_path, "model.mask_head.class_head=true")
+    assert report["matches_eager"] and report["detections"] > 0
+    # At the traced size: with random weights, proposal scores nearly tie, and at other sizes
+    # which of them survive top-k can follow the last bit of a kernel, not the export.
+    image = torch.rand(3, 64, 64, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        eager = model([image])[0]
+    out = ExportedModel(str(path))(image.numpy())
+    r = compare(eager, out, 0.5)
+    assert r["detections"] > 0 and matches(r), r
+    assert np.all(np.diff(out["scores"]) <= 0)  # best first
