@@ -16,16 +16,13 @@ import argparse
 import sys
 
 from balloon_shapes.cli import guarded
-from balloon_shapes.commands.evaluate import prepare
+from balloon_shapes.commands.evaluate import coco_metrics
 from balloon_shapes.config import load_config
-from balloon_shapes.evaluation.inference import InferenceSettings, predict
 
 
 def ap(overrides: list[str]) -> dict[str, float]:
     """segm and bbox AP50 / AP of the model and data that ``overrides`` name."""
-    cfg, records, evaluator, model = prepare(load_config(overrides))
-    evaluator.add(predict(model, records, InferenceSettings.from_config(cfg)))
-    m = evaluator.evaluate()
+    m = coco_metrics(load_config(overrides))
     return {"segm AP50": m["segm"]["AP50"], "segm AP": m["segm"]["AP"],
             "bbox AP50": m["bbox"]["AP50"]}  # fmt: skip
 

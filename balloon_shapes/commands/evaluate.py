@@ -89,13 +89,21 @@ def prepare(cfg: DictConfig) -> tuple[DictConfig, list[dict], COCOEvaluator, tor
     return cfg, records, evaluator, build_inference_model(cfg.model)
 
 
-def segm_ap50(cfg: DictConfig, amp: str | bool = False) -> float:
-    """segm AP50 of ``cfg.model`` on ``data.val`` in precision ``amp``: the evaluator alone,
-    nothing printed or written (the export's before/after figures)."""
+def coco_metrics(cfg: DictConfig, amp: str | bool | None = None) -> dict:
+    """The COCO metrics (``{"segm": {...}, "bbox": {...}}``) of ``cfg.model`` on ``data.val`` in
+    precision ``amp`` (None: the config's): the evaluator alone, nothing printed or written
+    (the export's before/after figures, the inference sweep)."""
     cfg, records, evaluator, model = prepare(cfg)
-    settings = dataclasses.replace(InferenceSettings.from_config(cfg), amp=amp)
+    settings = InferenceSettings.from_config(cfg)
+    if amp is not None:
+        settings = dataclasses.replace(settings, amp=amp)
     evaluator.add(predict(model, records, settings))
-    return evaluator.evaluate()["segm"]["AP50"]
+    return evaluator.evaluate()
+
+
+def segm_ap50(cfg: DictConfig, amp: str | bool = False) -> float:
+    """segm AP50 of ``cfg.model`` on ``data.val`` in precision ``amp`` (``coco_metrics``)."""
+    return coco_metrics(cfg, amp)["segm"]["AP50"]
 
 
 EVAL_OUTPUTS = (  # what one evaluation may write: they replace the previous run's as a set
