@@ -79,17 +79,25 @@ def test_a_time_budget_runs_the_cosine_over_seconds_when_they_run_out_first(smok
     )
 
 
-def test_a_time_budget_ends_the_run_validated_with_the_lr_annealed(smoke_cfg, monkeypatch, capsys):
-    """A clock that gives each step 0.5 s: max_seconds=2 ends the run after step 4 of 100,
-    with the lr of each step on the cosine over seconds (hand-computed), a validation in the
-    fit loop (best.ckpt at step 4) and the seconds left on the progress bar."""
+@pytest.fixture
+def half_second_steps(monkeypatch):
+    """The training clock reads 0.5 s more at each call: every step takes 0.5 s."""
     import itertools
 
     import balloon_shapes.engine.callbacks as callbacks_lib
-    import balloon_shapes.engine.module as module_lib
 
     ticks = itertools.count()
     monkeypatch.setattr(callbacks_lib, "perf_counter", lambda: 0.5 * next(ticks))
+
+
+def test_a_time_budget_ends_the_run_validated_with_the_lr_annealed(
+    smoke_cfg, monkeypatch, capsys, half_second_steps
+):
+    """A clock that gives each step 0.5 s: max_seconds=2 ends the run after step 4 of 100,
+    with the lr of each step on the cosine over seconds (hand-computed), a validation in the
+    fit loop (best.ckpt at step 4) and the seconds left on the progress bar."""
+    import balloon_shapes.engine.module as module_lib
+
     lrs = []
     step = module_lib.MaskRCNNModule.training_step
 
@@ -113,16 +121,13 @@ def test_a_time_budget_ends_the_run_validated_with_the_lr_annealed(smoke_cfg, mo
     assert "left=0s" in capsys.readouterr().out
 
 
-def test_resuming_a_run_whose_budget_is_spent_trains_no_further_step(smoke_cfg, monkeypatch):
+def test_resuming_a_run_whose_budget_is_spent_trains_no_further_step(
+    smoke_cfg, monkeypatch, half_second_steps
+):
     """A run that ended on ``train.max_seconds`` and is resumed with the same budget has
     nothing left to train: it must not take one more step past the budget."""
-    import itertools
-
-    import balloon_shapes.engine.callbacks as callbacks_lib
     import balloon_shapes.engine.module as module_lib
 
-    ticks = itertools.count()
-    monkeypatch.setattr(callbacks_lib, "perf_counter", lambda: 0.5 * next(ticks))
     over = ["train.max_iter=100", "train.eval_period=100", "train.max_seconds=2",
             "train.checkpoint_period=2", "data.val_size=2"]  # fmt: skip
     assert train(smoke_cfg(*over))["iter"] == 4
