@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -17,6 +18,7 @@ from torchvision.models.detection.rpn import RPNHead
 from torchvision.ops import MultiScaleRoIAlign
 from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
 from torchvision.ops.misc import FrozenBatchNorm2d
+from torchvision.ops.poolers import initLevelMapper
 
 from balloon_shapes.errors import ConfigError
 from balloon_shapes.modeling import d2_compat as d2
@@ -99,11 +101,25 @@ def anchors_and_pools(
         )
     if cfg.flavour != "torchvision":
         raise ConfigError(f"model.flavour={cfg.flavour!r}: expected torchvision or detectron2")
+    pool = level_strides(cfg)[: len(names)]
     return (
         AnchorGenerator(sizes, ratios),
-        MultiScaleRoIAlign(names, cfg.roi.pool_size, ratio),
-        MultiScaleRoIAlign(names, 14, ratio),
+        fixed_scales(MultiScaleRoIAlign(names, cfg.roi.pool_size, ratio), pool),
+        fixed_scales(MultiScaleRoIAlign(names, 14, ratio), pool),
     )
+
+
+def fixed_scales(pooler: MultiScaleRoIAlign, strides: list[int]) -> MultiScaleRoIAlign:
+    """Give the pooler its levels' scales from the FPN's strides. Left unset, torchvision
+    infers them from the first batch and keeps them: a first image much wider than tall
+    (its padded height far above its own) gave 1/2 for the stride-4 level, and every later
+    image was pooled from the wrong places (pytorch/vision#3747)."""
+    pooler.scales = [1.0 / s for s in strides]
+    k_min, k_max = int(math.log2(strides[0])), int(math.log2(strides[-1]))
+    pooler.map_levels = initLevelMapper(
+        k_min, k_max, pooler.canonical_scale, pooler.canonical_level
+    )
+    return pooler
 
 
 class AspectChannel(nn.Module):

@@ -180,3 +180,24 @@ def test_nms_thresh_decides_whether_an_overlapping_box_of_the_same_class_survive
     )
     assert labels[0].tolist() == [1] * kept
     assert boxes[0][0].tolist() == [0, 0, 10, 10]
+
+
+@pytest.mark.parametrize("flavour", ["torchvision", "detectron2"])
+def test_a_wide_first_image_leaves_the_poolers_scales_right(smoke_cfg, flavour):
+    """torchvision infers its RoI poolers' scales from the first batch and keeps them: a first
+    image of 33x300 (7x64 in a 32x64 batch at the smoke model's 64 px) set the stride-4 level's
+    scale to 1 for good, and a square image seen next was pooled from the wrong places
+    (pytorch/vision#3747). Whatever came first, the square image's detections are the same."""
+    g = torch.Generator().manual_seed(1)
+    square, wide = torch.rand(3, 64, 64, generator=g), torch.rand(3, 33, 300, generator=g)
+    cfg = smoke_cfg(f"model.flavour={flavour}").model
+    outs = []
+    for first in (square, wide):
+        torch.manual_seed(0)
+        model = build_model(cfg).eval()
+        with torch.no_grad():
+            model([first])
+            outs.append(model([square])[0])
+    assert len(outs[0]["scores"]) > 0
+    torch.testing.assert_close(outs[1]["scores"], outs[0]["scores"], rtol=0, atol=0)
+    torch.testing.assert_close(outs[1]["boxes"], outs[0]["boxes"], rtol=0, atol=0)
