@@ -91,9 +91,9 @@ def anchors_and_pools(
     ratios = (tuple(cfg.aspect_ratios),) * levels
     names = [str(k) for k in range(len(cfg.returned_layers))]
     ratio = cfg.roi.sampling_ratio
+    strides = level_strides(cfg)
+    pool = strides[: len(names)]  # the pooled levels' strides (not the extra max-pooled one)
     if cfg.flavour == "detectron2":
-        strides = level_strides(cfg)
-        pool = strides[: len(names)]
         return (
             d2.D2AnchorGenerator(sizes, ratios, strides),
             d2.AlignedMultiScaleRoIAlign(names, cfg.roi.pool_size, ratio, pool),
@@ -101,7 +101,6 @@ def anchors_and_pools(
         )
     if cfg.flavour != "torchvision":
         raise ConfigError(f"model.flavour={cfg.flavour!r}: expected torchvision or detectron2")
-    pool = level_strides(cfg)[: len(names)]
     return (
         AnchorGenerator(sizes, ratios),
         fixed_scales(MultiScaleRoIAlign(names, cfg.roi.pool_size, ratio), pool),
