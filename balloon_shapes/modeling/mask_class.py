@@ -78,15 +78,16 @@ class MaskClassRoIHeads(RoIHeads):
             losses["loss_mask_class"] = loss
             return result, losses
         boxes = torch.cat([r["boxes"] for r in result])
+        labels = torch.cat([r["labels"] for r in result])
         probs = F.softmax(self.mask_classifier(mask_features, boxes).float(), 1)
-        start = 0
-        for r in result:
-            n = len(r["labels"])
-            p = probs[start : start + n].gather(1, (r["labels"] - 1)[:, None])[:, 0]
+        p = probs.gather(1, (labels - 1)[:, None])[:, 0]
+        # One image (an export's trace) takes all rows: a split by its detection count would be
+        # traced as a constant, and the graph would fail on an image with another count.
+        parts = [p] if len(result) == 1 else p.split([len(r["labels"]) for r in result])
+        for r, p in zip(result, parts):
             r["scores"] = r["scores"] ** (1 - self.weight) * p.to(r["scores"].dtype) ** self.weight
             order = r["scores"].argsort(descending=True)  # best first, as before (TopK in ONNX)
             r.update({k: v[order] for k, v in r.items()})
-            start += n
         return result, losses
 
 
