@@ -94,6 +94,7 @@ def overrides(args: argparse.Namespace) -> list[str]:
         f"data.root={args.root}",
         "data.classes=[balloon]",
         "model=slim_r18",
+        "model.mask_head.class_head=true",  # as make train's checkpoint has it
         f"model.min_size={args.size}",
         f"model.max_size={round(args.size * 1.6)}",
         "model.anchor_sizes=[32,64,128,256]",

@@ -28,6 +28,7 @@ CLASS_LAYERS = (  # re-initialised when the number of classes differs (head surg
     "roi_heads.box_predictor.cls_score.",
     "roi_heads.box_predictor.bbox_pred.",
     "roi_heads.mask_predictor.mask_fcn_logits.",
+    "roi_heads.mask_classifier.fc.",  # the class head on mask features (model.mask_head)
 )
 
 

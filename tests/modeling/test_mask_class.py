@@ -88,3 +88,19 @@ def test_class_grad_decides_whether_the_class_loss_reaches_the_mask_head(smoke_c
     ]
     assert all(reached) if grad else not any(reached)
     assert model.roi_heads.mask_classifier.fc.weight.grad.abs().sum() > 0
+
+
+def test_a_class_head_checkpoint_fine_tunes_to_other_classes(smoke_cfg):
+    """make train's checkpoint (4 shapes) into a 1-class VIA model with the head: the head's
+    class layer starts fresh like the box and mask predictors', everything else is loaded."""
+    from balloon_shapes.modeling.weights import load_state
+
+    shapes = model_with_head(smoke_cfg, 0.5).state_dict()
+    torch.manual_seed(1)
+    cfg = smoke_cfg("model.mask_head.class_head=true", "model.num_classes=1").model
+    model = build_model(cfg)
+    fresh = {k: v.clone() for k, v in model.state_dict().items()}
+    reset = load_state(model, shapes, "shapes.ckpt")
+    assert "roi_heads.mask_classifier.fc.weight" in reset
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, fresh[k] if k in reset else shapes[k]), k
