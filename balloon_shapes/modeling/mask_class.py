@@ -80,10 +80,11 @@ class MaskClassRoIHeads(RoIHeads):
         boxes = torch.cat([r["boxes"] for r in result])
         labels = torch.cat([r["labels"] for r in result])
         probs = F.softmax(self.mask_classifier(mask_features, boxes).float(), 1)
-        p = probs.gather(1, (labels - 1)[:, None])[:, 0]
+        of_label = probs.gather(1, (labels - 1)[:, None])[:, 0]
         # One image (an export's trace) takes all rows: a split by its detection count would be
         # traced as a constant, and the graph would fail on an image with another count.
-        parts = [p] if len(result) == 1 else p.split([len(r["labels"]) for r in result])
+        counts = [len(r["labels"]) for r in result]
+        parts = [of_label] if len(result) == 1 else of_label.split(counts)
         for r, p in zip(result, parts):
             r["scores"] = r["scores"] ** (1 - self.weight) * p.to(r["scores"].dtype) ** self.weight
             order = r["scores"].argsort(descending=True)  # best first, as before (TopK in ONNX)

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 from balloon_shapes.modeling.build import build_model
 from balloon_shapes.modeling.mask_class import MaskClassifier
+from balloon_shapes.modeling.weights import load_state
 from tests.modeling.test_build import batch
 
 PROBS = [0.1, 0.6, 0.2, 0.1]  # what the rigged class head says of every RoI, classes 1-4
@@ -93,8 +94,6 @@ def test_class_grad_decides_whether_the_class_loss_reaches_the_mask_head(smoke_c
 def test_a_class_head_checkpoint_fine_tunes_to_other_classes(smoke_cfg):
     """make train's checkpoint (4 shapes) into a 1-class VIA model with the head: the head's
     class layer starts fresh like the box and mask predictors', everything else is loaded."""
-    from balloon_shapes.modeling.weights import load_state
-
     shapes = model_with_head(smoke_cfg, 0.5).state_dict()
     torch.manual_seed(1)
     cfg = smoke_cfg("model.mask_head.class_head=true", "model.num_classes=1").model
