@@ -22,6 +22,7 @@ from torchvision.ops.poolers import initLevelMapper
 
 from balloon_shapes.errors import ConfigError
 from balloon_shapes.modeling import d2_compat as d2
+from balloon_shapes.modeling.grid_roi_align import GridMultiScaleRoIAlign
 from balloon_shapes.modeling.label_smoothing import LabelSmoothedMaskRCNN, SmoothingPredictor
 from balloon_shapes.modeling.mask_class import (
     FeatureKeepingPredictor,
@@ -101,10 +102,11 @@ def anchors_and_pools(
         )
     if cfg.flavour != "torchvision":
         raise ConfigError(f"model.flavour={cfg.flavour!r}: expected torchvision or detectron2")
+    pooler = GridMultiScaleRoIAlign if cfg.roi.grid_align else MultiScaleRoIAlign
     return (
         AnchorGenerator(sizes, ratios),
-        fixed_scales(MultiScaleRoIAlign(names, cfg.roi.pool_size, ratio), pool),
-        fixed_scales(MultiScaleRoIAlign(names, 14, ratio), pool),
+        fixed_scales(pooler(names, cfg.roi.pool_size, ratio), pool),
+        fixed_scales(pooler(names, 14, ratio), pool),
     )
 
 
