@@ -208,7 +208,9 @@ def build_model(cfg: DictConfig) -> nn.Module:
         model.roi_heads.box_roi_pool = AspectChannel(box_pool)
     if cfg.mask_head.class_head:
         head = cfg.mask_head
-        add_mask_class_head(model.roi_heads, head.dim, k - 1, head.class_weight, head.class_grad)
+        add_mask_class_head(
+            model.roi_heads, head.dim, k - 1, head.class_weight, head.class_grad, head.rescore_edge
+        )
     if cfg.flavour == "detectron2":
         model.transform = d2.D2Transform(cfg.min_size, cfg.max_size)
         d2.stride_in_1x1(model.backbone.body)

@@ -538,10 +538,13 @@ def test_the_demos_threshold_reaches_the_runtime_before_masks_are_pasted(exporte
     assert np.array_equal(kept.scores, want.scores) and np.array_equal(kept.masks, want.masks)
 
 
-def test_a_model_with_the_mask_class_head_exports_with_its_rescored_scores(tmp_path):
+@pytest.mark.parametrize("rescore_edge", ["true", "false"])
+def test_a_model_with_the_mask_class_head_exports_with_its_rescored_scores(tmp_path, rescore_edge):
     """``model.mask_head.class_head=true`` rescales and re-sorts scores after the mask head:
-    the graph must carry that too, or the exported file ranks detections by box score alone."""
-    path, model, report = export(tmp_path, "model.mask_head.class_head=true")
+    the graph must carry that too, or the exported file ranks detections by box score alone.
+    Without rescoring at the edge, the edge is the image's, not the traced image's."""
+    edge = f"model.mask_head.rescore_edge={rescore_edge}"
+    path, model, report = export(tmp_path, "model.mask_head.class_head=true", edge)
     assert report["matches_eager"] and report["detections"] > 0
     image = torch.rand(3, 90, 150, generator=torch.Generator().manual_seed(1))  # not 64x64
     with torch.no_grad():

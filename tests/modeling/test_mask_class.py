@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from balloon_shapes.modeling.build import build_model
-from balloon_shapes.modeling.mask_class import MaskClassifier
+from balloon_shapes.modeling.mask_class import MaskClassifier, touches_edge
 from balloon_shapes.modeling.weights import load_state
 from tests.modeling.test_build import batch
 
@@ -63,6 +63,44 @@ def test_scores_are_the_geometric_blend_of_box_score_and_mask_class_probability(
     with torch.no_grad():
         again = copy.deepcopy(model)(images)  # a copy (as weight averaging makes) works
     torch.testing.assert_close(again[0]["scores"], outs[0.5][0]["scores"])
+
+
+def test_with_rescore_edge_off_a_box_on_the_images_edge_keeps_its_score(smoke_cfg):
+    """The rigged head of the test above at w = 0.5: detections whose box comes within a pixel
+    of the 64x64 image's border (the smoke model does not resize) keep the plain model's score,
+    the others get the blend."""
+    images, _ = batch()
+    outs = {}
+    for w, edge in ((0.0, "true"), (0.5, "false")):
+        torch.manual_seed(0)
+        cfg = smoke_cfg(
+            "model.mask_head.class_head=true",
+            f"model.mask_head.class_weight={w}",
+            f"model.mask_head.rescore_edge={edge}",
+            "model.roi.score_thresh=0.0",
+        )
+        model = build_model(cfg.model).eval()
+        with torch.no_grad():
+            model.roi_heads.mask_classifier.fc.weight.zero_()
+            model.roi_heads.mask_classifier.fc.bias.copy_(torch.log(torch.tensor(PROBS)))
+            outs[w] = model(images)
+    kinds = set()
+    for plain, rescored in zip(outs[0.0], outs[0.5]):
+        for box, label, score in zip(plain["boxes"], plain["labels"], plain["scores"]):
+            edge = bool(box[0] <= 1 or box[1] <= 1 or box[2] >= 63 or box[3] >= 63)
+            want = score if edge else (score * PROBS[label - 1]) ** 0.5
+            same = (rescored["boxes"] == box).all(1) & (rescored["labels"] == label)
+            assert rescored["scores"][same].tolist() == pytest.approx([want.item()])
+            kinds.add(edge)
+    assert kinds == {True, False}  # both kinds were there
+
+
+def test_touching_the_edge_means_within_a_pixel_of_any_side():
+    inside = [[1.5, 1.5, 62.5, 62.0], [10, 10, 20, 20]]
+    near = [[0.5, 10, 20, 20], [10, 1.0, 20, 20], [10, 10, 63.0, 20], [10, 10, 20, 62.5]]
+    # in an export the sizes are traced tensors; h and w differ, so a swap shows
+    got = touches_edge(torch.tensor(inside + near), (torch.tensor(63.5), torch.tensor(64)))
+    assert got.tolist() == [False, False, True, True, True, True]
 
 
 def test_the_box_aspect_reaches_the_class_head():
