@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import os
 import pickle
-import platform
 import tempfile
 import time
 
@@ -38,13 +37,7 @@ from balloon_shapes.deploy.graph import export_onnx, onnx_to_openvino, quantize_
 from balloon_shapes.deploy.runtime import ExportedModel, available_cores
 from balloon_shapes.evaluation.inference import inference_model
 from balloon_shapes.model_loader import load_model
-from balloon_shapes.modeling.precision import BF16_UNITS, autocast, cpu_flags
-
-
-def cpu_model() -> str:
-    with open("/proc/cpuinfo") as f:
-        names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
-    return names[0] if names else platform.machine()
+from balloon_shapes.modeling.precision import BF16_UNITS, autocast, cpu_flags, cpu_model
 
 
 def gemm_rate(dtype: torch.dtype = torch.float32, n: int = 4096, reps: int = 5) -> float:

@@ -25,6 +25,7 @@ SMOKE = {  # name -> its smoke arguments (one probability is enough to run grays
     "active_labeling.py": ["--smoke", "--measures", "flip"],  # 2 tiny trainings, not 4
     "cross_class_suppression.py": ["--smoke"],
     "inference_sweep.py": ["--smoke"],
+    "roi_align_speed.py": ["--repeats", "2"],
 }
 
 
