@@ -87,7 +87,9 @@ class MaskRCNNModule(L.LightningModule):
 
     def validation_step(self, batch, batch_idx: int) -> None:
         images, image_ids = batch  # no ground truth here: the evaluator holds it
-        self.evaluator.process(image_ids, self.model(images))
+        # fp32 whatever the training precision: validation measures as eval.py does
+        with torch.autocast(self.device.type, enabled=False):
+            self.evaluator.process(image_ids, self.model(images))
 
     def on_validation_epoch_end(self) -> None:
         result = self.evaluator.evaluate()

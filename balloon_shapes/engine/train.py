@@ -30,6 +30,7 @@ from balloon_shapes.evaluation.figures import pred_vs_gt_tile
 from balloon_shapes.evaluation.inference import ImageDataset, compact
 from balloon_shapes.evaluation.matching import compact_ground_truth
 from balloon_shapes.files import check_writable, ensure_dir, set_aside, write_bytes, write_json
+from balloon_shapes.modeling.precision import training_precision
 from balloon_shapes.modeling.weights import load_torch_file, state_dict_of
 from balloon_shapes.visualizer import grid, png_bytes
 
@@ -138,9 +139,10 @@ def callbacks(cfg: DictConfig) -> list[L.Callback]:
 
 
 def make_trainer(cfg: DictConfig) -> L.Trainer:
-    t = cfg.train
+    t, options = cfg.train, OmegaConf.to_container(cfg.trainer, resolve=True)
+    options["precision"] = training_precision(options["precision"], options["accelerator"])
     return L.Trainer(
-        **OmegaConf.to_container(cfg.trainer, resolve=True),
+        **options,
         max_steps=t.max_iter,
         max_epochs=-1,
         val_check_interval=min(t.eval_period, t.max_iter),

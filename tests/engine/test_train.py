@@ -13,8 +13,9 @@ from balloon_shapes.data.mapper import Augment
 from balloon_shapes.engine.data import Shard, TrainStream, sample_index
 from balloon_shapes.engine.module import MaskRCNNModule
 from balloon_shapes.engine.schedule import lr_factor
-from balloon_shapes.engine.train import train
+from balloon_shapes.engine.train import make_trainer, train
 from balloon_shapes.errors import ConfigError
+from balloon_shapes.modeling import precision as precision_lib
 from balloon_shapes.modeling.weights import read_checkpoint
 
 
@@ -406,3 +407,26 @@ def test_loss_weights_scale_each_loss_in_what_is_optimised(smoke_cfg, monkeypatc
                          ("~train.loss_weights.loss_mask", "loss_mask: missing")):  # fmt: skip
         with pytest.raises(ConfigError, match=problem):
             MaskRCNNModule(smoke_cfg(bad))
+
+
+def test_precision_auto_trains_in_bf16_only_where_the_cpu_has_bf16_units(smoke_cfg, monkeypatch):
+    cfg = smoke_cfg("trainer.precision=auto", "trainer.accelerator=cpu")
+    monkeypatch.setattr(precision_lib, "cpu_flags", lambda: frozenset({"avx512f", "avx512_bf16"}))
+    assert make_trainer(cfg).precision == "bf16-mixed"
+    monkeypatch.setattr(precision_lib, "cpu_flags", lambda: frozenset({"avx2", "fma"}))
+    assert make_trainer(cfg).precision == "32-true"
+
+
+def test_validation_runs_in_fp32_inside_a_bf16_training(smoke_cfg):
+    """Lightning's bf16-mixed wraps validation in autocast too; the val figures stay eval.py's."""
+    module = MaskRCNNModule(smoke_cfg())
+    module.model.eval()
+    dtypes = []
+    box_head = module.model.roi_heads.box_head
+    box_head.register_forward_hook(lambda m, i, out: dtypes.append(out.dtype))
+    outputs = []
+    recorder = {"process": lambda self, ids, out: outputs.append(out)}
+    module.evaluator = type("Recorder", (), recorder)()
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        module.validation_step(([torch.rand(3, 64, 64)], [0]), 0)
+    assert outputs and dtypes == [torch.float32]

@@ -2,7 +2,12 @@ import pytest
 import torch
 
 from balloon_shapes.errors import ConfigError
-from balloon_shapes.modeling.precision import autocast, autocast_dtype, cpu_flags
+from balloon_shapes.modeling.precision import (
+    autocast,
+    autocast_dtype,
+    cpu_flags,
+    training_precision,
+)
 
 CPU, GPU = torch.device("cpu"), torch.device("cuda")
 AMX = frozenset({"avx512f", "amx_tile", "amx_bf16"})
@@ -71,3 +76,20 @@ def test_eval_warns_once_for_both_color_modes(smoke_cfg, monkeypatch, caplog):
     metrics = evaluate(cfg)
     warnings = [r for r in caplog.records if "no bf16 units" in r.getMessage()]
     assert len(warnings) == 1 and metrics["precision"] == "bf16"  # RGB and gray runs
+
+
+@pytest.mark.parametrize(
+    "precision, accelerator, flags, chosen",
+    [
+        ("auto", "cpu", AMX, "bf16-mixed"),
+        ("auto", "cpu", EPYC, "bf16-mixed"),
+        ("auto", "cpu", OLD, "32-true"),
+        ("auto", "gpu", EPYC, "32-true"),
+        ("32-true", "cpu", EPYC, "32-true"),
+        ("bf16-mixed", "cpu", OLD, "bf16-mixed"),
+    ],
+)
+def test_training_precision_auto_is_bf16_only_on_a_cpu_with_bf16_units(
+    precision, accelerator, flags, chosen
+):
+    assert training_precision(precision, accelerator, flags) == chosen
