@@ -26,6 +26,7 @@ SMOKE = {  # name -> its smoke arguments (one probability is enough to run grays
     "cross_class_suppression.py": ["--smoke"],
     "inference_sweep.py": ["--smoke"],
     "roi_align_speed.py": ["--repeats", "2"],
+    "train_precision.py": ["--steps", "1", "train.batch_size=2"],
 }
 
 
