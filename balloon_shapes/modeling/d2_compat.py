@@ -17,6 +17,7 @@ from torchvision.models.detection.transform import GeneralizedRCNNTransform, res
 from torchvision.ops import MultiScaleRoIAlign, roi_align
 
 from balloon_shapes import resize
+from balloon_shapes.modeling.grid_roi_align import image_rois
 from balloon_shapes.resize import d2_resized_size
 
 D2_PIXEL_MEAN_BGR = (103.53, 116.28, 123.675)
@@ -150,10 +151,7 @@ class AlignedMultiScaleRoIAlign(MultiScaleRoIAlign):
 
     def forward(self, x: dict[str, Tensor], boxes: list[Tensor], image_shapes) -> Tensor:
         features = [x[name] for name in self.featmap_names]
-        # sizes read with full_like/size(0), not len(): an exported graph keeps them dynamic
-        rois = torch.cat(
-            [torch.cat([torch.full_like(b[:, :1], i), b], dim=1) for i, b in enumerate(boxes)]
-        )
+        rois = image_rois(boxes)  # sizes from full_like/size(0): the export keeps them dynamic
         levels = self.levels(boxes)
         out = features[0].new_zeros((rois.size(0), features[0].size(1), *self.output_size))
         for level, (feature, stride) in enumerate(zip(features, self.level_strides)):

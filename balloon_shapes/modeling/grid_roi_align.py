@@ -48,7 +48,8 @@ def grid_roi_align(
     py, in_y = sample_points(box[:, 1], size[:, 1], height, out_h, s)
     gx = ((2 * px + 1) / width - 1)[:, None, :].expand(k, out_h * s, out_w * s)
     gy = ((2 * py + 1) / height - 1)[:, :, None].expand(k, out_h * s, out_w * s)
-    image, slot = slots(rois[:, 0].long(), n)
+    image = rois[:, 0].long()
+    slot = slots(image, n)
     per_image = int(slot.max()) + 1 if k else 0
     grid = x.new_full((n, per_image, out_h * s, out_w * s, 2), -1.0)
     grid[image, slot] = torch.stack([gx, gy], dim=-1)
@@ -64,14 +65,24 @@ def grid_roi_align(
     return (F.avg_pool2d(sampled, s) if s > 1 else sampled).to(dtype)
 
 
-def slots(image: Tensor, n: int) -> tuple[Tensor, Tensor]:
-    """Each roi's image and its place among that image's rois (rois padded per image)."""
+def slots(image: Tensor, n: int) -> Tensor:
+    """Each roi's place among its image's rois (``image``: each roi's image of ``n``), so that
+    rois padded per image sit at [image, slot]."""
     order = torch.argsort(image, stable=True)
     counts = torch.bincount(image, minlength=n)
     first = torch.cumsum(counts, 0) - counts
     slot = torch.empty_like(image)
     slot[order] = torch.arange(image.numel(), device=image.device) - first[image[order]]
-    return image, slot
+    return slot
+
+
+def image_rois(boxes: list[Tensor]) -> Tensor:
+    """Per-image (N_i, 4) boxes -> (sum N_i, 5) rois (image index, x1, y1, x2, y2), as
+    torchvision's RoIAlign takes them. Sizes come from full_like, not len(): an exported graph
+    keeps them dynamic."""
+    return torch.cat(
+        [torch.cat([torch.full_like(b[:, :1], i), b], dim=1) for i, b in enumerate(boxes)]
+    )
 
 
 class GridMultiScaleRoIAlign(MultiScaleRoIAlign):
@@ -81,10 +92,7 @@ class GridMultiScaleRoIAlign(MultiScaleRoIAlign):
         if not self.training or self.sampling_ratio <= 0 or self.map_levels is None:
             return super().forward(x, boxes, image_shapes)
         features = [x[name] for name in self.featmap_names]
-        rois = torch.cat(
-            [torch.cat([torch.full_like(b[:, :1], i), b], dim=1) for i, b in enumerate(boxes)]
-        )
-        levels = self.map_levels(boxes)
+        rois, levels = image_rois(boxes), self.map_levels(boxes)
         out = features[0].new_zeros((rois.size(0), features[0].size(1), *self.output_size))
         for level, (feature, scale) in enumerate(zip(features, self.scales)):
             idx = torch.where(levels == level)[0]
