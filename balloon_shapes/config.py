@@ -56,10 +56,11 @@ def load_config(overrides: list[str] | None = None, config_name: str = "config")
     return cfg
 
 
-def _leaves(node, prefix: str = ""):
+def leaves(node, prefix: str = ""):
+    """(dotted key, value) of every leaf of a plain nested dict."""
     if isinstance(node, dict):
         for k, v in node.items():
-            yield from _leaves(v, f"{prefix}{k}.")
+            yield from leaves(v, f"{prefix}{k}.")
     else:
         yield prefix[:-1], node
 
@@ -69,8 +70,8 @@ AUTO_SWITCHES = ("amp",)  # true | false | auto keys: auto lets the hardware dec
 
 def check_types(cfg: DictConfig, reference: DictConfig) -> None:
     """Numbers must stay numbers: ``train.batch_size=many`` fails now, naming the key."""
-    ref = dict(_leaves(OmegaConf.to_container(reference, resolve=True)))
-    for key, value in _leaves(OmegaConf.to_container(cfg, resolve=True)):
+    ref = dict(leaves(OmegaConf.to_container(reference, resolve=True)))
+    for key, value in leaves(OmegaConf.to_container(cfg, resolve=True)):
         default = ref.get(key)
         numeric = isinstance(default, (int, float)) and not isinstance(default, bool)
         if numeric and (isinstance(value, bool) or not isinstance(value, (int, float, type(None)))):

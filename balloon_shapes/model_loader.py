@@ -14,7 +14,7 @@ import os
 import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from balloon_shapes.config import load_config
+from balloon_shapes.config import leaves, load_config
 from balloon_shapes.d2.engine_model import build_detectron2_model
 from balloon_shapes.data.catalog import class_names
 from balloon_shapes.deploy.exported import ExportedDetector, is_exported
@@ -62,16 +62,19 @@ def overridden_keys(cfg: DictConfig) -> list[str]:
 
 def resolve_config(cfg: DictConfig) -> DictConfig:
     """``cfg`` with the model and data of the checkpoint ``model.weights`` names (if it is one
-    of ours), every override of ``model.*``/``data.*`` on the command line kept."""
-    weights, keys = cfg.model.weights, overridden_keys(cfg)
+    of ours), then the config's ``checkpoint_overrides`` (a demo's own model keys), every
+    override of ``model.*``/``data.*`` on the command line kept over both."""
+    weights, keys, over = cfg.model.weights, overridden_keys(cfg), cfg.get("checkpoint_overrides")
     stored = checkpoint_config(weights) if is_checkpoint(weights) else None
-    if stored is None:
+    if stored is None and not over:
         return cfg
     out = cfg.copy()
     with open_dict(out):
-        for group in GROUPS:
+        for group in GROUPS if stored is not None else ():
             if group not in keys:  # a group chosen by name (data=coco_json) is the user's
                 out[group] = stored[group]
+        for key, value in leaves(OmegaConf.to_container(over) if over else {}):
+            OmegaConf.update(out, key, value, merge=False)
         for key in keys:
             OmegaConf.update(out, key, OmegaConf.select(cfg, key), merge=False)
         out.model.weights = weights

@@ -146,7 +146,7 @@ def report(rows: dict, args: argparse.Namespace, ckpt: str) -> None:
     size = f"{ClipSpec().width}x{ClipSpec().height}"
     cpu = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"
     print(f"\nclips {args.seeds} x {args.frames} frames ({size}), weights {ckpt}, {cpu}")
-    print(f"demo keys: {' '.join(args.overrides) or 'demo.yaml defaults'}")
+    print(f"demo keys: {' '.join(args.overrides) or 'video_demo.yaml defaults'}")
     print("| every_n | carry | " + " | ".join(COLUMNS) + " |")
     print("|---:|---|" + "---:|" * len(COLUMNS))
     for (every_n, carry), r in rows.items():

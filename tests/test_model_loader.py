@@ -40,3 +40,14 @@ def test_other_weights_keep_the_config_and_bad_files_are_one_line(tmp_path):
     (tmp_path / "bad.ckpt").write_bytes(b"not a checkpoint")
     with pytest.raises(WeightsError, match="bad.ckpt"):
         load_model(load_config([f"model.weights={tmp_path / 'bad.ckpt'}"], "eval"))
+
+
+def test_the_video_demo_sets_its_model_keys_over_a_checkpoint_and_the_command_line_wins(ckpt):
+    video = [f"model.weights={ckpt}", "input=clip.mp4"]
+    assert resolve_config(load_config(video, "video_demo")).model.mask_head.rescore_edge is False
+    assert resolve_config(load_config(video, "demo")).model.mask_head.rescore_edge is True
+    mine = resolve_config(load_config([*video, "model.mask_head.rescore_edge=true"], "video_demo"))
+    assert mine.model.mask_head.rescore_edge is True
+    assert mine.model.min_size == 64  # the rest is still the checkpoint's
+    plain = resolve_config(load_config(["input=clip.mp4", "model.weights=null"], "video_demo"))
+    assert plain.model.mask_head.rescore_edge is False  # any model, not only a checkpoint's
