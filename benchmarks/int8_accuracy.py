@@ -123,7 +123,7 @@ def main(args: argparse.Namespace) -> None:
             ]
         )
         train(cfg)
-    out = os.path.join(args.root, "export", "int8.xml")
+    out = os.path.join(args.root, "export", f"int8_{args.int8_scope}.xml")
     cfg = load_config(
         [
             *overrides(args),
@@ -133,6 +133,7 @@ def main(args: argparse.Namespace) -> None:
             "precision=int8",
             "calib=train",
             "calib_size=61",
+            f"int8_scope={args.int8_scope}",
         ],
         "export",
     )
@@ -151,4 +152,6 @@ if __name__ == "__main__":
     parser.add_argument("--iters", type=int, default=300)
     parser.add_argument("--lr", type=float, default=0.01)
     parser.add_argument("--size", type=int, default=320)
+    parser.add_argument("--int8-scope", default=load_config([], "export").int8_scope,
+                        help="the export's int8_scope: backbone | trunks")  # fmt: skip
     main(parser.parse_args())

@@ -6,7 +6,7 @@ costs per frame (decode, model, flow, mask warping, splash, encode). Random weig
 so that 100 detections pass 0.5 (a worst case, ``--score 0.5``); ``--score`` higher keeps as
 few as a real video's objects.
 
-    python benchmarks/video_realtime.py [--frames 48] [--every-n 1 4]
+    python benchmarks/video_realtime.py [--frames 48] [--every-n 1 4] [--int8-scope backbone trunks]
     python benchmarks/video_realtime.py --smoke     # R50 at 160x120, 6 frames: checks the script
 """
 
@@ -33,19 +33,24 @@ from balloon_shapes.demo.predictor import Predictor  # noqa: E402
 from balloon_shapes.demo.tracking import FlowCarrier  # noqa: E402
 from balloon_shapes.demo.video import VideoOptions, frame_picture, make_tracker, run_video  # noqa: E402
 from balloon_shapes.demo.video_io import open_source, pick_codec  # noqa: E402
-from balloon_shapes.deploy.graph import export_onnx, onnx_to_openvino, quantize_int8  # noqa: E402
+from balloon_shapes.deploy.graph import (  # noqa: E402
+    INT8_IGNORED,
+    export_onnx,
+    onnx_to_openvino,
+    quantize_int8,
+)
 from balloon_shapes.model_loader import load_model  # noqa: E402
 
 
-def export_int8(depth: str, frame: np.ndarray, folder: str) -> str:
-    """The random-weight model traced at the clip's size, to OpenVINO IR, INT8 backbone."""
+def export_int8(depth: str, frame: np.ndarray, folder: str, scope: str) -> str:
+    """The random-weight model traced at the clip's size, to OpenVINO IR, INT8 in ``scope``."""
     image = to_tensor(frame)
     h = frame.shape[0]
     model = model_for(depth, h, "detectron2", image)
     onnx, xml, int8 = (os.path.join(folder, f"m.{e}") for e in ("onnx", "xml", "int8.xml"))
     meta = export_onnx(model, onnx, image, {"class_names": [f"c{i}" for i in range(80)]})
     onnx_to_openvino(onnx, xml, meta)
-    quantize_int8(xml, int8, [image.numpy()], meta)
+    quantize_int8(xml, int8, [image.numpy()], meta, scope)
     return int8
 
 
@@ -90,36 +95,44 @@ def stages(clip: str, frames: list, predictor: Predictor) -> dict:
     return out
 
 
+def run_scope(args, scope: str, clip: str, frames: list, folder: str) -> None:
+    """Export the model with INT8 in ``scope``; print each stage's cost and the end-to-end
+    frames/s at each ``every_n``."""
+    depth = "resnet50" if args.smoke else "resnet101"
+    start = time.perf_counter()
+    xml = export_int8(depth, frames[0], folder, scope)
+    print(f"export + INT8 calibration: {time.perf_counter() - start:.0f} s")
+    demo = [f"input={clip}", f"model.weights={xml}", "mode=splash", f"score_thresh={args.score}"]
+    cfg = load_config(demo, "video_demo")
+    model, names = load_model(cfg)
+    predictor = Predictor.from_config(cfg, model, names)
+    cpu = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"
+    h, w = frames[0].shape[:2]
+    print(f"{depth} Detectron2 flavour, OpenVINO INT8 {scope}, amp={cfg.inference.amp}, "
+          f"{w}x{h}, {cpu}, torch {torch.__version__}, score_thresh {args.score}")  # fmt: skip
+    for key, s in stages(clip, frames, predictor).items():
+        print(f"  {key:>10}: " + (f"{s:.1f}" if key == "instances" else f"{s * 1000:.1f} ms"))
+    for every_n in args.every_n:
+        source = open_source(clip)
+        options = VideoOptions(1, every_n, None, None, "flow")
+        start = time.perf_counter()
+        draw, tracker = frame_picture(names, "splash"), make_tracker(cfg, source)
+        out = os.path.join(folder, f"out{every_n}.mp4")
+        run_video(source, out, predictor.infer, draw, options, tracker, names)
+        fps = len(frames) / (time.perf_counter() - start)
+        print(f"every_n={every_n}: {fps:.1f} frames/s end to end")
+
+
 def main(args: argparse.Namespace) -> None:
-    w, h, depth = (160, 120, "resnet50") if args.smoke else (640, 480, "resnet101")
+    w, h = (160, 120) if args.smoke else (640, 480)
     with tempfile.TemporaryDirectory() as tmp:
         clip = os.path.join(tmp, "clip.mp4")
         make_clip(clip, args.frames, w, h)
         with av.open(clip) as c:
             frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
-        start = time.perf_counter()
-        xml = export_int8(depth, frames[0], tmp)
-        print(f"export + INT8 calibration: {time.perf_counter() - start:.0f} s")
-        demo = [f"input={clip}", f"model.weights={xml}", "mode=splash"]
-        demo.append(f"score_thresh={args.score}")
-        cfg = load_config(demo, "video_demo")
-        model, names = load_model(cfg)
-        predictor = Predictor.from_config(cfg, model, names)
-        cpu = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"
-        amp = cfg.inference.amp
-        print(f"{depth} Detectron2 flavour, OpenVINO INT8, amp={amp}, {w}x{h}, {cpu}, "
-              f"torch {torch.__version__}, score_thresh {args.score}")  # fmt: skip
-        for key, s in stages(clip, frames, predictor).items():
-            print(f"  {key:>10}: " + (f"{s:.1f}" if key == "instances" else f"{s * 1000:.1f} ms"))
-        for every_n in args.every_n:
-            source = open_source(clip)
-            options = VideoOptions(1, every_n, None, None, "flow")
-            start = time.perf_counter()
-            draw, tracker = frame_picture(names, "splash"), make_tracker(cfg, source)
-            out = os.path.join(tmp, f"out{every_n}.mp4")
-            run_video(source, out, predictor.infer, draw, options, tracker, names)
-            fps = len(frames) / (time.perf_counter() - start)
-            print(f"every_n={every_n}: {fps:.1f} frames/s end to end")
+        for scope in args.int8_scope:  # one after the other in one run: compare them here
+            os.makedirs(os.path.join(tmp, scope))
+            run_scope(args, scope, clip, frames, os.path.join(tmp, scope))
 
 
 def parse() -> argparse.Namespace:
@@ -128,6 +141,8 @@ def parse() -> argparse.Namespace:
     p.add_argument("--every-n", type=int, nargs="+", default=[1, 4])
     p.add_argument("--score", type=float, default=0.5, help="the demo's score_thresh")
     p.add_argument("--smoke", action="store_true", help="R50 at 160x120, 6 frames")
+    p.add_argument("--int8-scope", choices=list(INT8_IGNORED), nargs="+",
+                   default=[load_config([], "export").int8_scope])  # fmt: skip
     args = p.parse_args()
     if args.smoke:
         args.frames, args.every_n = 6, [2]

@@ -18,7 +18,13 @@ from balloon_shapes.commands.evaluate import segm_ap50
 from balloon_shapes.data import catalog
 from balloon_shapes.data.mapper import load_pixels, to_tensor
 from balloon_shapes.deploy.exported import is_exported
-from balloon_shapes.deploy.graph import OPSET, export_onnx, onnx_to_openvino, quantize_int8
+from balloon_shapes.deploy.graph import (
+    INT8_IGNORED,
+    OPSET,
+    export_onnx,
+    onnx_to_openvino,
+    quantize_int8,
+)
 from balloon_shapes.deploy.runtime import ExportedModel
 from balloon_shapes.errors import ConfigError, OutputError
 from balloon_shapes.files import check_writable
@@ -39,6 +45,8 @@ def check_config(cfg: DictConfig) -> None:
         raise ConfigError(f"format={cfg.format!r}: expected one of {list(FORMATS)}")
     if cfg.precision not in ("fp32", "int8"):
         raise ConfigError(f"precision={cfg.precision!r}: expected fp32 or int8")
+    if cfg.int8_scope not in INT8_IGNORED:
+        raise ConfigError(f"int8_scope={cfg.int8_scope!r}: expected one of {list(INT8_IGNORED)}")
     if cfg.precision == "int8" and cfg.format != "openvino":
         raise ConfigError("precision=int8: needs format=openvino (NNCF quantizes OpenVINO IR)")
     calib_split(cfg)
@@ -199,8 +207,9 @@ def int8(cfg: DictConfig, fp32_path: str, meta: dict, images: list[np.ndarray]) 
     """Quantize ``fp32_path`` into ``cfg.output`` with calibration ``images``; segm AP50 on
     data.val before and after (and, on a CPU with bf16 units, of INT8 with the unquantized
     rest in bf16)."""
-    print(f"INT8: calibrating on {len(images)} images of {cfg.data[calib_split(cfg)]}")
-    quantize_int8(fp32_path, str(cfg.output), images, meta)
+    split = cfg.data[calib_split(cfg)]
+    print(f"INT8 ({cfg.int8_scope}): calibrating on {len(images)} images of {split}")
+    quantize_int8(fp32_path, str(cfg.output), images, meta, cfg.int8_scope)
     before, after = val_ap50(cfg, fp32_path), val_ap50(cfg, str(cfg.output))
     print(
         f"segm AP50 on {cfg.data.val}: fp32 {before:.4f} -> int8 {after:.4f} "

@@ -144,14 +144,24 @@ def save_ir(model, xml_path: str, meta: dict) -> None:
         os.replace(tmp_xml, xml_path)
 
 
-# INT8 where it is safe: the ResNet and FPN convolutions, most of the FLOPs. Quantizing the
-# RPN, ROI heads or pre-/post-processing too costs most of the AP (README, Deploy).
-INT8_IGNORED = "^(?!/backbone/).*"
+# What INT8 may touch (regexes of the nodes NNCF leaves in float). ``backbone``: the ResNet and
+# FPN convolutions, most of the FLOPs. ``trunks``: also the heads' shared layers, the RPN's 3x3
+# conv, the box head's two fully connected layers and the mask head's convs, which at 640x480
+# with 1000 proposals cost as much as the backbone; their predictors (the layers that output
+# scores, deltas and mask logits), pooling and post-processing stay float. Quantizing those too
+# cost most of the AP (README, Deploy).
+_TRUNKS = r"/rpn/head/conv/|/roi_heads/box_head/|/roi_heads/mask_head/"
+INT8_IGNORED = {
+    "backbone": "^(?!/backbone/).*",
+    "trunks": f"^(?!/backbone/|{_TRUNKS}).*",
+}
 
 
-def quantize_int8(xml_path: str, out_path: str, images: list, meta: dict) -> None:
-    """Post-training INT8 quantization (NNCF) of an IR's backbone, calibrated on ``images``
-    (float32 RGB 0..1 [3,H,W] arrays), written as IR to ``out_path``."""
+def quantize_int8(
+    xml_path: str, out_path: str, images: list, meta: dict, scope: str = "backbone"
+) -> None:
+    """Post-training INT8 quantization (NNCF) of an IR's ``scope`` (``INT8_IGNORED``'s keys),
+    calibrated on ``images`` (float32 RGB 0..1 [3,H,W] arrays), written as IR to ``out_path``."""
     import nncf
     import openvino as ov
 
@@ -161,6 +171,6 @@ def quantize_int8(xml_path: str, out_path: str, images: list, meta: dict) -> Non
         model,
         nncf.Dataset(images, lambda x: {"image": graph_input(x, meta)}),
         subset_size=len(images),
-        ignored_scope=nncf.IgnoredScope(patterns=[INT8_IGNORED], validate=False),
+        ignored_scope=nncf.IgnoredScope(patterns=[INT8_IGNORED[scope]], validate=False),
     )
-    save_ir(quantized, out_path, {**meta, "precision": "int8"})
+    save_ir(quantized, out_path, {**meta, "precision": "int8", "int8_scope": scope})

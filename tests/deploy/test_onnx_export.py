@@ -332,7 +332,6 @@ def test_int8_quantizes_the_backbone_only_and_reports_ap_before_and_after(
     script, quick_script, tmp_path
 ):
     pytest.importorskip("nncf", reason="nncf not installed (a project dependency)")
-    import openvino as ov
 
     out = tmp_path / "int8" / "model.xml"
     args = [f"output={out}", "format=openvino", "precision=int8", "calib_size=4"]
@@ -359,23 +358,48 @@ def test_int8_quantizes_the_backbone_only_and_reports_ap_before_and_after(
     ann = script("annotate.py", f"input={photos}", f"model.weights={out}", "score_thresh=0")
     assert ann.returncode == 0, ann.stderr[-2000:]
     assert json.loads((photos / "via_project.json").read_text())["_via_image_id_list"]
-    model = ov.Core().read_model(str(out))
-    quantized = [
-        op.get_friendly_name()
-        for op in model.get_ordered_ops()
-        if op.get_type_name() == "FakeQuantize"
-    ]
-    assert quantized, "nothing was quantized"
-    consumers = {
-        t.get_node().get_friendly_name()
-        for op in model.get_ordered_ops()
-        if op.get_type_name() == "FakeQuantize"
-        for t in op.output(0).get_target_inputs()
-        if t.get_node().get_type_name() != "ShapeOf"  # reads the shape, not the values
-    }
-    outside = sorted(c for c in consumers if not c.startswith("/backbone/"))
-    assert outside == []
+    layers = weight_layers(out)
+    assert any(layers.values()), "nothing was quantized"
+    assert sorted(n for n, q in layers.items() if q and not n.startswith("/backbone/")) == []
     assert ExportedModel(str(out)).meta["precision"] == "int8"
+
+
+def weight_layers(xml) -> dict[str, bool]:
+    """Each convolution and matmul of an IR -> whether its weights are stored INT8 (NNCF keeps
+    them as an i8 constant that a Convert and a Multiply turn back into floats)."""
+    import openvino as ov
+
+    def int8(node, hops: int = 5) -> bool:
+        if node.get_type_name() == "Constant":
+            return node.get_element_type().get_type_name() in ("i8", "u8")
+        sources = [i.get_source_output().get_node() for i in node.inputs()]
+        return hops > 0 and any(int8(s, hops - 1) for s in sources)
+
+    ops = ov.Core().read_model(str(xml)).get_ordered_ops()
+    return {
+        op.get_friendly_name(): int8(op.input(1).get_source_output().get_node())
+        for op in ops
+        if op.get_type_name() in ("Convolution", "MatMul")
+    }
+
+
+def test_int8_trunks_scope_quantizes_the_heads_shared_layers_and_never_a_predictor(
+    exported_ir, tmp_path
+):
+    pytest.importorskip("nncf", reason="nncf not installed (a project dependency)")
+    from balloon_shapes.deploy.graph import quantize_int8
+
+    xml = exported_ir[0]
+    meta = ExportedModel(str(xml)).meta
+    images = [np.random.default_rng(i).random((3, 64, 80), dtype=np.float32) for i in range(2)]
+    quantize_int8(str(xml), str(tmp_path / "q.xml"), images, meta, "trunks")
+    layers = weight_layers(tmp_path / "q.xml")
+    heads = {name: q for name, q in layers.items() if not name.startswith("/backbone/")}
+    trunks = ("/rpn/head/conv/", "/roi_heads/box_head/", "/roi_heads/mask_head/")
+    assert {name for name, q in heads.items() if q} == {n for n in heads if n.startswith(trunks)}
+    assert any(n.startswith("/roi_heads/box_head/fc7") for n in heads)  # the names it expects
+    assert sum(layers.values()) > sum(heads.values()) > 4  # the backbone too
+    assert ExportedModel(str(tmp_path / "q.xml")).meta["int8_scope"] == "trunks"
 
 
 @pytest.mark.parametrize(
@@ -388,6 +412,7 @@ def test_int8_quantizes_the_backbone_only_and_reports_ap_before_and_after(
         (["model.engine=detectron2"], "export traces the torchvision engine"),
         (["calib=coco_2017_val"], "expected train, val, shapes_train or shapes_val"),
         (["calib_size=0", "format=openvino", "precision=int8"], "calib_size=0: must be at least"),
+        (["int8_scope=all"], "int8_scope='all': expected one of ['backbone', 'trunks']"),
         (["output={tmp}/via"], "is a folder; name the file, e.g. output={tmp}/via/model.onnx"),
         (["output={tmp}/a.onnx"], "a.onnx: is a folder"),
         (
