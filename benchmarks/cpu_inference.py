@@ -83,10 +83,15 @@ def calibrate_scores(cls_score: torch.nn.Linear, forward) -> None:
 
 
 def model_for(
-    depth: str, size: int, flavour: str, image: torch.Tensor, weights: str | None = None
+    depth: str,
+    size: int,
+    flavour: str,
+    image: torch.Tensor,
+    weights: str | None = None,
+    overrides: tuple[str, ...] = (),
 ) -> torch.nn.Module:
     """Our eager model (``weights``: a zoo .pkl, else seeded random weights, damped and
-    calibrated on ``image``)."""
+    calibrated on ``image``; ``overrides``: more ``model.*`` config keys)."""
     cfg = load_config(
         [
             "model=r50_fpn_d2" if flavour == "detectron2" else "model=r50_fpn",
@@ -95,6 +100,7 @@ def model_for(
             f"model.min_size={size}",
             f"model.max_size={round(size * 1333 / 800)}",
             *(["model.num_classes=80"] if flavour == "detectron2" else []),
+            *overrides,
         ]
     )
     torch.manual_seed(0)

@@ -4,9 +4,11 @@ random weights) exported to OpenVINO INT8 and run as the video demo runs it (``a
 the model on every frame and on one in 4 (masks carried along DIS flow), and what each stage
 costs per frame (decode, model, flow, mask warping, splash, encode). Random weights are spread
 so that 100 detections pass 0.5 (a worst case, ``--score 0.5``); ``--score`` higher keeps as
-few as a real video's objects.
+few as a real video's objects to draw; ``--detections`` caps the graph's own (its mask head
+runs on each, whatever the threshold).
 
-    python benchmarks/video_realtime.py [--frames 48] [--every-n 1 4] [--int8-scope backbone trunks]
+    python benchmarks/video_realtime.py [--frames 48] [--every-n 1 4] [--detections 10]
+                                        [--int8-scope backbone trunks]
     python benchmarks/video_realtime.py --smoke     # R50 at 160x120, 6 frames: checks the script
 """
 
@@ -42,11 +44,15 @@ from balloon_shapes.deploy.graph import (  # noqa: E402
 from balloon_shapes.model_loader import load_model  # noqa: E402
 
 
-def export_int8(depth: str, frame: np.ndarray, folder: str, scope: str) -> str:
-    """The random-weight model traced at the clip's size, to OpenVINO IR, INT8 in ``scope``."""
+def export_int8(
+    depth: str, frame: np.ndarray, folder: str, scope: str, detections: int | None
+) -> str:
+    """The random-weight model traced at the clip's size, keeping its top ``detections`` (the
+    RoIs its mask head runs on), to OpenVINO IR, INT8 in ``scope``."""
     image = to_tensor(frame)
     h = frame.shape[0]
-    model = model_for(depth, h, "detectron2", image)
+    top = (f"model.roi.detections_per_img={detections}",) if detections else ()
+    model = model_for(depth, h, "detectron2", image, overrides=top)
     onnx, xml, int8 = (os.path.join(folder, f"m.{e}") for e in ("onnx", "xml", "int8.xml"))
     meta = export_onnx(model, onnx, image, {"class_names": [f"c{i}" for i in range(80)]})
     onnx_to_openvino(onnx, xml, meta)
@@ -100,7 +106,7 @@ def run_scope(args, scope: str, clip: str, frames: list, folder: str) -> None:
     frames/s at each ``every_n``."""
     depth = "resnet50" if args.smoke else "resnet101"
     start = time.perf_counter()
-    xml = export_int8(depth, frames[0], folder, scope)
+    xml = export_int8(depth, frames[0], folder, scope, args.detections)
     print(f"export + INT8 calibration: {time.perf_counter() - start:.0f} s")
     demo = [f"input={clip}", f"model.weights={xml}", "mode=splash", f"score_thresh={args.score}"]
     cfg = load_config(demo, "video_demo")
@@ -109,7 +115,8 @@ def run_scope(args, scope: str, clip: str, frames: list, folder: str) -> None:
     cpu = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"
     h, w = frames[0].shape[:2]
     print(f"{depth} Detectron2 flavour, OpenVINO INT8 {scope}, amp={cfg.inference.amp}, "
-          f"{w}x{h}, {cpu}, torch {torch.__version__}, score_thresh {args.score}")  # fmt: skip
+          f"{w}x{h}, {cpu}, torch {torch.__version__}, score_thresh {args.score}, "
+          f"top {args.detections or 'the config'} detections")  # fmt: skip
     for key, s in stages(clip, frames, predictor).items():
         print(f"  {key:>10}: " + (f"{s:.1f}" if key == "instances" else f"{s * 1000:.1f} ms"))
     for every_n in args.every_n:
@@ -140,6 +147,8 @@ def parse() -> argparse.Namespace:
     p.add_argument("--frames", type=int, default=48)
     p.add_argument("--every-n", type=int, nargs="+", default=[1, 4])
     p.add_argument("--score", type=float, default=0.5, help="the demo's score_thresh")
+    p.add_argument("--detections", type=int,  # none: the model config's (Detectron2's 100)
+                   help="the graph's top detections, masks computed for each")  # fmt: skip
     p.add_argument("--smoke", action="store_true", help="R50 at 160x120, 6 frames")
     p.add_argument("--int8-scope", choices=list(INT8_IGNORED), nargs="+",
                    default=[load_config([], "export").int8_scope])  # fmt: skip
