@@ -22,6 +22,7 @@ import numpy as np
 
 from balloon_shapes.commands.export import run_export
 from balloon_shapes.config import load_config
+from balloon_shapes.deploy.graph import INT8_IGNORED
 from balloon_shapes.engine.train import train
 
 SIZES = [(1024, 768), (768, 1024), (1280, 720), (2048, 1536), (800, 800), (1536, 2048), (640, 480)]
@@ -152,6 +153,6 @@ if __name__ == "__main__":
     parser.add_argument("--iters", type=int, default=300)
     parser.add_argument("--lr", type=float, default=0.01)
     parser.add_argument("--size", type=int, default=320)
-    parser.add_argument("--int8-scope", default=load_config([], "export").int8_scope,
-                        help="the export's int8_scope: backbone | trunks")  # fmt: skip
+    parser.add_argument("--int8-scope", choices=list(INT8_IGNORED),
+                        default=load_config([], "export").int8_scope)  # fmt: skip
     main(parser.parse_args())

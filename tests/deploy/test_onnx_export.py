@@ -361,7 +361,22 @@ def test_int8_quantizes_the_backbone_only_and_reports_ap_before_and_after(
     layers = weight_layers(out)
     assert any(layers.values()), "nothing was quantized"
     assert sorted(n for n, q in layers.items() if q and not n.startswith("/backbone/")) == []
+    consumers = fake_quantize_consumers(out)  # activations too: none quantized outside it
+    assert consumers and sorted(c for c in consumers if not c.startswith("/backbone/")) == []
     assert ExportedModel(str(out)).meta["precision"] == "int8"
+
+
+def fake_quantize_consumers(xml) -> set[str]:
+    """The nodes that read a FakeQuantize's output (quantized activations)."""
+    import openvino as ov
+
+    return {
+        t.get_node().get_friendly_name()
+        for op in ov.Core().read_model(str(xml)).get_ordered_ops()
+        if op.get_type_name() == "FakeQuantize"
+        for t in op.output(0).get_target_inputs()
+        if t.get_node().get_type_name() != "ShapeOf"  # reads the shape, not the values
+    }
 
 
 def weight_layers(xml) -> dict[str, bool]:
