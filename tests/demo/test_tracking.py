@@ -230,7 +230,7 @@ def test_reid_histogram_reads_the_mask_box_only_and_misses_no_pixel():
     mask = np.zeros((48, 64), bool)
     mask[5:9, 3:7] = mask[47, 63] = mask[30, 63] = True
     expected = np.zeros((4, 4, 4))
-    for r, g, b in image[mask] // 64:
+    for r, g, b in (image[mask] // 64).astype(int):  # uint8 would wrap at r - 1
         for dr, dg, db in np.ndindex(3, 3, 3):
             at = (r + dr - 1, g + dg - 1, b + db - 1)
             if all(0 <= c < 4 for c in at):
