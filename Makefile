@@ -32,7 +32,7 @@ browser:
 
 # pytest exits 5 when it collects nothing: that is a failure here, as every non-zero code is.
 # pytest-xdist: one worker per core, each pinned to its own (tests/conftest.py): 1.35x+ here.
-XDIST := -n auto --dist worksteal
+XDIST := -n auto --maxprocesses 8 --dist worksteal
 test: $(STAMP) browser
 	$(PY) -m pytest $(XDIST)
 
